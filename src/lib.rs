@@ -1,1 +1,33 @@
-//! gatehouse
+//! gatehouse — an identity-aware proxy with an Ory Oathkeeper-compatible rules engine.
+//!
+//! A request is matched against access rules, run through its authenticators, authorizer and
+//! mutators, and then forwarded upstream or answered on the decisions API. Everything a request
+//! uses is compiled when the rule set loads and swapped in as one snapshot.
+//!
+//! # Layout
+//! - `cli` — command-line parsing and the non-serving commands.
+//! - `app` — process state (the snapshot behind `ArcSwap`), start-up and shutdown.
+//! - `config/` — typed configuration, defaults, file merging, environment overrides.
+//! - `rules/` — rule spec types, sources, compilation, matching index and path normalizer.
+//! - `pipeline/` — session, authenticators, authorizers, mutators, error handlers, templates.
+//! - `decisions` — the `/decisions` entry into the pipeline.
+//! - `api/` — the API port's routes.
+//! - `server` — listeners (hyper-util auto, graceful shutdown).
+//! - `client` — the CLI's HTTP client.
+//! - `format` — JSON/YAML document decoding (the only place YAML is parsed).
+//! - `telemetry` — logging.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod decisions;
+pub mod format;
+pub mod pipeline;
+pub mod rules;
+pub mod server;
+pub mod telemetry;
+
+/// The crate version, served by `/version` and `gatehouse version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

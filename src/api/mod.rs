@@ -1,0 +1,96 @@
+//! The API port (SPEC §6.2): `/decisions`, `/rules`, `/rules/{id}`, `/health/alive`,
+//! `/health/ready`, `/version`, `/.well-known/jwks.json`.
+
+mod health;
+mod rules;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use crate::app::State;
+use crate::server::{self, Body, BoxFuture, Handler};
+
+/// The API listener's request handler.
+#[derive(Debug)]
+pub struct Api {
+    pub state: Arc<State>,
+    pub tls: bool,
+}
+
+impl Handler for Api {
+    fn call(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> BoxFuture {
+        Box::pin(async move { self.route(req, peer).await })
+    }
+}
+
+impl Api {
+    pub async fn route<B>(&self, req: Request<B>, peer: SocketAddr) -> Response<Body> {
+        let path = req.uri().path().to_string();
+        if path == "/decisions" || path.starts_with("/decisions/") {
+            let snapshot = self.state.snapshot();
+            return crate::decisions::decide(&snapshot, &req, peer, self.tls).await;
+        }
+        let get = matches!(*req.method(), Method::GET | Method::HEAD);
+        let mut resp = match (get, path.as_str()) {
+            (true, "/health/alive") => health::alive(),
+            (true, "/health/ready") => health::ready(&self.state.snapshot()),
+            (true, "/version") => server::json(StatusCode::OK, &json!({ "version": crate::VERSION })),
+            (true, "/rules") => rules::list(&self.state.snapshot(), req.uri().query()),
+            (true, "/.well-known/jwks.json") => jwks_unavailable(),
+            (true, p) if p.starts_with("/rules/") && p.len() > "/rules/".len() => {
+                rules::get(&self.state.snapshot(), &p["/rules/".len()..])
+            }
+            _ => not_found(&req),
+        };
+        if req.method() == Method::HEAD {
+            *resp.body_mut() = Body::default();
+        }
+        resp
+    }
+}
+
+/// No id_token signing keys are configured: nothing to publish (SPEC Appendix A).
+fn jwks_unavailable() -> Response<Body> {
+    server::json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &json!({"error": {
+            "code": 500,
+            "status": "Internal Server Error",
+            "reason": "None of the provided URLs returned a valid JSON Web Key Set.",
+            "message": crate::pipeline::error::msg::INTERNAL,
+        }}),
+    )
+}
+
+/// Unknown route: 404 negotiated between JSON, plain text and HTML (SPEC §6.2).
+fn not_found<B>(req: &Request<B>) -> Response<Body> {
+    const REASON: &str =
+        "The requested route does not exist. Make sure you are using the right path, domain, and port.";
+    let accept = req
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if accept.contains("json") {
+        let body = json!({"error": {"code": 404, "message": "Not Found", "reason": REASON}});
+        let mut r = server::json(StatusCode::NOT_FOUND, &body);
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        r
+    } else if accept.contains("text/plain") {
+        server::response(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", format!("404 Not Found: {REASON}\n"))
+    } else {
+        server::response(
+            StatusCode::NOT_FOUND,
+            "text/html; charset=utf-8",
+            format!("<html><head><title>Not Found</title></head><body><h1>404 Not Found</h1><p>{REASON}</p></body></html>\n"),
+        )
+    }
+}

@@ -1,0 +1,177 @@
+//! Command line (clap): `serve`, `rules validate|list|get`, `health alive|ready`, `version`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::Snapshot;
+use crate::pipeline::DisabledHandlers;
+use crate::rules::repository::{read_source, Source};
+
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version = crate::VERSION, about = "Identity-aware proxy with an Oathkeeper-compatible rules engine")]
+pub struct Cli {
+    /// Config file (YAML or JSON); repeat to merge several, later ones win.
+    #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
+    pub config: Vec<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the proxy, API and metrics listeners.
+    Serve,
+    /// Validate rule files, or read rules from a running instance.
+    Rules(RulesArgs),
+    /// Check a running instance's health.
+    Health(HealthArgs),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// API endpoint of a running instance.
+    #[arg(long, short = 'e', global = true, default_value = "http://127.0.0.1:4456")]
+    pub endpoint: String,
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Load and compile rule files, directories or repository URLs; list every error. With
+    /// `-c`, handlers are checked against that config exactly as `serve` would.
+    Validate {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// List the rules a running instance serves.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+    },
+    /// Show one rule of a running instance.
+    Get { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// API endpoint of a running instance.
+    #[arg(long, short = 'e', global = true, default_value = "http://127.0.0.1:4456")]
+    pub endpoint: String,
+    #[command(subcommand)]
+    pub command: HealthCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HealthCommand {
+    /// Exit 0 when the instance is alive.
+    Alive,
+    /// Exit 0 when the instance has rules loaded.
+    Ready,
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve => crate::app::serve(&cli.config),
+        Command::Rules(args) => match args.command {
+            RulesCommand::Validate { paths } => validate(&cli.config, &paths),
+            RulesCommand::List { limit, page } => {
+                let offset = u64::from(page.saturating_sub(1)) * u64::from(limit);
+                remote_get(&args.endpoint, &format!("/rules?limit={limit}&offset={offset}"), |_| true)
+            }
+            RulesCommand::Get { id } => {
+                let id = percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC);
+                remote_get(&args.endpoint, &format!("/rules/{id}"), |_| true)
+            }
+        },
+        Command::Health(args) => {
+            let path = match args.command {
+                HealthCommand::Alive => "/health/alive",
+                HealthCommand::Ready => "/health/ready",
+            };
+            remote_get(&args.endpoint, path, |v| v.get("status").and_then(|s| s.as_str()) == Some("ok"))
+        }
+        Command::Version => {
+            println!("gatehouse {}", crate::VERSION);
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `rules validate`: exit 0 when every rule compiles, else print every error and exit 1.
+fn validate(config_files: &[PathBuf], paths: &[String]) -> ExitCode {
+    let (config, mode) = if config_files.is_empty() {
+        // Without a config, handler names, rule structure, patterns and templates are checked;
+        // whether handlers are enabled (and their global config) needs `-c`.
+        match crate::config::load(&[]) {
+            Ok(c) => (c, DisabledHandlers::FailAtRequest),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        match crate::config::load(config_files) {
+            Ok(c) => (c, DisabledHandlers::Reject),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let mut errors = Vec::new();
+    let mut docs = Vec::new();
+    for p in paths {
+        match Source::parse(p).map_err(|e| vec![e]).and_then(|s| read_source(&s)) {
+            Ok(mut d) => docs.append(&mut d),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    let files = docs.len();
+    let rules: usize = docs.iter().map(|d| d.rules.len()).sum();
+    if let Err(mut e) = Snapshot::from_documents(config, &docs, mode) {
+        errors.append(&mut e);
+    }
+    if errors.is_empty() {
+        println!("ok: {rules} rules in {files} files");
+        return ExitCode::SUCCESS;
+    }
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    eprintln!("{} error(s)", errors.len());
+    ExitCode::FAILURE
+}
+
+/// GET `endpoint + path`, pretty-print the JSON body; exit 0 when the status is 2xx and `ok`
+/// accepts the body.
+fn remote_get(endpoint: &str, path: &str, ok: impl Fn(&serde_json::Value) -> bool) -> ExitCode {
+    let url = format!("{}{}", endpoint.trim_end_matches('/'), path);
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(crate::client::get_json(&url)) {
+        Ok((status, body)) => {
+            println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+            if status.is_success() && ok(&body) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("{url}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

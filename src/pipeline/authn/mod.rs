@@ -1,0 +1,124 @@
+//! Authenticators (SPEC §4.3, §5.1). Each one either authenticates (sets the subject), says it is
+//! not responsible (the next one is tried), or fails (the chain stops with that error).
+
+mod anonymous;
+mod noop;
+mod unauthorized;
+
+pub use anonymous::Anonymous;
+
+use serde_json::Value;
+
+use super::error::PipelineError;
+use super::session::Session;
+use super::{disabled_error, BuildError, DisabledHandlers, RequestInfo};
+use crate::config::Config;
+
+/// Every authenticator name Oathkeeper knows, in its order.
+pub const NAMES: &[&str] = &[
+    "noop",
+    "anonymous",
+    "unauthorized",
+    "cookie_session",
+    "bearer_token",
+    "jwt",
+    "oauth2_client_credentials",
+    "oauth2_introspection",
+];
+
+/// The result of an authenticator that did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthnOutcome {
+    Authenticated,
+    /// The request carries no credential this authenticator handles; try the next one.
+    NotResponsible,
+}
+
+/// A built authenticator.
+#[derive(Debug)]
+pub enum Authenticator {
+    Noop,
+    Anonymous(Anonymous),
+    Unauthorized,
+    /// Named a handler that a config reload disabled after the rule loaded.
+    Disabled(&'static str),
+}
+
+impl Authenticator {
+    pub fn build(
+        name: &str,
+        rule_config: Option<&Value>,
+        config: &Config,
+        disabled: DisabledHandlers,
+    ) -> Result<Self, BuildError> {
+        let Some(&static_name) = NAMES.iter().find(|n| **n == name) else {
+            return Err(BuildError::unknown("authenticator", name, NAMES));
+        };
+        let a = &config.authenticators;
+        let enabled = match static_name {
+            "noop" => a.noop.enabled,
+            "anonymous" => a.anonymous.enabled,
+            "unauthorized" => a.unauthorized.enabled,
+            "cookie_session" => a.cookie_session.enabled,
+            "bearer_token" => a.bearer_token.enabled,
+            "jwt" => a.jwt.enabled,
+            "oauth2_client_credentials" => a.oauth2_client_credentials.enabled,
+            _ => a.oauth2_introspection.enabled,
+        };
+        if !enabled {
+            return match disabled {
+                DisabledHandlers::Reject => {
+                    Err(BuildError::disabled("authenticator", name, "authenticators"))
+                }
+                DisabledHandlers::FailAtRequest => Ok(Self::Disabled(static_name)),
+            };
+        }
+        Ok(match static_name {
+            "noop" => Self::Noop,
+            "unauthorized" => Self::Unauthorized,
+            "anonymous" => {
+                let c = a.anonymous.merged(rule_config).map_err(BuildError::config)?;
+                Self::Anonymous(Anonymous::new(c))
+            }
+            other => return Err(BuildError::unsupported("authenticator", other)),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Noop => "noop",
+            Self::Anonymous(_) => "anonymous",
+            Self::Unauthorized => "unauthorized",
+            Self::Disabled(n) => n,
+        }
+    }
+
+    pub async fn authenticate(
+        &self,
+        req: &RequestInfo,
+        session: &mut Session,
+    ) -> Result<AuthnOutcome, PipelineError> {
+        match self {
+            Self::Noop => Ok(noop::authenticate()),
+            Self::Anonymous(h) => Ok(h.authenticate(req, session)),
+            Self::Unauthorized => unauthorized::authenticate(),
+            Self::Disabled(n) => Err(disabled_error("authenticator", n)),
+        }
+    }
+}
+
+/// Run the chain (SPEC §4.3): the first success wins; "not responsible" tries the next; any other
+/// failure stops; nobody responsible -> 401.
+pub async fn run_chain(
+    chain: &[Authenticator],
+    req: &RequestInfo,
+    session: &mut Session,
+) -> Result<(), PipelineError> {
+    for a in chain {
+        match a.authenticate(req, session).await? {
+            AuthnOutcome::Authenticated => return Ok(()),
+            AuthnOutcome::NotResponsible => continue,
+        }
+    }
+    Err(PipelineError::unauthorized())
+}

@@ -1,0 +1,154 @@
+//! The request pipeline (SPEC §4): authenticators -> authorizer -> mutators, and the error
+//! handlers that render a failure. Handlers are built once per rule set (`build`) from the
+//! merged global + rule config; a request only runs them.
+//!
+//! # Layout
+//! - `session` — the authentication session and match context templates see.
+//! - `error` — the one error type and the JSON error envelope.
+//! - `authn/`, `authz/`, `mutate/`, `errors/` — one file per handler, one closed enum per stage.
+//! - `template/` — Go text/template-compatible templates.
+
+pub mod authn;
+pub mod authz;
+pub mod error;
+pub mod errors;
+pub mod mutate;
+pub mod session;
+pub mod template;
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+
+pub use error::PipelineError;
+use session::{MatchContext, RequestUrl, Session};
+
+use crate::rules::Rule;
+
+/// What the pipeline knows about the request being decided.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    /// Effective method (for `/decisions`: after `X-Forwarded-Method`), upper case as sent.
+    pub method: String,
+    /// Scheme, host, normalized path and raw query: what is matched and what is forwarded.
+    pub url: RequestUrl,
+    /// The incoming request headers.
+    pub headers: HeaderMap,
+    /// The TCP peer.
+    pub remote_addr: Option<IpAddr>,
+    /// Whether `X-Forwarded-*` headers on this request may be believed (trusted peer).
+    pub forwarded_trusted: bool,
+    /// The request target the client asked for (raw path and query, as sent; for `/decisions`
+    /// the gateway's `X-Forwarded-Uri`). Used to rebuild the URL for `return_to`.
+    pub original_uri: String,
+}
+
+impl RequestInfo {
+    /// The string rules are matched against: `scheme://host/path` (SPEC §3.4).
+    pub fn match_string(&self) -> String {
+        format!("{}://{}{}", self.url.scheme, self.url.host, self.url.path)
+    }
+
+    /// The absolute URL the client was trying to reach (redirect `return_to`, SPEC §4.9).
+    pub fn original_url(&self) -> String {
+        format!("{}://{}{}", self.url.scheme, self.url.host, self.original_uri)
+    }
+
+    /// `X-Request-Id` sent by the client or a gateway, if any.
+    pub fn request_id(&self) -> Option<&str> {
+        self.headers.get("x-request-id").and_then(|v| v.to_str().ok())
+    }
+
+    /// A new session for a matched rule (SPEC §4.2).
+    pub fn new_session(&self, captures: Vec<String>) -> Session {
+        Session {
+            match_context: MatchContext {
+                regexp_capture_groups: captures,
+                url: self.url.clone(),
+                method: self.method.clone(),
+                header: self.headers.clone(),
+            },
+            ..Session::default()
+        }
+    }
+}
+
+/// An HTTP answer produced by the pipeline (error handlers) independent of the server types.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why a handler could not be built from a rule: a key path relative to the handler entry
+/// (`handler`, `config.headers.X-User`) and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildError {
+    pub path: String,
+    pub message: String,
+}
+
+impl BuildError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { path: path.into(), message: message.into() }
+    }
+
+    /// `handler: unknown handler "jwtt", expected one of ...`
+    pub fn unknown(kind: &str, name: &str, allowed: &[&str]) -> Self {
+        Self::new("handler", format!("unknown {kind} \"{name}\", expected one of: {}", allowed.join(", ")))
+    }
+
+    /// The handler exists in Oathkeeper but this build cannot run it yet: refuse rather than
+    /// pass silently.
+    pub fn unsupported(kind: &str, name: &str) -> Self {
+        Self::new("handler", format!("{kind} \"{name}\" is not supported by this build of gatehouse"))
+    }
+
+    pub fn disabled(kind: &str, name: &str, section: &str) -> Self {
+        Self::new(
+            "handler",
+            format!("{kind} \"{name}\" is disabled per configuration (set {section}.{name}.enabled: true)"),
+        )
+    }
+
+    /// A config error from merging/decoding a handler config, path already relative to `config`.
+    pub fn config(err: impl std::fmt::Display) -> Self {
+        Self::new("config", err.to_string())
+    }
+}
+
+/// How to treat a rule that names a disabled handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisabledHandlers {
+    /// Reject the rule (start-up, rule-file reload, `rules validate`).
+    Reject,
+    /// Keep the rule; requests using the handler fail with 500 as in Oathkeeper (after a config
+    /// reload disabled a handler that loaded rules use; SPEC §7, Appendix B case 24).
+    FailAtRequest,
+}
+
+/// Run a matched rule's handlers (SPEC §4.3–4.5). On success the session carries the subject,
+/// extra and the headers to set.
+pub async fn run(rule: &Rule, req: &RequestInfo, session: &mut Session) -> Result<(), PipelineError> {
+    authn::run_chain(&rule.authenticators, req, session).await?;
+    rule.authorizer.authorize(req, session).await?;
+    if rule.mutators.is_empty() {
+        return Err(PipelineError::internal(error::msg::NO_MUTATORS));
+    }
+    for m in &rule.mutators {
+        m.mutate(req, session).await?;
+    }
+    Ok(())
+}
+
+/// The 500 a handler disabled after load produces (SPEC §2.7).
+pub(crate) fn disabled_error(kind: &str, name: &str) -> PipelineError {
+    let title = {
+        let mut c = kind.chars();
+        c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+    };
+    PipelineError::internal(format!("{kind} matching this route is misconfigured or disabled"))
+        .with_reason(format!("{title} \"{name}\" is disabled per configuration."))
+}

@@ -1,0 +1,84 @@
+//! Mutators (SPEC §4.5, §5.3): turn the session into what the upstream (or the gateway) receives.
+
+mod header;
+mod noop;
+
+pub use header::HeaderMutator;
+
+use serde_json::Value;
+
+use super::error::PipelineError;
+use super::session::Session;
+use super::{disabled_error, BuildError, DisabledHandlers, RequestInfo};
+use crate::config::Config;
+
+pub const NAMES: &[&str] = &["noop", "cookie", "header", "hydrator", "id_token"];
+
+#[derive(Debug)]
+pub enum Mutator {
+    Noop,
+    Header(HeaderMutator),
+    Disabled(&'static str),
+}
+
+impl Mutator {
+    pub fn build(
+        name: &str,
+        rule_config: Option<&Value>,
+        config: &Config,
+        disabled: DisabledHandlers,
+    ) -> Result<Self, BuildError> {
+        let Some(&static_name) = NAMES.iter().find(|n| **n == name) else {
+            return Err(BuildError::unknown("mutator", name, NAMES));
+        };
+        let m = &config.mutators;
+        let enabled = match static_name {
+            "noop" => m.noop.enabled,
+            "cookie" => m.cookie.enabled,
+            "header" => m.header.enabled,
+            "hydrator" => m.hydrator.enabled,
+            _ => m.id_token.enabled,
+        };
+        if !enabled {
+            return match disabled {
+                DisabledHandlers::Reject => Err(BuildError::disabled("mutator", name, "mutators")),
+                DisabledHandlers::FailAtRequest => Ok(Self::Disabled(static_name)),
+            };
+        }
+        Ok(match static_name {
+            "noop" => Self::Noop,
+            "header" => {
+                let c = m.header.merged(rule_config).map_err(BuildError::config)?;
+                Self::Header(HeaderMutator::new(c)?)
+            }
+            other => return Err(BuildError::unsupported("mutator", other)),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Noop => "noop",
+            Self::Header(_) => "header",
+            Self::Disabled(n) => n,
+        }
+    }
+
+    /// Header names this mutator sets, known at load time; the proxy strips client-sent copies.
+    pub fn header_names(&self) -> Vec<http::HeaderName> {
+        match self {
+            Self::Header(h) => h.names(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub async fn mutate(&self, req: &RequestInfo, session: &mut Session) -> Result<(), PipelineError> {
+        match self {
+            Self::Noop => {
+                noop::mutate(req, session);
+                Ok(())
+            }
+            Self::Header(h) => h.mutate(session),
+            Self::Disabled(n) => Err(disabled_error("mutator", n)),
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! Compile decoded rule documents into the runtime [`RuleSet`]: patterns, handlers (global config
+//! merged with the rule's, SPEC §2.7) and templates are built here, once. A rule that compiled
+//! cannot fail for configuration reasons at request time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderName};
+
+use super::matcher::{MatchIndex, Pattern, Strategy};
+use super::repository::RuleDocument;
+use super::spec::{RuleSpec, UpstreamSpec};
+use super::LoadError;
+use crate::config::Config;
+use crate::pipeline::authn::Authenticator;
+use crate::pipeline::authz::Authorizer;
+use crate::pipeline::errors::ErrorHandlerEntry;
+use crate::pipeline::mutate::Mutator;
+use crate::pipeline::{BuildError, DisabledHandlers, PipelineError, RequestInfo};
+
+/// A compiled access rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    /// File or source the rule came from.
+    pub origin: String,
+    /// The rule as written (served by `GET /rules`).
+    pub spec: RuleSpec,
+    /// Upper-cased `match.methods`.
+    pub methods: Vec<String>,
+    pub headers: Vec<(HeaderName, Pattern)>,
+    pub priority: i64,
+    pub upstream: Option<Upstream>,
+    pub authenticators: Vec<Authenticator>,
+    pub authorizer: Authorizer,
+    pub mutators: Vec<Mutator>,
+    pub errors: Vec<ErrorHandlerEntry>,
+    /// Every header name this rule's mutators set (client copies are stripped before forwarding).
+    pub mutator_headers: Vec<HeaderName>,
+}
+
+/// Where a rule forwards to (SPEC §4.6).
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub url: url::Url,
+    pub preserve_host: bool,
+    /// Normalised `"/" + strip_path.trim("/")`, when set.
+    pub strip_path: Option<String>,
+}
+
+/// Every rule plus the index that finds them.
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<Arc<Rule>>,
+    index: MatchIndex,
+    by_id: HashMap<String, usize>,
+}
+
+impl Default for RuleSet {
+    fn default() -> Self {
+        Self { rules: Vec::new(), index: MatchIndex::build(Vec::new()), by_id: HashMap::new() }
+    }
+}
+
+impl RuleSet {
+    /// Compile all documents; every error is reported (file, rule id, key path, reason).
+    pub fn compile(
+        docs: &[RuleDocument],
+        config: &Config,
+        disabled: DisabledHandlers,
+    ) -> Result<RuleSet, Vec<LoadError>> {
+        let strategy = strategy_of(config);
+        let mut errors = Vec::new();
+        let mut rules = Vec::new();
+        let mut patterns = Vec::new();
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        let mut origins: HashMap<String, String> = HashMap::new();
+        for doc in docs {
+            for spec in &doc.rules {
+                if let Some(first) = origins.get(&spec.id) {
+                    errors.push(LoadError::rule(
+                        &doc.origin,
+                        &spec.id,
+                        "id",
+                        format!("duplicate rule id (also defined in {first})"),
+                    ));
+                    continue;
+                }
+                origins.insert(spec.id.clone(), doc.origin.clone());
+                match compile_rule(spec, &doc.origin, config, strategy, disabled) {
+                    Ok((rule, pattern)) => {
+                        by_id.insert(rule.id.clone(), rules.len());
+                        rules.push(Arc::new(rule));
+                        patterns.push(pattern);
+                    }
+                    Err(mut e) => errors.append(&mut e),
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(RuleSet { rules, index: MatchIndex::build(patterns), by_id })
+    }
+
+    pub fn rules(&self) -> &[Arc<Rule>] {
+        &self.rules
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Rule>> {
+        self.by_id.get(id).map(|&i| &self.rules[i])
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The one rule for `req` and its capture groups (SPEC §3.4): none -> 404; several -> the
+    /// highest `priority`, a tie at the top -> 500.
+    pub fn find(&self, req: &RequestInfo) -> Result<(Arc<Rule>, Vec<String>), PipelineError> {
+        let url = req.match_string();
+        let candidates = self.index.find(&url).map_err(|e| {
+            PipelineError::internal(crate::pipeline::error::msg::INTERNAL).with_reason(e.to_string())
+        })?;
+        let mut best: Option<usize> = None;
+        let mut tie = false;
+        for i in candidates {
+            let rule = &self.rules[i];
+            if !rule.methods.iter().any(|m| m.eq_ignore_ascii_case(&req.method)) {
+                continue;
+            }
+            if !headers_match(&rule.headers, &req.headers) {
+                continue;
+            }
+            match best {
+                None => best = Some(i),
+                Some(b) => {
+                    let (p, bp) = (rule.priority, self.rules[b].priority);
+                    if p > bp {
+                        best = Some(i);
+                        tie = false;
+                    } else if p == bp {
+                        tie = true;
+                    }
+                }
+            }
+        }
+        let Some(i) = best else { return Err(PipelineError::not_found()) };
+        if tie {
+            return Err(PipelineError::internal(crate::pipeline::error::msg::MULTIPLE_RULES));
+        }
+        let captures = self.index.pattern(i).captures(&url).map_err(|e| {
+            PipelineError::internal(crate::pipeline::error::msg::INTERNAL).with_reason(e.to_string())
+        })?;
+        Ok((self.rules[i].clone(), captures))
+    }
+}
+
+fn strategy_of(config: &Config) -> Strategy {
+    match config.access_rules.matching_strategy {
+        crate::config::MatchingStrategy::Glob => Strategy::Glob,
+        _ => Strategy::Regexp,
+    }
+}
+
+fn headers_match(wanted: &[(HeaderName, Pattern)], headers: &HeaderMap) -> bool {
+    wanted.iter().all(|(name, pattern)| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| pattern.is_match(v).unwrap_or(false))
+    })
+}
+
+fn compile_rule(
+    spec: &RuleSpec,
+    origin: &str,
+    config: &Config,
+    strategy: Strategy,
+    disabled: DisabledHandlers,
+) -> Result<(Rule, Pattern), Vec<LoadError>> {
+    let id = spec.id.as_str();
+    let mut errors = Vec::new();
+    let err = |path: &str, msg: String| LoadError::rule(origin, id, path, msg);
+    if id.trim().is_empty() {
+        errors.push(err("id", "must not be empty".into()));
+    }
+    if let Some(v) = &spec.version {
+        if !is_semver(v) {
+            errors.push(err("version", format!("`{v}` is not a semantic version (e.g. v0.40.9)")));
+        }
+    }
+    let pattern = match &spec.match_ {
+        None => {
+            errors.push(err("match", "must be set".into()));
+            None
+        }
+        Some(m) if m.url.is_empty() => {
+            errors.push(err("match.url", "must not be empty".into()));
+            None
+        }
+        Some(m) => match Pattern::compile(strategy, &m.url) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                errors.push(err("match.url", e.to_string()));
+                None
+            }
+        },
+    };
+    let mut methods = Vec::new();
+    let mut headers = Vec::new();
+    if let Some(m) = &spec.match_ {
+        if m.methods.is_empty() {
+            errors.push(err("match.methods", "must list at least one method (an empty list never matches)".into()));
+        }
+        for (i, meth) in m.methods.iter().enumerate() {
+            if http::Method::from_bytes(meth.as_bytes()).is_err() || meth.is_empty() {
+                errors.push(err(&format!("match.methods[{i}]"), format!("`{meth}` is not an HTTP method")));
+            }
+            methods.push(meth.to_ascii_uppercase());
+        }
+        for (name, value) in m.headers.iter().flatten() {
+            let path = format!("match.headers.{name}");
+            let Ok(hn) = HeaderName::from_bytes(name.as_bytes()) else {
+                errors.push(err(&path, format!("`{name}` is not a valid header name")));
+                continue;
+            };
+            match Pattern::compile(strategy, value) {
+                Ok(p) => headers.push((hn, p)),
+                Err(e) => errors.push(err(&path, e.to_string())),
+            }
+        }
+    }
+    let upstream = match spec.upstream.as_ref().map(compile_upstream) {
+        None | Some(Ok(None)) => None,
+        Some(Ok(u)) => u,
+        Some(Err(m)) => {
+            errors.push(err("upstream.url", m));
+            None
+        }
+    };
+    let built = |path: String, e: BuildError| LoadError::rule(origin, id, format!("{path}.{}", e.path), e.message);
+    let mut authenticators = Vec::new();
+    if spec.authenticators.is_empty() {
+        errors.push(err("authenticators", "must be set and can not be an empty array".into()));
+    }
+    for (i, h) in spec.authenticators.iter().enumerate() {
+        match Authenticator::build(&h.handler, h.config.as_ref(), config, disabled) {
+            Ok(a) => authenticators.push(a),
+            Err(e) => errors.push(built(format!("authenticators[{i}]"), e)),
+        }
+    }
+    let authorizer = match &spec.authorizer {
+        None => {
+            errors.push(err("authorizer", "must be set".into()));
+            None
+        }
+        Some(h) if h.handler.is_empty() => {
+            errors.push(err("authorizer.handler", "can not be empty".into()));
+            None
+        }
+        Some(h) => match Authorizer::build(&h.handler, h.config.as_ref(), config, disabled) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                errors.push(built("authorizer".into(), e));
+                None
+            }
+        },
+    };
+    let mut mutators = Vec::new();
+    if spec.mutators.is_empty() {
+        errors.push(err("mutators", "must be set and can not be an empty array".into()));
+    }
+    for (i, h) in spec.mutators.iter().enumerate() {
+        match Mutator::build(&h.handler, h.config.as_ref(), config, disabled) {
+            Ok(m) => mutators.push(m),
+            Err(e) => errors.push(built(format!("mutators[{i}]"), e)),
+        }
+    }
+    let mut error_handlers = Vec::new();
+    for (i, h) in spec.errors.iter().flatten().enumerate() {
+        match ErrorHandlerEntry::build(&h.handler, h.config.as_ref(), config, disabled) {
+            Ok(e) => error_handlers.push(e),
+            Err(e) => errors.push(built(format!("errors[{i}]"), e)),
+        }
+    }
+    match (errors.is_empty(), pattern, authorizer) {
+        (true, Some(pattern), Some(authorizer)) => {
+            let mut mutator_headers: Vec<HeaderName> = mutators.iter().flat_map(Mutator::header_names).collect();
+            mutator_headers.dedup();
+            let rule = Rule {
+                id: id.to_string(),
+                origin: origin.to_string(),
+                spec: spec.clone(),
+                methods,
+                headers,
+                priority: spec.priority.unwrap_or(0),
+                upstream,
+                authenticators,
+                authorizer,
+                mutators,
+                errors: error_handlers,
+                mutator_headers,
+            };
+            Ok((rule, pattern))
+        }
+        _ => Err(errors),
+    }
+}
+
+fn compile_upstream(u: &UpstreamSpec) -> Result<Option<Upstream>, String> {
+    if u.url.is_empty() {
+        return Ok(None);
+    }
+    let url = url::Url::parse(&u.url).map_err(|e| format!("`{}` is not a valid url: {e}", u.url))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("`{}` must be an absolute http:// or https:// URL", u.url));
+    }
+    let strip = u.strip_path.trim_matches('/');
+    Ok(Some(Upstream {
+        url,
+        preserve_host: u.preserve_host,
+        strip_path: (!u.strip_path.is_empty()).then(|| format!("/{strip}")),
+    }))
+}
+
+/// Semantic version with an optional `v` prefix (`v0.40.9`, `1.2.3-beta.1+meta`).
+fn is_semver(v: &str) -> bool {
+    let v = v.strip_prefix('v').unwrap_or(v);
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn semver() {
+        assert!(is_semver("v0.40.9"));
+        assert!(is_semver("1.2.3-beta.1"));
+        assert!(!is_semver("v1.2"));
+        assert!(!is_semver("latest"));
+    }
+}
