@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::Snapshot;
 use crate::pipeline::DisabledHandlers;
-use crate::rules::repository::{read_source, Source};
+use crate::rules::repository::{read_source_all, Source};
 
 #[derive(Debug, Parser)]
 #[command(name = "gatehouse", version = crate::VERSION, about = "Identity-aware proxy with an Oathkeeper-compatible rules engine")]
@@ -128,9 +128,13 @@ fn validate(config_files: &[PathBuf], paths: &[String]) -> ExitCode {
     let mut errors = Vec::new();
     let mut docs = Vec::new();
     for p in paths {
-        match Source::parse(p).map_err(|e| vec![e]).and_then(|s| read_source(&s)) {
-            Ok(mut d) => docs.append(&mut d),
-            Err(mut e) => errors.append(&mut e),
+        match Source::parse(p) {
+            Ok(s) => {
+                let (mut d, mut e) = read_source_all(&s);
+                docs.append(&mut d);
+                errors.append(&mut e);
+            }
+            Err(e) => errors.push(e),
         }
     }
     let files = docs.len();

@@ -3,46 +3,12 @@
 
 use serde_json::Value;
 
-/// Parse YAML text into a JSON value (so numbers, booleans and keys behave as in JSON).
+/// Parse YAML text into a JSON value (so numbers, booleans and keys behave as in JSON). Merge
+/// keys (`<<: *anchor`) are applied.
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
-    let v: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-    serde_json::to_value(yaml_to_json(v)?).map_err(|e| e.to_string())
-}
-
-fn yaml_to_json(v: serde_yaml::Value) -> Result<Value, String> {
-    use serde_yaml::Value as Y;
-    Ok(match v {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                serde_json::Number::from_f64(f).map(Value::Number).ok_or("non-finite number")?
-            }
-        }
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => {
-            Value::Array(items.into_iter().map(yaml_to_json).collect::<Result<_, _>>()?)
-        }
-        Y::Mapping(m) => {
-            let mut out = serde_json::Map::new();
-            for (k, v) in m {
-                let key = match k {
-                    Y::String(s) => s,
-                    Y::Bool(b) => b.to_string(),
-                    Y::Number(n) => n.to_string(),
-                    other => return Err(format!("unsupported mapping key {other:?}")),
-                };
-                out.insert(key, yaml_to_json(v)?);
-            }
-            Value::Object(out)
-        }
-        Y::Tagged(t) => yaml_to_json(t.value)?,
-    })
+    let mut yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    yaml.apply_merge().map_err(|e| e.to_string())?;
+    serde_json::to_value(yaml).map_err(|e| e.to_string())
 }
 
 /// Decode bytes as JSON when they are valid JSON, otherwise as YAML (SPEC §3.1).

@@ -73,49 +73,68 @@ pub struct RuleDocument {
 /// (sorted by name; hidden entries such as Kubernetes' `..data` are skipped, their symlinked
 /// files are read through the visible names).
 pub fn read_source(source: &Source) -> Result<Vec<RuleDocument>, Vec<LoadError>> {
-    match source {
-        Source::Inline(b64) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|e| vec![LoadError::source("inline://", format!("invalid base64: {e}"))])?;
-            decode_document("inline://", &bytes).map(|d| vec![d]).map_err(|e| vec![e])
-        }
-        Source::Http(url) => Err(vec![LoadError::source(
-            url,
-            "http(s) rule repositories are not supported by this build; use file://, a directory or inline://",
-        )]),
-        Source::Path(p) => read_path(p),
-    }
-}
-
-fn read_path(p: &Path) -> Result<Vec<RuleDocument>, Vec<LoadError>> {
-    let origin = p.display().to_string();
-    let meta = std::fs::metadata(p)
-        .map_err(|e| vec![LoadError::source(&origin, format!("cannot read: {e}"))])?;
-    if !meta.is_dir() {
-        let bytes = std::fs::read(p)
-            .map_err(|e| vec![LoadError::source(&origin, format!("cannot read: {e}"))])?;
-        return decode_document(&origin, &bytes).map(|d| vec![d]).map_err(|e| vec![e]);
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-        .map_err(|e| vec![LoadError::source(&origin, format!("cannot list directory: {e}"))])?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|f| is_rule_file(f))
-        .collect();
-    files.sort();
-    let mut docs = Vec::new();
-    let mut errors = Vec::new();
-    for f in files {
-        match read_path(&f) {
-            Ok(mut d) => docs.append(&mut d),
-            Err(mut e) => errors.append(&mut e),
-        }
-    }
+    let (docs, errors) = read_source_all(source);
     if errors.is_empty() {
         Ok(docs)
     } else {
         Err(errors)
     }
+}
+
+/// Like [`read_source`], but keeps the documents that did decode next to the errors of those
+/// that did not (so `rules validate` can report everything in one run).
+pub fn read_source_all(source: &Source) -> (Vec<RuleDocument>, Vec<LoadError>) {
+    let split = |r: Result<Vec<RuleDocument>, Vec<LoadError>>| match r {
+        Ok(d) => (d, Vec::new()),
+        Err(e) => (Vec::new(), e),
+    };
+    match source {
+        Source::Inline(b64) => {
+            match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
+                Ok(bytes) => split(decode_document("inline://", &bytes).map(|d| vec![d])),
+                Err(e) => (Vec::new(), vec![LoadError::source("inline://", format!("invalid base64: {e}"))]),
+            }
+        }
+        Source::Http(url) => (
+            Vec::new(),
+            vec![LoadError::source(
+                url,
+                "http(s) rule repositories are not supported by this build; use file://, a directory or inline://",
+            )],
+        ),
+        Source::Path(p) => read_path(p),
+    }
+}
+
+fn read_path(p: &Path) -> (Vec<RuleDocument>, Vec<LoadError>) {
+    let origin = p.display().to_string();
+    let fail = |msg: String| (Vec::new(), vec![LoadError::source(&origin, msg)]);
+    let meta = match std::fs::metadata(p) {
+        Ok(m) => m,
+        Err(e) => return fail(format!("cannot read: {e}")),
+    };
+    if !meta.is_dir() {
+        return match std::fs::read(p) {
+            Ok(bytes) => match decode_document(&origin, &bytes) {
+                Ok(d) => (vec![d], Vec::new()),
+                Err(e) => (Vec::new(), e),
+            },
+            Err(e) => fail(format!("cannot read: {e}")),
+        };
+    }
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(p) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|f| is_rule_file(f)).collect(),
+        Err(e) => return fail(format!("cannot list directory: {e}")),
+    };
+    files.sort();
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        let (mut d, mut e) = read_path(&f);
+        docs.append(&mut d);
+        errors.append(&mut e);
+    }
+    (docs, errors)
 }
 
 /// `*.json`, `*.yaml`, `*.yml`, not hidden, and a file (following symlinks).
@@ -126,35 +145,43 @@ pub fn is_rule_file(f: &Path) -> bool {
 }
 
 /// Decode one document: a JSON or YAML array of rules. Every rule is checked for shape
-/// (unknown keys, types) and errors name the rule index, its id and the key path.
-pub fn decode_document(origin: &str, bytes: &[u8]) -> Result<RuleDocument, LoadError> {
+/// (unknown keys, types); errors name the rule index, its id and the key path, and every bad
+/// rule of the document is reported.
+pub fn decode_document(origin: &str, bytes: &[u8]) -> Result<RuleDocument, Vec<LoadError>> {
     let value = crate::format::parse_json_or_yaml(bytes)
-        .map_err(|e| LoadError::source(origin, format!("cannot decode: {e}")))?;
+        .map_err(|e| vec![LoadError::source(origin, format!("cannot decode: {e}"))])?;
     let items = match value {
         Value::Array(items) => items,
         Value::Null => Vec::new(),
         other => {
-            return Err(LoadError::source(
+            return Err(vec![LoadError::source(
                 origin,
                 format!("expected an array of rules, found {}", json_type(&other)),
-            ))
+            )])
         }
     };
     let mut rules = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let id = item.get("id").and_then(Value::as_str).map(str::to_string);
-        let rule: RuleSpec = serde_path_to_error::deserialize(&item).map_err(|e| {
-            let path = e.path().to_string();
-            LoadError {
-                origin: origin.to_string(),
-                rule_id: id.clone().or_else(|| Some(format!("#{i}"))),
-                path: (path != ".").then_some(path),
-                message: e.into_inner().to_string(),
+        match serde_path_to_error::deserialize::<_, RuleSpec>(&item) {
+            Ok(rule) => rules.push(rule),
+            Err(e) => {
+                let path = e.path().to_string();
+                errors.push(LoadError {
+                    origin: origin.to_string(),
+                    rule_id: id.or_else(|| Some(format!("#{i}"))),
+                    path: (path != ".").then_some(path),
+                    message: e.into_inner().to_string(),
+                });
             }
-        })?;
-        rules.push(rule);
+        }
     }
-    Ok(RuleDocument { origin: origin.to_string(), rules })
+    if errors.is_empty() {
+        Ok(RuleDocument { origin: origin.to_string(), rules })
+    } else {
+        Err(errors)
+    }
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -187,7 +214,7 @@ mod tests {
     fn decode_rejects_unknown_keys() {
         let doc = br#"[{"id":"a","match":{"url":"http://x/","methods":["GET"],"hedaers":{}}}]"#;
         let err = decode_document("r.json", doc).expect_err("unknown key");
-        let s = err.to_string();
+        let s = err[0].to_string();
         assert!(s.contains("r.json") && s.contains("rule \"a\"") && s.contains("hedaers"), "{s}");
     }
 

@@ -14,7 +14,7 @@ pub struct Anonymous {
 
 impl Anonymous {
     pub fn new(config: AnonymousConfig) -> Self {
-        let subject = config.subject.filter(|s| !s.is_empty()).unwrap_or_else(|| "anonymous".into());
+        let subject = if config.subject.is_empty() { "anonymous".to_string() } else { config.subject };
         Self { subject }
     }
 

@@ -33,11 +33,12 @@ impl Redirect {
             }
             Err(e) => return Err(BuildError::new("config.to", format!("invalid URL `{raw}`: {e}"))),
         };
-        let code = match config.code {
-            Some(301) => StatusCode::MOVED_PERMANENTLY,
+        let code = match config.code.get() {
+            301 => StatusCode::MOVED_PERMANENTLY,
             _ => StatusCode::FOUND,
         };
-        let return_to_query_param = config.return_to_query_param.clone().filter(|p| !p.is_empty());
+        let return_to_query_param =
+            Some(config.return_to_query_param.clone()).filter(|p| !p.is_empty());
         Ok(Self { to, relative_to, code, return_to_query_param })
     }
 

@@ -26,28 +26,15 @@ struct Clause {
 impl When {
     pub fn build(clauses: &[WhenClause]) -> Result<Self, BuildError> {
         let mut out = Vec::with_capacity(clauses.len());
-        for (i, c) in clauses.iter().enumerate() {
-            let mut clause = Clause { errors: c.error.clone(), ..Clause::default() };
-            if let Some(r) = &c.request {
-                let mut nets: Vec<&String> = r.cidr.iter().collect();
-                if let Some(ip) = &r.remote_ip {
-                    nets.extend(ip.r#match.iter());
-                    clause.respect_forwarded_for = ip.respect_forwarded_for_header;
-                }
-                for n in nets {
-                    clause.cidrs.push(parse_net(n).ok_or_else(|| {
-                        BuildError::new(
-                            format!("config.when[{i}].request"),
-                            format!("invalid CIDR `{n}`, expected e.g. 10.0.0.0/8 or 192.168.1.1"),
-                        )
-                    })?);
-                }
-                if let Some(h) = &r.header {
-                    clause.content_types = h.content_type.iter().map(|s| s.to_ascii_lowercase()).collect();
-                    clause.accepts = h.accept.iter().map(|s| s.to_ascii_lowercase()).collect();
-                }
-            }
-            out.push(clause);
+        for c in clauses {
+            let r = &c.request;
+            out.push(Clause {
+                errors: c.error.iter().map(|e| e.as_str().to_string()).collect(),
+                cidrs: r.ip_ranges().copied().collect(),
+                respect_forwarded_for: r.remote_ip.respect_forwarded_for_header,
+                content_types: r.header.content_type.iter().map(|s| s.to_ascii_lowercase()).collect(),
+                accepts: r.header.accept.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            });
         }
         Ok(Self { clauses: out })
     }
@@ -56,10 +43,6 @@ impl When {
     pub fn matches(&self, kind: &str, req: &RequestInfo) -> bool {
         self.clauses.is_empty() || self.clauses.iter().any(|c| c.matches(kind, req))
     }
-}
-
-fn parse_net(s: &str) -> Option<IpNet> {
-    s.parse::<IpNet>().ok().or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
 impl Clause {

@@ -14,7 +14,7 @@ pub struct WwwAuthenticate {
 
 impl WwwAuthenticate {
     pub fn new(config: &WwwAuthenticateConfig) -> Self {
-        let realm = config.realm.clone().unwrap_or_else(|| "Please authenticate.".to_string());
+        let realm = &config.realm;
         let challenge = HeaderValue::from_str(&format!("Basic realm={realm}"))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=Please authenticate."));
         Self { challenge }

@@ -1,0 +1,232 @@
+//! The one path normalizer (DESIGN §6, SPEC §3.4): the path that is matched is the path that
+//! is forwarded (SPEC §4.6), so both come from here.
+//!
+//! Invariants (also the fuzz target's): for every `raw`, `normalize_path(raw)` is either an
+//! error or a clean path (empty, or `/`-rooted without `.`/`..` segments, `//` or a trailing
+//! `/`); and for every normalized `p`, `normalize_path(&encode_path(p)) == Ok(p)`.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+
+/// A request path that is refused (400) instead of being guessed at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NormalizeError {
+    #[error("malformed percent escape in path")]
+    MalformedEscape,
+    #[error("path is not valid utf-8 after decoding")]
+    InvalidUtf8,
+    #[error("control character in path")]
+    ControlCharacter,
+    #[error("path does not start with '/'")]
+    NotAbsolute,
+}
+
+/// Percent-decodes `raw` (strictly: every `%` must start a two-digit hex escape), then cleans
+/// it with Go `path.Clean` semantics. `%2F` and `%2e` are decoded *before* cleaning, so
+/// `/a%2F..%2Fadmin` is `/admin`, exactly what an upstream that decodes would see.
+pub fn normalize_path(raw: &str) -> Result<String, NormalizeError> {
+    if raw.is_empty() {
+        return Ok(String::new());
+    }
+    let decoded = String::from_utf8(percent_decode_strict(raw.as_bytes())?)
+        .map_err(|_| NormalizeError::InvalidUtf8)?;
+    if decoded.bytes().any(|b| b.is_ascii_control()) {
+        return Err(NormalizeError::ControlCharacter);
+    }
+    if !decoded.starts_with('/') {
+        return Err(NormalizeError::NotAbsolute);
+    }
+    Ok(clean_rooted(&decoded))
+}
+
+/// Characters that cannot appear raw in a request-line path (RFC 3986 path plus what
+/// proxies mangle), and `%` itself so that decoding gives back the same path.
+const PATH_ENCODE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// Re-encodes a normalized path for the upstream request line (non-ASCII as UTF-8 `%XX`).
+pub fn encode_path(normalized: &str) -> String {
+    utf8_percent_encode(normalized, PATH_ENCODE).to_string()
+}
+
+fn percent_decode_strict(raw: &[u8]) -> Result<Vec<u8>, NormalizeError> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' {
+            let hex = |j: usize| raw.get(j).and_then(|&b| (b as char).to_digit(16));
+            match (hex(i + 1), hex(i + 2)) {
+                // Two hex digits are < 256, so the cast cannot truncate.
+                (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
+                _ => return Err(NormalizeError::MalformedEscape),
+            }
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Go `path.Clean` for a path starting with `/`: drops empty and `.` segments, resolves `..`
+/// (never above the root), no trailing slash; the root stays `/`.
+fn clean_rooted(path: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for s in &segments {
+        out.push('/');
+        out.push_str(s);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // SPEC §3.4 (path: decoded, then path.Clean) and DESIGN §6 (one normalizer, rejections).
+    #[test]
+    fn normalize_table() {
+        use NormalizeError::*;
+        let cases: &[(&str, Result<&str, NormalizeError>)] = &[
+            ("/public/../admin/x", Ok("/admin/x")),
+            ("/a/12/", Ok("/a/12")),
+            ("//a//b", Ok("/a/b")),
+            ("/..", Ok("/")),
+            ("/../../..", Ok("/")),
+            ("", Ok("")),
+            ("/", Ok("/")),
+            ("/./a/./b/.", Ok("/a/b")),
+            ("/a/b/..", Ok("/a")),
+            ("/a/...", Ok("/a/...")),
+            ("/a/%2e%2e/admin", Ok("/admin")),
+            ("/a/%2E%2E/admin", Ok("/admin")),
+            ("/a/.%2e/admin", Ok("/admin")),
+            ("/a%2F..%2Fadmin", Ok("/admin")),
+            ("/a%2f%2fb", Ok("/a/b")),
+            ("%2Fadmin", Ok("/admin")),
+            ("/%C3%A9", Ok("/é")),
+            ("/é", Ok("/é")),
+            ("/a%20b", Ok("/a b")),
+            ("/a%252e%252e/x", Ok("/a%2e%2e/x")),
+            ("/a;b/..;/c", Ok("/a;b/..;/c")),
+            ("/%00", Err(ControlCharacter)),
+            ("/a%0d%0aX: y", Err(ControlCharacter)),
+            ("/a%7F", Err(ControlCharacter)),
+            ("/a\tb", Err(ControlCharacter)),
+            ("/%zz", Err(MalformedEscape)),
+            ("/%4", Err(MalformedEscape)),
+            ("/%", Err(MalformedEscape)),
+            ("/%%41", Err(MalformedEscape)),
+            ("/%FF", Err(InvalidUtf8)),
+            ("/%C3", Err(InvalidUtf8)),
+            ("/%C0%AF", Err(InvalidUtf8)),
+            ("a/b", Err(NotAbsolute)),
+            ("%2e%2e/admin", Err(NotAbsolute)),
+            ("*", Err(NotAbsolute)),
+        ];
+        for (raw, want) in cases {
+            let got = normalize_path(raw);
+            assert_eq!(
+                got.as_deref().map_err(Clone::clone),
+                want.clone(),
+                "{raw:?}"
+            );
+        }
+    }
+
+    // SPEC §4.6 (the cleaned path is forwarded): encoding for the request line.
+    #[test]
+    fn encode_table() {
+        let cases = [
+            ("/a/b", "/a/b"),
+            ("/", "/"),
+            ("", ""),
+            ("/a b", "/a%20b"),
+            ("/é", "/%C3%A9"),
+            ("/100%", "/100%25"),
+            ("/q?x#y", "/q%3Fx%23y"),
+            ("/<{`\"}>", "/%3C%7B%60%22%7D%3E"),
+            ("/a;b=c:d@e!$&'()*+,", "/a;b=c:d@e!$&'()*+,"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(encode_path(path), want, "{path:?}");
+        }
+    }
+
+    /// Deterministic generator (no property-testing dependency): xorshift over an alphabet
+    /// biased towards the characters that matter.
+    fn generated(count: usize) -> Vec<String> {
+        const ALPHABET: &[&str] = &[
+            "/", "/", ".", "..", "a", "b", "%2e", "%2F", "%25", "%", "%4", "%zz", "%C3%A9", "é",
+            " ", "?", "#", "%3F", "%00", "\u{7f}", "~", "{", "`", "%FF", "\\", ";", "日本",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..count)
+            .map(|_| {
+                let len = next() % 12;
+                let mut s = String::from(if next() % 8 == 0 { "" } else { "/" });
+                for _ in 0..len {
+                    s.push_str(ALPHABET[(next() % ALPHABET.len() as u64) as usize]);
+                }
+                s
+            })
+            .collect()
+    }
+
+    fn is_clean(p: &str) -> bool {
+        p.is_empty()
+            || p == "/"
+            || (p.starts_with('/')
+                && !p.ends_with('/')
+                && p[1..].split('/').all(|s| !matches!(s, "" | "." | "..")))
+    }
+
+    // DESIGN §6: output is always clean, and encode_path round-trips through the normalizer.
+    #[test]
+    fn round_trip_property() {
+        let mut accepted = 0;
+        for raw in generated(20_000) {
+            let Ok(p) = normalize_path(&raw) else {
+                continue;
+            };
+            accepted += 1;
+            assert!(is_clean(&p), "{raw:?} -> {p:?} is not clean");
+            let encoded = encode_path(&p);
+            assert!(encoded.is_ascii(), "{encoded:?}");
+            assert_eq!(
+                normalize_path(&encoded).as_deref(),
+                Ok(p.as_str()),
+                "{raw:?}"
+            );
+        }
+        assert!(accepted > 1_000, "generator too hostile: {accepted}");
+    }
+}

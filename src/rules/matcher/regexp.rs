@@ -1,0 +1,142 @@
+//! Regexp strategy (SPEC §3.4): `<…>` parts are regexes, wrapped in capturing groups; text
+//! outside is escaped; the whole is anchored `^…$` (Oathkeeper/ladon `CompileRegex`).
+
+use fancy_regex::{Assertion, Expr};
+
+use super::{split_delimited, Literals, PatternError, Segment, Translated};
+
+/// Builds the anchored regex for a regexp-strategy pattern.
+pub(crate) fn translate(pattern: &str) -> Result<Translated, PatternError> {
+    let mut regex = String::with_capacity(pattern.len() + 16);
+    let mut segments = Vec::new();
+    regex.push('^');
+    for (literal, part) in split_delimited(pattern)? {
+        regex.push_str(&regex::escape(literal));
+        let part = match part {
+            Some(part) => {
+                // ladon compiles every part on its own first; that rejects parts which would
+                // close the wrapping group and leak an alternation to the top level (`a)|(b`).
+                if let Err(err) = Expr::parse_tree(part) {
+                    return Err(PatternError::BadPart {
+                        pattern: pattern.to_owned(),
+                        part: part.to_owned(),
+                        message: err.to_string(),
+                    });
+                }
+                let wrapped = format!("({part})");
+                regex.push_str(&wrapped);
+                Some(wrapped)
+            }
+            None => None,
+        };
+        segments.push(Segment {
+            literal: literal.to_owned(),
+            part,
+        });
+    }
+    regex.push('$');
+    // Read the structure back from the parse tree of the full regex rather than trusting the
+    // split: whatever a part does with flags, the tree says what really is literal.
+    let (literals, splittable) = match Expr::parse_tree(&regex) {
+        Ok(tree) => (
+            required_literals(&tree.expr),
+            is_exactly(&tree.expr, &segments),
+        ),
+        Err(_) => (Literals::default(), false),
+    };
+    Ok(Translated {
+        regex,
+        segments,
+        literals,
+        splittable,
+    })
+}
+
+/// Whether `expr` is `^`, then per segment its literal as plain literals and its part as one
+/// context-free group, then `$` — i.e. the pattern may be matched piecewise.
+fn is_exactly(expr: &Expr, segments: &[Segment]) -> bool {
+    let Expr::Concat(items) = expr else {
+        return false;
+    };
+    let mut items = items.iter();
+    if !matches!(items.next(), Some(Expr::Assertion(Assertion::StartText))) {
+        return false;
+    }
+    for segment in segments {
+        let mut want = segment.literal.as_str();
+        while !want.is_empty() {
+            match items.next() {
+                Some(Expr::Literal { val, casei: false })
+                    if !val.is_empty() && want.starts_with(val.as_str()) =>
+                {
+                    want = &want[val.len()..];
+                }
+                _ => return false,
+            }
+        }
+        if segment.part.is_some()
+            && !matches!(items.next(), Some(Expr::Group(e)) if context_free(e))
+        {
+            return false;
+        }
+    }
+    matches!(items.next(), Some(Expr::Assertion(Assertion::EndText))) && items.next().is_none()
+}
+
+/// Matches the same on a slice of the URL as in place: no assertions (`^`, `$`, `\b`, …),
+/// look-around, backreferences or other backtracking-only constructs.
+fn context_free(expr: &Expr) -> bool {
+    match expr {
+        Expr::Empty | Expr::Any { .. } | Expr::Literal { .. } | Expr::Delegate { .. } => true,
+        Expr::Concat(items) | Expr::Alt(items) => items.iter().all(context_free),
+        Expr::Group(inner) => context_free(inner),
+        Expr::Repeat { child, .. } => context_free(child),
+        _ => false,
+    }
+}
+
+/// Literal runs of a top-level `^`-anchored concatenation; each must occur in every match, the
+/// first one (when it directly follows `^`) at offset 0.
+pub(crate) fn required_literals(expr: &Expr) -> Literals {
+    let Expr::Concat(items) = expr else {
+        return Literals::default();
+    };
+    let mut items = items.iter();
+    if !matches!(items.next(), Some(Expr::Assertion(Assertion::StartText))) {
+        return Literals::default();
+    }
+    let mut literals = Literals::default();
+    let mut run = String::new();
+    let mut at_start = true;
+    for item in items {
+        match item {
+            Expr::Literal { val, casei: false } => run.push_str(val),
+            _ => {
+                if at_start {
+                    literals.prefix.clone_from(&run);
+                    at_start = false;
+                }
+                if !run.is_empty() {
+                    literals.runs.push(std::mem::take(&mut run));
+                }
+            }
+        }
+    }
+    if at_start {
+        literals.prefix.clone_from(&run);
+    }
+    if !run.is_empty() {
+        literals.runs.push(run);
+    }
+    literals
+}
+
+/// Group numbers in reporting order: .NET (regexp2) numbers unnamed groups first, then named
+/// ones, while both Rust engines number strictly left to right.
+pub(crate) fn group_order<'a>(names: impl Iterator<Item = Option<&'a str>>) -> Box<[usize]> {
+    let (unnamed, named): (Vec<_>, Vec<_>) = names
+        .enumerate()
+        .skip(1)
+        .partition(|(_, name)| name.is_none());
+    unnamed.into_iter().chain(named).map(|(i, _)| i).collect()
+}

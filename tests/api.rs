@@ -1,0 +1,89 @@
+//! API routes (SPEC §6.2) and SPEC Appendix B cases 1 and 26.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use base64::Engine as _;
+use common::{Gate, Setup, BASE_CONFIG};
+
+const RULES: &str = r#"[
+ {"id":"r1","match":{"url":"http://h/1","methods":["GET"]},"authenticators":[{"handler":"noop"}],"authorizer":{"handler":"allow"},"mutators":[{"handler":"noop"}]},
+ {"id":"r2","match":{"url":"http://h/2","methods":["GET"]},"authenticators":[{"handler":"noop"}],"authorizer":{"handler":"allow"},"mutators":[{"handler":"noop"}],"upstream":{"url":"http://up:8080/base","strip_path":"/api"}}
+]"#;
+
+// SPEC Appendix B case 1: no config file, no rules.
+#[tokio::test]
+async fn case1_no_rules() {
+    let setup = Setup::new();
+    let g = Gate::start_files(setup, &[], &[]).await.expect("start without config");
+    let r = g.get("/health/alive").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), serde_json::json!({"status": "ok"}));
+    let r = g.get("/health/ready").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["error"]["message"], "The requested resource could not be found");
+    let r = g.get("/decisions/anything").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"]["code"], 404);
+    assert_eq!(g.get("/rules").await.body, "[]");
+}
+
+// SPEC Appendix B case 26: ACCESS_RULES_REPOSITORIES=inline://... loads rules; /rules and
+// /rules/{id} serve them; an unknown id is 404.
+#[tokio::test]
+async fn case26_env_inline_repository_and_rules_api() {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(RULES);
+    let repo = format!("inline://{b64}");
+    let g = Gate::try_start(BASE_CONFIG, &[], &[("ACCESS_RULES_REPOSITORIES", &repo)]).await.expect("start");
+    let r = g.get("/rules").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
+    let list = r.json();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["id"], "r1");
+    assert_eq!(list[0]["upstream"], serde_json::json!({"preserve_host": false, "strip_path": "", "url": ""}));
+    assert_eq!(list[0]["errors"], serde_json::Value::Null);
+    assert_eq!(list[0]["authenticators"][0], serde_json::json!({"handler": "noop", "config": null}));
+    let r = g.get("/rules/r2").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["upstream"]["url"], "http://up:8080/base");
+    let r = g.get("/rules/nope").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.body,
+        r#"{"error":{"code":404,"status":"Not Found","message":"The requested resource could not be found"}}"#
+    );
+    // limit / offset
+    assert_eq!(g.get("/rules?limit=1").await.json().as_array().unwrap().len(), 1);
+    assert_eq!(g.get("/rules?limit=1&offset=1").await.json()[0]["id"], "r2");
+    assert_eq!(g.get("/rules?limit=-1").await.body, "[]");
+    assert_eq!(g.get("/health/ready").await.status, 200);
+}
+
+// SPEC §6.2: unknown routes and wrong methods -> 404 with content negotiation; /version served.
+#[tokio::test]
+async fn unknown_routes_and_version() {
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", "[]")]).await;
+    let r = g.req("GET", "/nope", &[("Accept", "application/json")]).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"]["message"], "Not Found");
+    let r = g.req("POST", "/rules", &[("Accept", "text/plain")]).await;
+    assert_eq!(r.status, 404);
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    let r = g.get("/version").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["version"], env!("CARGO_PKG_VERSION"));
+    // HEAD works on GET routes.
+    let r = g.req("HEAD", "/health/alive", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, "");
+}
+
+// Graceful shutdown: stop() returns and the port stops accepting.
+#[tokio::test]
+async fn graceful_stop_closes_listener() {
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", "[]")]).await;
+    let addr = g.api;
+    g.stop().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}

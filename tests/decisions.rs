@@ -1,0 +1,216 @@
+//! `/decisions` black-box tests: SPEC Appendix B cases 3, 4, 6, 9, 10, 11 and 15, run against a
+//! real listener on 127.0.0.1:0.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Gate, BASE_CONFIG};
+
+const H: (&str, &str) = ("X-Forwarded-Host", "h");
+
+fn rule(id: &str, url: &str, authn: &str, authz: &str, mutators: &str) -> String {
+    format!(
+        "- id: {id}\n  match: {{ url: '{url}', methods: [GET] }}\n  authenticators: [{{ handler: {authn} }}]\n  authorizer: {{ handler: {authz} }}\n  mutators: {mutators}\n"
+    )
+}
+
+// SPEC Appendix B case 3: two rules matching the same URL -> 500 JSON.
+#[tokio::test]
+async fn case3_two_matching_rules_is_500() {
+    let rules = rule("a", "http://h/<.*>", "noop", "allow", "[{handler: noop}]")
+        + &rule("b", "http://h/x<.*>", "noop", "allow", "[{handler: noop}]");
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let r = g.req("GET", "/decisions/xyz", &[H]).await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.json()["error"]["message"], "Expected exactly one rule but found multiple rules");
+    // Only one matches here.
+    assert_eq!(g.req("GET", "/decisions/abc", &[H]).await.status, 200);
+}
+
+// SPEC Appendix B case 4 and §5.1 anonymous.
+#[tokio::test]
+async fn case4_anonymous() {
+    let rules = rule(
+        "anon",
+        "http://h/a",
+        "anonymous",
+        "allow",
+        "[{handler: header, config: {headers: {X-User: '{{ print .Subject }}'}}}]",
+    ) + &rule(
+        "anon-custom",
+        "http://h/b",
+        "anonymous, config: { subject: guest }",
+        "allow",
+        "[{handler: header, config: {headers: {X-User: '{{ print .Subject }}'}}}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let r = g.req("GET", "/decisions/a", &[H]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-user"), Some("anonymous"));
+    let r = g.req("GET", "/decisions/b", &[H]).await;
+    assert_eq!(r.header("x-user"), Some("guest"));
+    let r = g.req("GET", "/decisions/a", &[H, ("Authorization", "Bearer x")]).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"]["message"], "Access credentials are invalid");
+}
+
+// SPEC Appendix B case 6 (json part) and §4.9: deny -> 403 JSON; a rule-level
+// www_authenticate handler turns it into a 401 challenge.
+#[tokio::test]
+async fn case6_deny_and_www_authenticate() {
+    let rules = rule("deny", "http://h/deny", "noop", "deny", "[{handler: noop}]")
+        + &rule("deny-www", "http://h/www", "noop", "deny", "[{handler: noop}]")
+        + "  errors: [{ handler: www_authenticate }]\n";
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let r = g.req("GET", "/decisions/deny", &[H]).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let body = r.json();
+    assert_eq!(body["error"]["code"], 403);
+    assert_eq!(body["error"]["status"], "Forbidden");
+    assert_eq!(body["error"]["message"], "Access credentials are not sufficient to access this resource");
+    let r = g.req("GET", "/decisions/www", &[H]).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.header("www-authenticate"), Some("Basic realm=Please authenticate."));
+    assert_eq!(r.body, "Unauthorized\n");
+}
+
+// SPEC §4.9: non-verbose JSON replaces messages with herodot's generic text.
+#[tokio::test]
+async fn non_verbose_json_is_generic() {
+    let config = BASE_CONFIG.replace("verbose: true", "verbose: false");
+    let rules = rule("deny", "http://h/deny", "noop", "deny", "[{handler: noop}]");
+    let g = Gate::start(&config, &[("rules.yaml", &rules)]).await;
+    let r = g.req("GET", "/decisions/deny", &[H]).await;
+    assert_eq!(
+        r.body,
+        r#"{"error":{"code":403,"status":"Forbidden","message":"The requested action was forbidden"}}"#
+    );
+    let r = g.req("GET", "/decisions/none", &[H]).await;
+    assert_eq!(
+        r.body,
+        r#"{"error":{"code":404,"status":"Not Found","message":"The requested resource could not be found"}}"#
+    );
+}
+
+// SPEC Appendix B case 9: capture groups reach templates; out-of-range index is empty.
+#[tokio::test]
+async fn case9_capture_groups() {
+    let rules = rule(
+        "cg",
+        "http://h/users/<[0-9]+>/<[a-z]+>",
+        "noop",
+        "allow",
+        "[{handler: header, config: {headers: {X-Id: '{{ printIndex .MatchContext.RegexpCaptureGroups 0 }}', X-Name: '{{ printIndex .MatchContext.RegexpCaptureGroups 1 }}', X-None: '{{ printIndex .MatchContext.RegexpCaptureGroups 5 }}'}}}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let r = g.req("GET", "/decisions/users/42/abc", &[H]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-id"), Some("42"));
+    assert_eq!(r.header("x-name"), Some("abc"));
+    assert_eq!(r.header("x-none"), Some(""));
+    assert_eq!(g.req("GET", "/decisions/users/x/abc", &[H]).await.status, 404);
+}
+
+// SPEC Appendix B case 10: glob strategy, `*` stops at separators, `**` does not; no groups.
+#[tokio::test]
+async fn case10_glob() {
+    let config = BASE_CONFIG.replace("access_rules:", "access_rules:\n  matching_strategy: glob");
+    let rules = rule(
+        "one",
+        "http://h/<*>",
+        "noop",
+        "allow",
+        "[{handler: header, config: {headers: {X-Groups: '{{ len .MatchContext.RegexpCaptureGroups }}'}}}]",
+    ) + &rule("two", "http://h/deep/<**>", "noop", "allow", "[{handler: noop}]");
+    let g = Gate::start(&config, &[("rules.yaml", &rules)]).await;
+    let r = g.req("GET", "/decisions/foo", &[H]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-groups"), Some("0"));
+    assert_eq!(g.req("GET", "/decisions/foo/bar", &[H]).await.status, 404);
+    assert_eq!(g.req("GET", "/decisions/deep/foo/bar.baz", &[H]).await.status, 200);
+    assert_eq!(g.req("GET", "/decisions/deep/foo", &[H]).await.status, 200);
+}
+
+// SPEC Appendix B case 11 and §3.4: the path is decoded and cleaned before matching.
+#[tokio::test]
+async fn case11_path_traversal_is_cleaned() {
+    let rules = rule(
+        "admin",
+        "http://h/admin/<.*>",
+        "noop",
+        "allow",
+        "[{handler: header, config: {headers: {X-Path: '{{ .MatchContext.URL.Path }}'}}}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    for path in ["/decisions/public/../admin/secrets", "/decisions/public/%2e%2e/admin/secrets", "/decisions/admin//secrets/"] {
+        let r = g.req("GET", path, &[H]).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert_eq!(r.header("x-path"), Some("/admin/secrets"), "{path}");
+    }
+    // DESIGN §6: NUL after decoding is rejected.
+    assert_eq!(g.req("GET", "/decisions/admin/%00", &[H]).await.status, 400);
+}
+
+// SPEC Appendix B case 15: decisions with header and noop mutators, forwarded-header
+// reconstruction, query not taken from X-Forwarded-Uri.
+#[tokio::test]
+async fn case15_decisions() {
+    let rules = rule(
+        "hdr",
+        "http://h/a/<[0-9]+>",
+        "noop",
+        "allow",
+        "[{handler: header, config: {headers: {X-User: 'u-{{ print .Subject }}'}}}]",
+    ) + &rule("echo", "http://h/echo", "noop", "allow", "[{handler: noop}]")
+        + "- id: fwd\n  match: { url: 'https://foo/p', methods: [POST] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: header, config: { headers: { X-Url: '{{ .MatchContext.URL.String }}', X-Method: '{{ .MatchContext.Method }}', X-Query: '{{ .MatchContext.URL.RawQuery }}' } } }]\n";
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+
+    let r = g.req("GET", "/decisions/a/12", &[H]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, "");
+    assert_eq!(r.header("x-user"), Some("u-"));
+    assert_eq!(r.header("content-length"), Some("0"));
+
+    // The noop mutator echoes request headers, never Content-Length.
+    let r = g.req("GET", "/decisions/echo", &[H, ("Authorization", "Bearer tok"), ("X-Custom", "1")]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("authorization"), Some("Bearer tok"));
+    assert_eq!(r.header("x-custom"), Some("1"));
+    assert_eq!(r.header("content-length"), Some("0"));
+
+    let r = g
+        .req(
+            "GET",
+            "/decisions/ignored?own=1",
+            &[("X-Forwarded-Method", "POST"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "foo"), ("X-Forwarded-Uri", "/p?q=1")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-method"), Some("POST"));
+    assert_eq!(r.header("x-query"), Some("own=1"));
+    assert_eq!(r.header("x-url"), Some("https://foo/p?own=1"));
+    // Same request as GET: no rule for that method.
+    let r = g
+        .req("GET", "/decisions/x", &[("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "foo"), ("X-Forwarded-Uri", "/p")])
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+// DESIGN §3: with trusted_proxies set, other peers' X-Forwarded-* headers are ignored.
+#[tokio::test]
+async fn trusted_proxies_ignore_untrusted_peers() {
+    let rules = rule("h", "http://h/x", "noop", "allow", "[{handler: noop}]")
+        + &rule("local", "http://<127\\.0\\.0\\.1:[0-9]+>/x", "noop", "allow", "[{handler: header, config: {headers: {X-Local: yes}}}]");
+    let trusting = BASE_CONFIG.to_string() + "serve:\n  api:\n    trusted_proxies: [127.0.0.0/8]\n";
+    let g = Gate::start(&trusting, &[("rules.yaml", &rules)]).await;
+    assert_eq!(g.req("GET", "/decisions/x", &[H]).await.status, 200);
+    assert_eq!(g.req("GET", "/decisions/x", &[H]).await.header("x-local"), None);
+    g.stop().await;
+
+    let distrusting = BASE_CONFIG.to_string() + "serve:\n  api:\n    trusted_proxies: [10.0.0.0/8]\n";
+    let g = Gate::start(&distrusting, &[("rules.yaml", &rules)]).await;
+    let r = g.req("GET", "/decisions/x", &[H]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-local"), Some("yes"), "forwarded host from an untrusted peer was used");
+}
