@@ -36,7 +36,12 @@ impl Snapshot {
         let fallback = build_fallback(&config).map_err(|e| vec![LoadError::source("config", e)])?;
         let rules = RuleSet::compile(docs, &config, disabled)?;
         let trusted_proxies = config.serve.api.trusted_proxies.clone();
-        Ok(Snapshot { config: Arc::new(config), rules, fallback, trusted_proxies })
+        Ok(Snapshot {
+            config: Arc::new(config),
+            rules,
+            fallback,
+            trusted_proxies,
+        })
     }
 
     /// Ready when at least one valid rule is loaded (SPEC §6.2 `/health/ready`).
@@ -50,7 +55,10 @@ pub fn read_repositories(repos: &[String]) -> Result<Vec<RuleDocument>, Vec<Load
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     for repo in repos {
-        match Source::parse(repo).map_err(|e| vec![e]).and_then(|s| read_source(&s)) {
+        match Source::parse(repo)
+            .map_err(|e| vec![e])
+            .and_then(|s| read_source(&s))
+        {
             Ok(mut d) => docs.append(&mut d),
             Err(mut e) => errors.append(&mut e),
         }
@@ -70,7 +78,9 @@ pub struct State {
 
 impl State {
     pub fn new(snapshot: Snapshot) -> Arc<Self> {
-        Arc::new(Self { snapshot: ArcSwap::from_pointee(snapshot) })
+        Arc::new(Self {
+            snapshot: ArcSwap::from_pointee(snapshot),
+        })
     }
 
     /// The snapshot in force now; hold it for the whole request.
@@ -109,7 +119,11 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
     let state = State::new(snapshot);
     let (shutdown, rx) = tokio::sync::watch::channel(false);
     let api = &config.serve.api;
-    let host = if api.host.is_empty() { "0.0.0.0" } else { api.host.as_str() };
+    let host = if api.host.is_empty() {
+        "0.0.0.0"
+    } else {
+        api.host.as_str()
+    };
     let listener = tokio::net::TcpListener::bind((host, api.port)).await?;
     let api_addr = listener.local_addr()?;
     tracing::info!(service = "api", address = %api_addr, "listening");
@@ -117,9 +131,19 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
         header_read_timeout: api.timeout.read.0,
         drain_timeout: std::time::Duration::from_secs(30),
     };
-    let handler = Arc::new(crate::api::Api { state: state.clone(), tls: false });
-    let tasks = vec![tokio::spawn(crate::server::serve(listener, handler, limits, rx))];
-    Ok(Running { state, api_addr, shutdown, tasks })
+    let handler = Arc::new(crate::api::Api {
+        state: state.clone(),
+        tls: false,
+    });
+    let tasks = vec![tokio::spawn(crate::server::serve(
+        listener, handler, limits, rx,
+    ))];
+    Ok(Running {
+        state,
+        api_addr,
+        shutdown,
+        tasks,
+    })
 }
 
 /// `gatehouse serve`: load config and rules (any error is fatal), serve until SIGINT/SIGTERM.
@@ -140,12 +164,18 @@ pub fn serve(config_files: &[std::path::PathBuf]) -> std::process::ExitCode {
                 tracing::error!("{e}");
                 eprintln!("gatehouse: {e}");
             }
-            eprintln!("gatehouse: {} error(s) in access rules, not starting", errors.len());
+            eprintln!(
+                "gatehouse: {} error(s) in access rules, not starting",
+                errors.len()
+            );
             return ExitCode::FAILURE;
         }
     };
     tracing::info!(rules = snapshot.rules.len(), "access rules loaded");
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gatehouse: cannot start runtime: {e}");

@@ -34,7 +34,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RulesArgs {
     /// API endpoint of a running instance.
-    #[arg(long, short = 'e', global = true, default_value = "http://127.0.0.1:4456")]
+    #[arg(
+        long,
+        short = 'e',
+        global = true,
+        default_value = "http://127.0.0.1:4456"
+    )]
     pub endpoint: String,
     #[command(subcommand)]
     pub command: RulesCommand,
@@ -62,7 +67,12 @@ pub enum RulesCommand {
 #[derive(Debug, Args)]
 pub struct HealthArgs {
     /// API endpoint of a running instance.
-    #[arg(long, short = 'e', global = true, default_value = "http://127.0.0.1:4456")]
+    #[arg(
+        long,
+        short = 'e',
+        global = true,
+        default_value = "http://127.0.0.1:4456"
+    )]
     pub endpoint: String,
     #[command(subcommand)]
     pub command: HealthCommand,
@@ -83,10 +93,15 @@ pub fn run(cli: Cli) -> ExitCode {
             RulesCommand::Validate { paths } => validate(&cli.config, &paths),
             RulesCommand::List { limit, page } => {
                 let offset = u64::from(page.saturating_sub(1)) * u64::from(limit);
-                remote_get(&args.endpoint, &format!("/rules?limit={limit}&offset={offset}"), |_| true)
+                remote_get(
+                    &args.endpoint,
+                    &format!("/rules?limit={limit}&offset={offset}"),
+                    |_| true,
+                )
             }
             RulesCommand::Get { id } => {
-                let id = percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC);
+                let id =
+                    percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC);
                 remote_get(&args.endpoint, &format!("/rules/{id}"), |_| true)
             }
         },
@@ -95,7 +110,9 @@ pub fn run(cli: Cli) -> ExitCode {
                 HealthCommand::Alive => "/health/alive",
                 HealthCommand::Ready => "/health/ready",
             };
-            remote_get(&args.endpoint, path, |v| v.get("status").and_then(|s| s.as_str()) == Some("ok"))
+            remote_get(&args.endpoint, path, |v| {
+                v.get("status").and_then(|s| s.as_str()) == Some("ok")
+            })
         }
         Command::Version => {
             println!("gatehouse {}", crate::VERSION);
@@ -157,7 +174,10 @@ fn validate(config_files: &[PathBuf], paths: &[String]) -> ExitCode {
 /// accepts the body.
 fn remote_get(endpoint: &str, path: &str, ok: impl Fn(&serde_json::Value) -> bool) -> ExitCode {
     let url = format!("{}{}", endpoint.trim_end_matches('/'), path);
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start runtime: {e}");
@@ -166,7 +186,10 @@ fn remote_get(endpoint: &str, path: &str, ok: impl Fn(&serde_json::Value) -> boo
     };
     match rt.block_on(crate::client::get_json(&url)) {
         Ok((status, body)) => {
-            println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&body).unwrap_or_default()
+            );
             if status.is_success() && ok(&body) {
                 ExitCode::SUCCESS
             } else {

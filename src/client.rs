@@ -16,13 +16,23 @@ pub async fn get_json(url: &str) -> Result<(StatusCode, serde_json::Value), Stri
     }
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let fut = async {
-        let resp = client.get(uri).await.map_err(|e| format!("request failed: {e}"))?;
+        let resp = client
+            .get(uri)
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
         let status = resp.status();
-        let body = resp.into_body().collect().await.map_err(|e| format!("reading body: {e}"))?.to_bytes();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("reading body: {e}"))?
+            .to_bytes();
         let json = serde_json::from_slice(&body).unwrap_or_else(|_| {
             serde_json::Value::String(String::from_utf8_lossy(&body).into_owned())
         });
         Ok((status, json))
     };
-    tokio::time::timeout(Duration::from_secs(10), fut).await.map_err(|_| "timed out".to_string())?
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .map_err(|_| "timed out".to_string())?
 }

@@ -29,10 +29,18 @@ const HOP_BY_HOP: [&str; 9] = [
 ];
 
 /// Decide one `/decisions` request.
-pub async fn decide<B>(snapshot: &Snapshot, req: &Request<B>, peer: SocketAddr, tls: bool) -> Response<Body> {
+pub async fn decide<B>(
+    snapshot: &Snapshot,
+    req: &Request<B>,
+    peer: SocketAddr,
+    tls: bool,
+) -> Response<Body> {
     let info = match request_info(snapshot, req, peer, tls) {
         Ok(i) => i,
-        Err((info, e)) => return render(snapshot.fallback_reply(&[], &e, &info)),
+        Err(failed) => {
+            let (info, e) = *failed;
+            return render(snapshot.fallback_reply(&[], &e, &info));
+        }
     };
     let (rule, captures) = match snapshot.rules.find(&info) {
         Ok(found) => found,
@@ -80,7 +88,12 @@ fn log_decision(info: &RequestInfo, rule_id: Option<&str>, subject: &str, e: &Pi
 
 impl Snapshot {
     /// Render an error with the rule's error handlers, then the global fallbacks (SPEC §4.7).
-    pub fn fallback_reply(&self, rule_errors: &[ErrorHandlerEntry], e: &PipelineError, info: &RequestInfo) -> Reply {
+    pub fn fallback_reply(
+        &self,
+        rule_errors: &[ErrorHandlerEntry],
+        e: &PipelineError,
+        info: &RequestInfo,
+    ) -> Reply {
         handle(rule_errors, &self.fallback, e, info)
     }
 
@@ -105,17 +118,28 @@ fn request_info<B>(
     req: &Request<B>,
     peer: SocketAddr,
     tls: bool,
-) -> Result<RequestInfo, (RequestInfo, PipelineError)> {
+) -> Result<RequestInfo, Box<(RequestInfo, PipelineError)>> {
     let trusted = snapshot.api_peer_trusted(peer.ip());
     let mut headers = req.headers().clone();
     if !trusted {
         strip_forwarded(&mut headers);
     }
-    let fwd = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let fwd = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let method = fwd("x-forwarded-method").unwrap_or_else(|| req.method().as_str().to_string());
-    let scheme = fwd("x-forwarded-proto").unwrap_or_else(|| if tls { "https" } else { "http" }.into());
+    let scheme =
+        fwd("x-forwarded-proto").unwrap_or_else(|| if tls { "https" } else { "http" }.into());
     let host = fwd("x-forwarded-host")
-        .or_else(|| headers.get(HOST).and_then(|v| v.to_str().ok()).map(str::to_string))
+        .or_else(|| {
+            headers
+                .get(HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
         .or_else(|| req.uri().authority().map(|a| a.to_string()))
         .unwrap_or_default();
     let own_path = req.uri().path();
@@ -134,7 +158,12 @@ fn request_info<B>(
     };
     let mut info = RequestInfo {
         method,
-        url: RequestUrl { scheme, host, path: String::new(), raw_query },
+        url: RequestUrl {
+            scheme,
+            host,
+            path: String::new(),
+            raw_query,
+        },
         headers,
         remote_addr: Some(peer.ip()),
         forwarded_trusted: trusted,
@@ -145,7 +174,7 @@ fn request_info<B>(
             info.url.path = p;
             Ok(info)
         }
-        Err(e) => Err((info, PipelineError::bad_request(e.to_string()))),
+        Err(e) => Err(Box::new((info, PipelineError::bad_request(e.to_string())))),
     }
 }
 
@@ -160,4 +189,3 @@ pub fn strip_forwarded(headers: &mut HeaderMap) {
         headers.remove(n);
     }
 }
-

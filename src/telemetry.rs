@@ -11,7 +11,10 @@ pub fn init_logging(config: &Config) {
         "error" | "fatal" | "panic" => tracing::Level::ERROR,
         _ => tracing::Level::INFO,
     };
-    let builder = tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false);
     let _ = match config.log.format.as_str() {
         "json" | "json_pretty" | "gelf" => builder.json().try_init(),
         _ => builder.with_ansi(false).try_init(),

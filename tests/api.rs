@@ -15,13 +15,18 @@ const RULES: &str = r#"[
 #[tokio::test]
 async fn case1_no_rules() {
     let setup = Setup::new();
-    let g = Gate::start_files(setup, &[], &[]).await.expect("start without config");
+    let g = Gate::start_files(setup, &[], &[])
+        .await
+        .expect("start without config");
     let r = g.get("/health/alive").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), serde_json::json!({"status": "ok"}));
     let r = g.get("/health/ready").await;
     assert_eq!(r.status, 503);
-    assert_eq!(r.json()["error"]["message"], "The requested resource could not be found");
+    assert_eq!(
+        r.json()["error"]["message"],
+        "The requested resource could not be found"
+    );
     let r = g.get("/decisions/anything").await;
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["error"]["code"], 404);
@@ -34,16 +39,27 @@ async fn case1_no_rules() {
 async fn case26_env_inline_repository_and_rules_api() {
     let b64 = base64::engine::general_purpose::STANDARD.encode(RULES);
     let repo = format!("inline://{b64}");
-    let g = Gate::try_start(BASE_CONFIG, &[], &[("ACCESS_RULES_REPOSITORIES", &repo)]).await.expect("start");
+    let g = Gate::try_start(BASE_CONFIG, &[], &[("ACCESS_RULES_REPOSITORIES", &repo)])
+        .await
+        .expect("start");
     let r = g.get("/rules").await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
     let list = r.json();
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert_eq!(list[0]["id"], "r1");
-    assert_eq!(list[0]["upstream"], serde_json::json!({"preserve_host": false, "strip_path": "", "url": ""}));
+    assert_eq!(
+        list[0]["upstream"],
+        serde_json::json!({"preserve_host": false, "strip_path": "", "url": ""})
+    );
     assert_eq!(list[0]["errors"], serde_json::Value::Null);
-    assert_eq!(list[0]["authenticators"][0], serde_json::json!({"handler": "noop", "config": null}));
+    assert_eq!(
+        list[0]["authenticators"][0],
+        serde_json::json!({"handler": "noop", "config": null})
+    );
     let r = g.get("/rules/r2").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["upstream"]["url"], "http://up:8080/base");
@@ -54,7 +70,15 @@ async fn case26_env_inline_repository_and_rules_api() {
         r#"{"error":{"code":404,"status":"Not Found","message":"The requested resource could not be found"}}"#
     );
     // limit / offset
-    assert_eq!(g.get("/rules?limit=1").await.json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        g.get("/rules?limit=1")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(g.get("/rules?limit=1&offset=1").await.json()[0]["id"], "r2");
     assert_eq!(g.get("/rules?limit=-1").await.body, "[]");
     assert_eq!(g.get("/health/ready").await.status, 200);
@@ -64,7 +88,9 @@ async fn case26_env_inline_repository_and_rules_api() {
 #[tokio::test]
 async fn unknown_routes_and_version() {
     let g = Gate::start(BASE_CONFIG, &[("rules.yaml", "[]")]).await;
-    let r = g.req("GET", "/nope", &[("Accept", "application/json")]).await;
+    let r = g
+        .req("GET", "/nope", &[("Accept", "application/json")])
+        .await;
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["error"]["message"], "Not Found");
     let r = g.req("POST", "/rules", &[("Accept", "text/plain")]).await;

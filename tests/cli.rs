@@ -14,12 +14,19 @@ fn validate_reports_unknown_handler() {
         "bad.yaml",
         "- id: typo\n  match: { url: 'http://h/', methods: [GET] }\n  authenticators: [{ handler: jwtt }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n",
     );
-    let (code, _, err) = run_bin(&["rules", "validate", f.to_str().unwrap()], &[], setup.path());
+    let (code, _, err) = run_bin(
+        &["rules", "validate", f.to_str().unwrap()],
+        &[],
+        setup.path(),
+    );
     assert_ne!(code, 0);
     assert!(err.contains("bad.yaml"), "{err}");
     assert!(err.contains("rule \"typo\""), "{err}");
     assert!(err.contains("authenticators[0].handler"), "{err}");
-    assert!(err.contains("jwt") && err.contains("cookie_session") && err.contains("anonymous"), "{err}");
+    assert!(
+        err.contains("jwt") && err.contains("cookie_session") && err.contains("anonymous"),
+        "{err}"
+    );
 }
 
 // Every error is listed, not only the first.
@@ -29,11 +36,21 @@ fn validate_lists_every_error() {
     setup.write("a.yaml", "- id: a\n  match: { url: 'http://h/<', methods: [GET] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n");
     setup.write("b.json", r#"[{"id":"b","match":{"url":"http://h/","methods":["GET"]},"authenticators":[],"authorizer":{"handler":"allow"},"mutators":[{"handler":"noop"}],"typo":1}]"#);
     setup.write("c.yaml", "- id: a\n  match: { url: 'http://h/c', methods: [GET] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: allow }\n  mutators: []\n");
-    let (code, _, err) = run_bin(&["rules", "validate", setup.path().to_str().unwrap()], &[], setup.path());
+    let (code, _, err) = run_bin(
+        &["rules", "validate", setup.path().to_str().unwrap()],
+        &[],
+        setup.path(),
+    );
     assert_ne!(code, 0);
     assert!(err.contains("a.yaml: rule \"a\": match.url"), "{err}");
-    assert!(err.contains("b.json: rule \"b\"") && err.contains("typo"), "{err}");
-    assert!(err.contains("c.yaml: rule \"a\": id: duplicate rule id"), "{err}");
+    assert!(
+        err.contains("b.json: rule \"b\"") && err.contains("typo"),
+        "{err}"
+    );
+    assert!(
+        err.contains("c.yaml: rule \"a\": id: duplicate rule id"),
+        "{err}"
+    );
 }
 
 // The repository's own rules validate, with and without the default config.
@@ -42,7 +59,11 @@ fn validate_repo_rules() {
     let root = repo_root();
     let (code, out, err) = run_bin(&["rules", "validate", "rules"], &[], &root);
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = run_bin(&["-c", "config.yaml", "rules", "validate", "rules/"], &[], &root);
+    let (code, out, err) = run_bin(
+        &["-c", "config.yaml", "rules", "validate", "rules/"],
+        &[],
+        &root,
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("ok: "), "{out}");
 }
@@ -53,9 +74,22 @@ fn validate_with_config_checks_enabled() {
     let setup = Setup::new();
     let cfg = setup.write("c.yaml", "authorizers:\n  allow: { enabled: true }\n");
     let f = setup.write("r.yaml", "- id: r\n  match: { url: 'http://h/', methods: [GET] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n");
-    let (code, _, err) = run_bin(&["rules", "validate", "-c", cfg.to_str().unwrap(), f.to_str().unwrap()], &[], setup.path());
+    let (code, _, err) = run_bin(
+        &[
+            "rules",
+            "validate",
+            "-c",
+            cfg.to_str().unwrap(),
+            f.to_str().unwrap(),
+        ],
+        &[],
+        setup.path(),
+    );
     assert_ne!(code, 0);
-    assert!(err.contains("authenticators[0].handler") && err.contains("disabled"), "{err}");
+    assert!(
+        err.contains("authenticators[0].handler") && err.contains("disabled"),
+        "{err}"
+    );
     assert!(err.contains("mutators[0].handler"), "{err}");
 }
 
@@ -65,21 +99,62 @@ fn serve_with_env_and_remote_commands() {
     let setup = Setup::new();
     let cfg = setup.write("config.yaml", BASE_CONFIG);
     setup.write("rules.yaml", "- id: one\n  match: { url: 'http://h/', methods: [GET] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n");
-    let p = spawn_serve(&["-c", cfg.to_str().unwrap()], &[("LOG_LEVEL", "info")], setup.path()).expect("serve");
+    let p = spawn_serve(
+        &["-c", cfg.to_str().unwrap()],
+        &[("LOG_LEVEL", "info")],
+        setup.path(),
+    )
+    .expect("serve");
     let endpoint = format!("http://{}", p.api);
-    let (code, out, err) = run_bin(&["rules", "--endpoint", &endpoint, "list"], &[], setup.path());
+    let (code, out, err) = run_bin(
+        &["rules", "--endpoint", &endpoint, "list"],
+        &[],
+        setup.path(),
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"one\""), "{out}");
-    let (code, out, _) = run_bin(&["rules", "get", "one", "--endpoint", &endpoint], &[], setup.path());
+    let (code, out, _) = run_bin(
+        &["rules", "get", "one", "--endpoint", &endpoint],
+        &[],
+        setup.path(),
+    );
     assert_eq!(code, 0);
     assert!(out.contains("\"id\": \"one\""), "{out}");
-    let (code, _, _) = run_bin(&["rules", "get", "missing", "--endpoint", &endpoint], &[], setup.path());
+    let (code, _, _) = run_bin(
+        &["rules", "get", "missing", "--endpoint", &endpoint],
+        &[],
+        setup.path(),
+    );
     assert_ne!(code, 0);
-    assert_eq!(run_bin(&["health", "--endpoint", &endpoint, "alive"], &[], setup.path()).0, 0);
-    assert_eq!(run_bin(&["health", "ready", "--endpoint", &endpoint], &[], setup.path()).0, 0);
+    assert_eq!(
+        run_bin(
+            &["health", "--endpoint", &endpoint, "alive"],
+            &[],
+            setup.path()
+        )
+        .0,
+        0
+    );
+    assert_eq!(
+        run_bin(
+            &["health", "ready", "--endpoint", &endpoint],
+            &[],
+            setup.path()
+        )
+        .0,
+        0
+    );
     drop(p);
     // Nothing listens any more.
-    assert_ne!(run_bin(&["health", "alive", "--endpoint", &endpoint], &[], setup.path()).0, 0);
+    assert_ne!(
+        run_bin(
+            &["health", "alive", "--endpoint", &endpoint],
+            &[],
+            setup.path()
+        )
+        .0,
+        0
+    );
 }
 
 // `health ready` fails without rules.
@@ -88,8 +163,24 @@ fn health_ready_fails_without_rules() {
     let setup = Setup::new();
     let p = spawn_serve(&[], &[("LOG_LEVEL", "info")], setup.path()).expect("serve");
     let endpoint = format!("http://{}", p.api);
-    assert_ne!(run_bin(&["health", "ready", "--endpoint", &endpoint], &[], setup.path()).0, 0);
-    assert_eq!(run_bin(&["health", "alive", "--endpoint", &endpoint], &[], setup.path()).0, 0);
+    assert_ne!(
+        run_bin(
+            &["health", "ready", "--endpoint", &endpoint],
+            &[],
+            setup.path()
+        )
+        .0,
+        0
+    );
+    assert_eq!(
+        run_bin(
+            &["health", "alive", "--endpoint", &endpoint],
+            &[],
+            setup.path()
+        )
+        .0,
+        0
+    );
 }
 
 #[test]

@@ -19,7 +19,9 @@ async fn two_config_files_merge() {
     );
     setup.write("rules.yaml", RULES);
     let g = Gate::start_files(setup, &[a, b], &[]).await.expect("start");
-    let r = g.req("GET", "/decisions/x", &[("X-Forwarded-Host", "h")]).await;
+    let r = g
+        .req("GET", "/decisions/x", &[("X-Forwarded-Host", "h")])
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("x-user"), Some("from-b"));
 }
@@ -28,10 +30,16 @@ async fn two_config_files_merge() {
 #[tokio::test]
 async fn env_overrides_nested_handler_key() {
     let config = BASE_CONFIG.replace("headers: {}", "headers: { X-User: '{{ print .Subject }}' }");
-    let g = Gate::try_start(&config, &[("rules.yaml", RULES)], &[("AUTHENTICATORS_ANONYMOUS_CONFIG_SUBJECT", "from-env")])
-        .await
-        .expect("start");
-    let r = g.req("GET", "/decisions/x", &[("X-Forwarded-Host", "h")]).await;
+    let g = Gate::try_start(
+        &config,
+        &[("rules.yaml", RULES)],
+        &[("AUTHENTICATORS_ANONYMOUS_CONFIG_SUBJECT", "from-env")],
+    )
+    .await
+    .expect("start");
+    let r = g
+        .req("GET", "/decisions/x", &[("X-Forwarded-Host", "h")])
+        .await;
     assert_eq!(r.header("x-user"), Some("from-env"));
 }
 
@@ -40,8 +48,12 @@ async fn env_overrides_nested_handler_key() {
 async fn rule_config_merges_over_global() {
     let config = BASE_CONFIG.replace("headers: {}", "headers: { X-Global: g }");
     let rules = "- id: r\n  match: { url: 'http://h/<.*>', methods: [GET] }\n  authenticators: [{ handler: anonymous }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: header, config: { headers: { X-Rule: r } } }]\n";
-    let g = Gate::try_start(&config, &[("rules.yaml", rules)], &[]).await.expect("start");
-    let r = g.req("GET", "/decisions/x", &[("X-Forwarded-Host", "h")]).await;
+    let g = Gate::try_start(&config, &[("rules.yaml", rules)], &[])
+        .await
+        .expect("start");
+    let r = g
+        .req("GET", "/decisions/x", &[("X-Forwarded-Host", "h")])
+        .await;
     // Objects merge key by key.
     assert_eq!(r.header("x-global"), Some("g"));
     assert_eq!(r.header("x-rule"), Some("r"));
@@ -55,17 +67,26 @@ fn case25_invalid_config_exits_non_zero() {
     let bad = setup.write("bad.yaml", "serve: {}\nsurprise: 1\n");
     let (code, _, err) = run_bin(&["serve", "-c", bad.to_str().unwrap()], &[], setup.path());
     assert_ne!(code, 0);
-    assert!(err.contains("bad.yaml") && err.contains("surprise"), "{err}");
+    assert!(
+        err.contains("bad.yaml") && err.contains("surprise"),
+        "{err}"
+    );
 
     let jwt = setup.write("jwt.yaml", "authenticators:\n  jwt:\n    enabled: true\n");
     let (code, _, err) = run_bin(&["serve", "-c", jwt.to_str().unwrap()], &[], setup.path());
     assert_ne!(code, 0);
     assert!(err.contains("jwks_urls"), "{err}");
 
-    let dur = setup.write("dur.yaml", "serve:\n  api:\n    timeout:\n      read: 1.5s\n");
+    let dur = setup.write(
+        "dur.yaml",
+        "serve:\n  api:\n    timeout:\n      read: 1.5s\n",
+    );
     let (code, _, err) = run_bin(&["serve", "-c", dur.to_str().unwrap()], &[], setup.path());
     assert_ne!(code, 0);
-    assert!(err.contains("serve.api.timeout.read") && err.contains("1.5s"), "{err}");
+    assert!(
+        err.contains("serve.api.timeout.read") && err.contains("1.5s"),
+        "{err}"
+    );
 }
 
 // A rule file naming a disabled handler is rejected at start-up (DESIGN §3).
@@ -73,6 +94,14 @@ fn case25_invalid_config_exits_non_zero() {
 async fn disabled_handler_rejects_rule_at_startup() {
     let config = BASE_CONFIG.replace("deny: { enabled: true }", "deny: { enabled: false }");
     let rules = "- id: d\n  match: { url: 'http://h/', methods: [GET] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: deny }\n  mutators: [{ handler: noop }]\n";
-    let err = Gate::try_start(&config, &[("rules.yaml", rules)], &[]).await.err().expect("must fail");
-    assert!(err.contains("rule \"d\"") && err.contains("authorizer.handler") && err.contains("disabled"), "{err}");
+    let err = Gate::try_start(&config, &[("rules.yaml", rules)], &[])
+        .await
+        .err()
+        .expect("must fail");
+    assert!(
+        err.contains("rule \"d\"")
+            && err.contains("authorizer.handler")
+            && err.contains("disabled"),
+        "{err}"
+    );
 }

@@ -22,7 +22,10 @@ async fn case3_two_matching_rules_is_500() {
     let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
     let r = g.req("GET", "/decisions/xyz", &[H]).await;
     assert_eq!(r.status, 500);
-    assert_eq!(r.json()["error"]["message"], "Expected exactly one rule but found multiple rules");
+    assert_eq!(
+        r.json()["error"]["message"],
+        "Expected exactly one rule but found multiple rules"
+    );
     // Only one matches here.
     assert_eq!(g.req("GET", "/decisions/abc", &[H]).await.status, 200);
 }
@@ -49,9 +52,14 @@ async fn case4_anonymous() {
     assert_eq!(r.header("x-user"), Some("anonymous"));
     let r = g.req("GET", "/decisions/b", &[H]).await;
     assert_eq!(r.header("x-user"), Some("guest"));
-    let r = g.req("GET", "/decisions/a", &[H, ("Authorization", "Bearer x")]).await;
+    let r = g
+        .req("GET", "/decisions/a", &[H, ("Authorization", "Bearer x")])
+        .await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.json()["error"]["message"], "Access credentials are invalid");
+    assert_eq!(
+        r.json()["error"]["message"],
+        "Access credentials are invalid"
+    );
 }
 
 // SPEC Appendix B case 6 (json part) and §4.9: deny -> 403 JSON; a rule-level
@@ -59,7 +67,13 @@ async fn case4_anonymous() {
 #[tokio::test]
 async fn case6_deny_and_www_authenticate() {
     let rules = rule("deny", "http://h/deny", "noop", "deny", "[{handler: noop}]")
-        + &rule("deny-www", "http://h/www", "noop", "deny", "[{handler: noop}]")
+        + &rule(
+            "deny-www",
+            "http://h/www",
+            "noop",
+            "deny",
+            "[{handler: noop}]",
+        )
         + "  errors: [{ handler: www_authenticate }]\n";
     let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
     let r = g.req("GET", "/decisions/deny", &[H]).await;
@@ -68,10 +82,16 @@ async fn case6_deny_and_www_authenticate() {
     let body = r.json();
     assert_eq!(body["error"]["code"], 403);
     assert_eq!(body["error"]["status"], "Forbidden");
-    assert_eq!(body["error"]["message"], "Access credentials are not sufficient to access this resource");
+    assert_eq!(
+        body["error"]["message"],
+        "Access credentials are not sufficient to access this resource"
+    );
     let r = g.req("GET", "/decisions/www", &[H]).await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.header("www-authenticate"), Some("Basic realm=Please authenticate."));
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=Please authenticate.")
+    );
     assert_eq!(r.body, "Unauthorized\n");
 }
 
@@ -109,7 +129,10 @@ async fn case9_capture_groups() {
     assert_eq!(r.header("x-id"), Some("42"));
     assert_eq!(r.header("x-name"), Some("abc"));
     assert_eq!(r.header("x-none"), Some(""));
-    assert_eq!(g.req("GET", "/decisions/users/x/abc", &[H]).await.status, 404);
+    assert_eq!(
+        g.req("GET", "/decisions/users/x/abc", &[H]).await.status,
+        404
+    );
 }
 
 // SPEC Appendix B case 10: glob strategy, `*` stops at separators, `**` does not; no groups.
@@ -128,7 +151,12 @@ async fn case10_glob() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-groups"), Some("0"));
     assert_eq!(g.req("GET", "/decisions/foo/bar", &[H]).await.status, 404);
-    assert_eq!(g.req("GET", "/decisions/deep/foo/bar.baz", &[H]).await.status, 200);
+    assert_eq!(
+        g.req("GET", "/decisions/deep/foo/bar.baz", &[H])
+            .await
+            .status,
+        200
+    );
     assert_eq!(g.req("GET", "/decisions/deep/foo", &[H]).await.status, 200);
 }
 
@@ -143,7 +171,11 @@ async fn case11_path_traversal_is_cleaned() {
         "[{handler: header, config: {headers: {X-Path: '{{ .MatchContext.URL.Path }}'}}}]",
     );
     let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
-    for path in ["/decisions/public/../admin/secrets", "/decisions/public/%2e%2e/admin/secrets", "/decisions/admin//secrets/"] {
+    for path in [
+        "/decisions/public/../admin/secrets",
+        "/decisions/public/%2e%2e/admin/secrets",
+        "/decisions/admin//secrets/",
+    ] {
         let r = g.req("GET", path, &[H]).await;
         assert_eq!(r.status, 200, "{path}: {}", r.body);
         assert_eq!(r.header("x-path"), Some("/admin/secrets"), "{path}");
@@ -173,7 +205,13 @@ async fn case15_decisions() {
     assert_eq!(r.header("content-length"), Some("0"));
 
     // The noop mutator echoes request headers, never Content-Length.
-    let r = g.req("GET", "/decisions/echo", &[H, ("Authorization", "Bearer tok"), ("X-Custom", "1")]).await;
+    let r = g
+        .req(
+            "GET",
+            "/decisions/echo",
+            &[H, ("Authorization", "Bearer tok"), ("X-Custom", "1")],
+        )
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("authorization"), Some("Bearer tok"));
     assert_eq!(r.header("x-custom"), Some("1"));
@@ -183,7 +221,12 @@ async fn case15_decisions() {
         .req(
             "GET",
             "/decisions/ignored?own=1",
-            &[("X-Forwarded-Method", "POST"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "foo"), ("X-Forwarded-Uri", "/p?q=1")],
+            &[
+                ("X-Forwarded-Method", "POST"),
+                ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Host", "foo"),
+                ("X-Forwarded-Uri", "/p?q=1"),
+            ],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -192,7 +235,15 @@ async fn case15_decisions() {
     assert_eq!(r.header("x-url"), Some("https://foo/p?own=1"));
     // Same request as GET: no rule for that method.
     let r = g
-        .req("GET", "/decisions/x", &[("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "foo"), ("X-Forwarded-Uri", "/p")])
+        .req(
+            "GET",
+            "/decisions/x",
+            &[
+                ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Host", "foo"),
+                ("X-Forwarded-Uri", "/p"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 404);
 }
@@ -201,16 +252,30 @@ async fn case15_decisions() {
 #[tokio::test]
 async fn trusted_proxies_ignore_untrusted_peers() {
     let rules = rule("h", "http://h/x", "noop", "allow", "[{handler: noop}]")
-        + &rule("local", "http://<127\\.0\\.0\\.1:[0-9]+>/x", "noop", "allow", "[{handler: header, config: {headers: {X-Local: yes}}}]");
+        + &rule(
+            "local",
+            "http://<127\\.0\\.0\\.1:[0-9]+>/x",
+            "noop",
+            "allow",
+            "[{handler: header, config: {headers: {X-Local: yes}}}]",
+        );
     let trusting = BASE_CONFIG.to_string() + "serve:\n  api:\n    trusted_proxies: [127.0.0.0/8]\n";
     let g = Gate::start(&trusting, &[("rules.yaml", &rules)]).await;
     assert_eq!(g.req("GET", "/decisions/x", &[H]).await.status, 200);
-    assert_eq!(g.req("GET", "/decisions/x", &[H]).await.header("x-local"), None);
+    assert_eq!(
+        g.req("GET", "/decisions/x", &[H]).await.header("x-local"),
+        None
+    );
     g.stop().await;
 
-    let distrusting = BASE_CONFIG.to_string() + "serve:\n  api:\n    trusted_proxies: [10.0.0.0/8]\n";
+    let distrusting =
+        BASE_CONFIG.to_string() + "serve:\n  api:\n    trusted_proxies: [10.0.0.0/8]\n";
     let g = Gate::start(&distrusting, &[("rules.yaml", &rules)]).await;
     let r = g.req("GET", "/decisions/x", &[H]).await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("x-local"), Some("yes"), "forwarded host from an untrusted peer was used");
+    assert_eq!(
+        r.header("x-local"),
+        Some("yes"),
+        "forwarded host from an untrusted peer was used"
+    );
 }

@@ -10,11 +10,17 @@ use common::{repo_root, run_bin};
 fn repo_rules_compile_with_default_config() {
     let root = repo_root();
     let config = gatehouse::config::load(&[root.join("config.yaml")]).expect("config.yaml loads");
-    let docs = gatehouse::app::read_repositories(&["file://".to_string() + root.join("rules").to_str().unwrap()])
-        .expect("rules/ reads");
+    let docs = gatehouse::app::read_repositories(&[
+        "file://".to_string() + root.join("rules").to_str().unwrap()
+    ])
+    .expect("rules/ reads");
     assert!(docs.len() >= 3);
-    let snap = gatehouse::app::Snapshot::from_documents(config, &docs, gatehouse::pipeline::DisabledHandlers::Reject)
-        .unwrap_or_else(|e| panic!("{e:?}"));
+    let snap = gatehouse::app::Snapshot::from_documents(
+        config,
+        &docs,
+        gatehouse::pipeline::DisabledHandlers::Reject,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
     assert!(snap.rules.len() >= 4);
 }
 
@@ -28,15 +34,19 @@ fn deploy_files_validate() {
         let name = entry.file_name().unwrap().to_str().unwrap().to_string();
         let in_rules = entry.components().any(|c| c.as_os_str() == "rules");
         if in_rules {
-            let (code, out, err) = run_bin(&["rules", "validate", entry.to_str().unwrap()], &[], &root);
+            let (code, out, err) =
+                run_bin(&["rules", "validate", entry.to_str().unwrap()], &[], &root);
             assert_eq!(code, 0, "{}: {out}{err}", entry.display());
             checked += 1;
         } else if name.contains("config") && (name.ends_with(".yaml") || name.ends_with(".yml")) {
-            gatehouse::config::load(&[entry.clone()]).unwrap_or_else(|e| panic!("{e}"));
+            gatehouse::config::load(std::slice::from_ref(&entry)).unwrap_or_else(|e| panic!("{e}"));
             checked += 1;
         }
     }
-    assert!(checked >= 2, "deploy/ holds no config or rule file to check");
+    assert!(
+        checked >= 2,
+        "deploy/ holds no config or rule file to check"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

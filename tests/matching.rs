@@ -17,21 +17,38 @@ fn rule(id: &str, url: &str, extra: &str) -> String {
 // DESIGN §4: the highest priority wins; a tie at the top is still a 500 (SPEC §3.4).
 #[tokio::test]
 async fn priority_tie_break_and_tie() {
-    let rules = rule("low", "http://h/<.*>", "") + "  priority: 1\n"
-        + &rule("high", "http://h/api/<.*>", "") + "  priority: 5\n"
-        + &rule("tie-a", "http://h/tie/<.*>", "") + "  priority: 7\n"
-        + &rule("tie-b", "http://h/tie/x<.*>", "") + "  priority: 7\n";
+    let rules = rule("low", "http://h/<.*>", "")
+        + "  priority: 1\n"
+        + &rule("high", "http://h/api/<.*>", "")
+        + "  priority: 5\n"
+        + &rule("tie-a", "http://h/tie/<.*>", "")
+        + "  priority: 7\n"
+        + &rule("tie-b", "http://h/tie/x<.*>", "")
+        + "  priority: 7\n";
     let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
     let r = g.req("GET", "/decisions/api/users", &[H]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-rule"), Some("high"));
-    assert_eq!(g.req("GET", "/decisions/other", &[H]).await.header("x-rule"), Some("low"));
+    assert_eq!(
+        g.req("GET", "/decisions/other", &[H])
+            .await
+            .header("x-rule"),
+        Some("low")
+    );
     // Only tie-a (and low) match /tie/a: tie-a wins.
-    assert_eq!(g.req("GET", "/decisions/tie/a", &[H]).await.header("x-rule"), Some("tie-a"));
+    assert_eq!(
+        g.req("GET", "/decisions/tie/a", &[H])
+            .await
+            .header("x-rule"),
+        Some("tie-a")
+    );
     // tie-a and tie-b both match at priority 7.
     let r = g.req("GET", "/decisions/tie/xy", &[H]).await;
     assert_eq!(r.status, 500);
-    assert_eq!(r.json()["error"]["message"], "Expected exactly one rule but found multiple rules");
+    assert_eq!(
+        r.json()["error"]["message"],
+        "Expected exactly one rule but found multiple rules"
+    );
 }
 
 // SPEC §3.4: the docs' negative look-ahead example works (backtracking engine).
@@ -41,22 +58,47 @@ async fn look_around_pattern() {
     let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
     assert_eq!(g.req("GET", "/decisions/public", &[H]).await.status, 200);
     assert_eq!(g.req("GET", "/decisions/protected", &[H]).await.status, 404);
-    assert_eq!(g.req("GET", "/decisions/protected/x", &[H]).await.status, 404);
+    assert_eq!(
+        g.req("GET", "/decisions/protected/x", &[H]).await.status,
+        404
+    );
 }
 
 // DESIGN §3: match.headers is honoured (exact value, or a pattern in `<...>`).
 #[tokio::test]
 async fn match_headers() {
     let rules = rule("acme", "http://h/t", ", headers: { X-Tenant: acme }")
-        + &rule("other", "http://h/t", ", headers: { X-Tenant: '<globex|initech>', X-Env: prod }");
+        + &rule(
+            "other",
+            "http://h/t",
+            ", headers: { X-Tenant: '<globex|initech>', X-Env: prod }",
+        );
     let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
-    let r = g.req("GET", "/decisions/t", &[H, ("X-Tenant", "acme")]).await;
+    let r = g
+        .req("GET", "/decisions/t", &[H, ("X-Tenant", "acme")])
+        .await;
     assert_eq!(r.header("x-rule"), Some("acme"));
-    let r = g.req("GET", "/decisions/t", &[H, ("X-Tenant", "globex"), ("X-Env", "prod")]).await;
+    let r = g
+        .req(
+            "GET",
+            "/decisions/t",
+            &[H, ("X-Tenant", "globex"), ("X-Env", "prod")],
+        )
+        .await;
     assert_eq!(r.header("x-rule"), Some("other"));
     // Missing X-Env: the second rule does not match.
-    assert_eq!(g.req("GET", "/decisions/t", &[H, ("X-Tenant", "globex")]).await.status, 404);
-    assert_eq!(g.req("GET", "/decisions/t", &[H, ("X-Tenant", "acmex")]).await.status, 404);
+    assert_eq!(
+        g.req("GET", "/decisions/t", &[H, ("X-Tenant", "globex")])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        g.req("GET", "/decisions/t", &[H, ("X-Tenant", "acmex")])
+            .await
+            .status,
+        404
+    );
     assert_eq!(g.req("GET", "/decisions/t", &[H]).await.status, 404);
 }
 
@@ -65,18 +107,43 @@ async fn match_headers() {
 async fn ten_thousand_rules() {
     let mut rules = String::with_capacity(10_000 * 200);
     for i in 0..10_000 {
-        rules.push_str(&rule(&format!("r{i}"), &format!("http://svc{i}.example.com/api/<[0-9]+>"), ""));
+        rules.push_str(&rule(
+            &format!("r{i}"),
+            &format!("http://svc{i}.example.com/api/<[0-9]+>"),
+            "",
+        ));
     }
     rules.push_str(&rule("lead", "<https|http>://<[^/]+>/lead/<.*>", ""));
     let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
     for i in [0, 1, 4_999, 9_999] {
         let host = format!("svc{i}.example.com");
-        let r = g.req("GET", "/decisions/api/17", &[("X-Forwarded-Host", &host)]).await;
+        let r = g
+            .req("GET", "/decisions/api/17", &[("X-Forwarded-Host", &host)])
+            .await;
         assert_eq!(r.status, 200, "{host}");
         assert_eq!(r.header("x-rule"), Some(format!("r{i}").as_str()));
-        assert_eq!(g.req("GET", "/decisions/api/x", &[("X-Forwarded-Host", &host)]).await.status, 404);
+        assert_eq!(
+            g.req("GET", "/decisions/api/x", &[("X-Forwarded-Host", &host)])
+                .await
+                .status,
+            404
+        );
     }
-    let r = g.req("GET", "/decisions/lead/x", &[("X-Forwarded-Host", "anything")]).await;
+    let r = g
+        .req(
+            "GET",
+            "/decisions/lead/x",
+            &[("X-Forwarded-Host", "anything")],
+        )
+        .await;
     assert_eq!(r.header("x-rule"), Some("lead"));
-    assert_eq!(g.get("/rules?limit=500").await.json().as_array().unwrap().len(), 500);
+    assert_eq!(
+        g.get("/rules?limit=500")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        500
+    );
 }

@@ -21,7 +21,10 @@ fn parse_examples(readme: &str) -> Vec<Example> {
     let start = readme.find("<!-- curl-examples -->").expect("start marker");
     let end = readme.find("<!-- /curl-examples -->").expect("end marker");
     let mut out = Vec::new();
-    for line in readme[start..end].lines().filter(|l| l.starts_with("curl ")) {
+    for line in readme[start..end]
+        .lines()
+        .filter(|l| l.starts_with("curl "))
+    {
         let (cmd, expect) = line.split_once('#').expect("expectation after #");
         let mut method = "GET".to_string();
         let mut headers = Vec::new();
@@ -62,8 +65,17 @@ fn parse_examples(readme: &str) -> Vec<Example> {
                 (k.trim().to_string(), v.trim().to_string())
             })
             .collect();
-        let path = url.strip_prefix("http://127.0.0.1:4456").expect("examples use the API port").to_string();
-        out.push(Example { method, headers, path, status, expect_headers });
+        let path = url
+            .strip_prefix("http://127.0.0.1:4456")
+            .expect("examples use the API port")
+            .to_string();
+        out.push(Example {
+            method,
+            headers,
+            path,
+            status,
+            expect_headers,
+        });
     }
     out
 }
@@ -74,13 +86,31 @@ async fn readme_curl_examples_answer_as_written() {
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let examples = parse_examples(&readme);
     assert!(examples.len() >= 8, "found {} examples", examples.len());
-    let p = spawn_serve(&["-c", "config.yaml"], &[("LOG_LEVEL", "info")], &root).expect("serve default config");
+    let p = spawn_serve(&["-c", "config.yaml"], &[("LOG_LEVEL", "info")], &root)
+        .expect("serve default config");
     for ex in &examples {
-        let headers: Vec<(&str, &str)> = ex.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let r = send(p.api, Method::from_bytes(ex.method.as_bytes()).unwrap(), &ex.path, &headers, Bytes::new()).await;
+        let headers: Vec<(&str, &str)> = ex
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let r = send(
+            p.api,
+            Method::from_bytes(ex.method.as_bytes()).unwrap(),
+            &ex.path,
+            &headers,
+            Bytes::new(),
+        )
+        .await;
         assert_eq!(r.status, ex.status, "{} {}: {}", ex.method, ex.path, r.body);
         for (k, v) in &ex.expect_headers {
-            assert_eq!(r.header(k), Some(v.as_str()), "{} {}: header {k}", ex.method, ex.path);
+            assert_eq!(
+                r.header(k),
+                Some(v.as_str()),
+                "{} {}: header {k}",
+                ex.method,
+                ex.path
+            );
         }
     }
 }

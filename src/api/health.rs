@@ -25,7 +25,9 @@ pub(super) fn ready(snapshot: &Snapshot) -> Response<Body> {
             "message": "The requested resource could not be found",
         }}),
     );
-    r.headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     r
 }

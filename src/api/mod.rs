@@ -38,7 +38,9 @@ impl Api {
         let mut resp = match (get, path.as_str()) {
             (true, "/health/alive") => health::alive(),
             (true, "/health/ready") => health::ready(&self.state.snapshot()),
-            (true, "/version") => server::json(StatusCode::OK, &json!({ "version": crate::VERSION })),
+            (true, "/version") => {
+                server::json(StatusCode::OK, &json!({ "version": crate::VERSION }))
+            }
             (true, "/rules") => rules::list(&self.state.snapshot(), req.uri().query()),
             (true, "/.well-known/jwks.json") => jwks_unavailable(),
             (true, p) if p.starts_with("/rules/") && p.len() > "/rules/".len() => {
@@ -85,7 +87,11 @@ fn not_found<B>(req: &Request<B>) -> Response<Body> {
         );
         r
     } else if accept.contains("text/plain") {
-        server::response(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", format!("404 Not Found: {REASON}\n"))
+        server::response(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            format!("404 Not Found: {REASON}\n"),
+        )
     } else {
         server::response(
             StatusCode::NOT_FOUND,

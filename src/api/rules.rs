@@ -22,8 +22,14 @@ pub(super) fn list(snapshot: &Snapshot, query: Option<&str>) -> Response<Body> {
             _ => {}
         }
     }
-    let items: Vec<Value> =
-        snapshot.rules.rules().iter().skip(offset).take(limit).map(|r| rule_json(&r.spec)).collect();
+    let items: Vec<Value> = snapshot
+        .rules
+        .rules()
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|r| rule_json(&r.spec))
+        .collect();
     server::json(StatusCode::OK, &Value::Array(items))
 }
 
@@ -32,8 +38,21 @@ pub(super) fn get(snapshot: &Snapshot, id: &str) -> Response<Body> {
     match snapshot.rules.get(&id) {
         Some(r) => server::json(StatusCode::OK, &rule_json(&r.spec)),
         None => {
-            let mut r = server::json(StatusCode::NOT_FOUND, &error_body(&PipelineError::new(StatusCode::NOT_FOUND, "The requested resource could not be found"), false, None));
-            r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            let mut r = server::json(
+                StatusCode::NOT_FOUND,
+                &error_body(
+                    &PipelineError::new(
+                        StatusCode::NOT_FOUND,
+                        "The requested resource could not be found",
+                    ),
+                    false,
+                    None,
+                ),
+            );
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
             r
         }
     }
@@ -41,7 +60,8 @@ pub(super) fn get(snapshot: &Snapshot, id: &str) -> Response<Body> {
 
 /// A rule in Oathkeeper's JSON shape: absent configs are `null`, `upstream` always present.
 pub fn rule_json(spec: &RuleSpec) -> Value {
-    let handler = |h: &crate::rules::spec::HandlerRef| json!({"handler": h.handler, "config": h.config});
+    let handler =
+        |h: &crate::rules::spec::HandlerRef| json!({"handler": h.handler, "config": h.config});
     let upstream = spec.upstream.clone().unwrap_or_default();
     let mut m = json!({
         "methods": spec.match_.as_ref().map(|m| m.methods.clone()).unwrap_or_default(),

@@ -32,9 +32,14 @@ pub const RATE_LIMIT_HEADERS: [&str; 5] = [
     "x-ratelimit-type",
 ];
 
-/// A failed request, as the client will see it (modulo the error handler's format).
+/// A failed request, as the client will see it (modulo the error handler's format). Boxed: it
+/// travels through every `Result` of the request path and must stay one pointer wide.
 #[derive(Debug, Clone)]
-pub struct PipelineError {
+pub struct PipelineError(Box<ErrorParts>);
+
+/// The fields of a [`PipelineError`] (reached through `Deref`).
+#[derive(Debug, Clone)]
+pub struct ErrorParts {
     pub status: StatusCode,
     /// The verbose `message` (SPEC Appendix A).
     pub message: Cow<'static, str>,
@@ -46,9 +51,28 @@ pub struct PipelineError {
     pub headers: HeaderMap,
 }
 
+impl std::ops::Deref for PipelineError {
+    type Target = ErrorParts;
+    fn deref(&self) -> &ErrorParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PipelineError {
+    fn deref_mut(&mut self) -> &mut ErrorParts {
+        &mut self.0
+    }
+}
+
 impl PipelineError {
     pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, message: message.into(), reason: None, details: None, headers: HeaderMap::new() }
+        Self(Box::new(ErrorParts {
+            status,
+            message: message.into(),
+            reason: None,
+            details: None,
+            headers: HeaderMap::new(),
+        }))
     }
 
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
@@ -105,7 +129,13 @@ pub fn status_kind(status: StatusCode) -> String {
         .unwrap_or("Internal Server Error")
         .chars()
         .filter(|c| *c != '\'')
-        .map(|c| if c == ' ' { '_' } else { c.to_ascii_lowercase() })
+        .map(|c| {
+            if c == ' ' {
+                '_'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
         .collect()
 }
 
@@ -141,8 +171,15 @@ pub fn error_body(err: &PipelineError, verbose: bool, request_id: Option<&str>) 
     let status = err.status;
     let mut inner = Map::new();
     inner.insert("code".into(), Value::from(status.as_u16()));
-    inner.insert("status".into(), Value::from(status.canonical_reason().unwrap_or("")));
-    let generic = if verbose { None } else { generic_message(status) };
+    inner.insert(
+        "status".into(),
+        Value::from(status.canonical_reason().unwrap_or("")),
+    );
+    let generic = if verbose {
+        None
+    } else {
+        generic_message(status)
+    };
     match generic {
         Some(m) => {
             inner.insert("message".into(), Value::from(m));

@@ -52,12 +52,17 @@ impl RequestInfo {
 
     /// The absolute URL the client was trying to reach (redirect `return_to`, SPEC §4.9).
     pub fn original_url(&self) -> String {
-        format!("{}://{}{}", self.url.scheme, self.url.host, self.original_uri)
+        format!(
+            "{}://{}{}",
+            self.url.scheme, self.url.host, self.original_uri
+        )
     }
 
     /// `X-Request-Id` sent by the client or a gateway, if any.
     pub fn request_id(&self) -> Option<&str> {
-        self.headers.get("x-request-id").and_then(|v| v.to_str().ok())
+        self.headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
     }
 
     /// A new session for a matched rule (SPEC §4.2).
@@ -92,18 +97,30 @@ pub struct BuildError {
 
 impl BuildError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// `handler: unknown handler "jwtt", expected one of ...`
     pub fn unknown(kind: &str, name: &str, allowed: &[&str]) -> Self {
-        Self::new("handler", format!("unknown {kind} \"{name}\", expected one of: {}", allowed.join(", ")))
+        Self::new(
+            "handler",
+            format!(
+                "unknown {kind} \"{name}\", expected one of: {}",
+                allowed.join(", ")
+            ),
+        )
     }
 
     /// The handler exists in Oathkeeper but this build cannot run it yet: refuse rather than
     /// pass silently.
     pub fn unsupported(kind: &str, name: &str) -> Self {
-        Self::new("handler", format!("{kind} \"{name}\" is not supported by this build of gatehouse"))
+        Self::new(
+            "handler",
+            format!("{kind} \"{name}\" is not supported by this build of gatehouse"),
+        )
     }
 
     pub fn disabled(kind: &str, name: &str, section: &str) -> Self {
@@ -131,7 +148,11 @@ pub enum DisabledHandlers {
 
 /// Run a matched rule's handlers (SPEC §4.3–4.5). On success the session carries the subject,
 /// extra and the headers to set.
-pub async fn run(rule: &Rule, req: &RequestInfo, session: &mut Session) -> Result<(), PipelineError> {
+pub async fn run(
+    rule: &Rule,
+    req: &RequestInfo,
+    session: &mut Session,
+) -> Result<(), PipelineError> {
     authn::run_chain(&rule.authenticators, req, session).await?;
     rule.authorizer.authorize(req, session).await?;
     if rule.mutators.is_empty() {
@@ -147,8 +168,12 @@ pub async fn run(rule: &Rule, req: &RequestInfo, session: &mut Session) -> Resul
 pub(crate) fn disabled_error(kind: &str, name: &str) -> PipelineError {
     let title = {
         let mut c = kind.chars();
-        c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        c.next()
+            .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+            .unwrap_or_default()
     };
-    PipelineError::internal(format!("{kind} matching this route is misconfigured or disabled"))
-        .with_reason(format!("{title} \"{name}\" is disabled per configuration."))
+    PipelineError::internal(format!(
+        "{kind} matching this route is misconfigured or disabled"
+    ))
+    .with_reason(format!("{title} \"{name}\" is disabled per configuration."))
 }

@@ -106,7 +106,11 @@ impl std::fmt::Display for RequestUrl {
             .add(b'`')
             .add(b'{')
             .add(b'}');
-        write!(f, "{}", percent_encoding::utf8_percent_encode(&self.path, PATH))?;
+        write!(
+            f,
+            "{}",
+            percent_encoding::utf8_percent_encode(&self.path, PATH)
+        )?;
         if !self.raw_query.is_empty() {
             write!(f, "?{}", self.raw_query)?;
         }

@@ -58,7 +58,11 @@ pub struct RuleSet {
 
 impl Default for RuleSet {
     fn default() -> Self {
-        Self { rules: Vec::new(), index: MatchIndex::build(Vec::new()), by_id: HashMap::new() }
+        Self {
+            rules: Vec::new(),
+            index: MatchIndex::build(Vec::new()),
+            by_id: HashMap::new(),
+        }
     }
 }
 
@@ -100,7 +104,11 @@ impl RuleSet {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(RuleSet { rules, index: MatchIndex::build(patterns), by_id })
+        Ok(RuleSet {
+            rules,
+            index: MatchIndex::build(patterns),
+            by_id,
+        })
     }
 
     pub fn rules(&self) -> &[Arc<Rule>] {
@@ -124,13 +132,18 @@ impl RuleSet {
     pub fn find(&self, req: &RequestInfo) -> Result<(Arc<Rule>, Vec<String>), PipelineError> {
         let url = req.match_string();
         let candidates = self.index.find(&url).map_err(|e| {
-            PipelineError::internal(crate::pipeline::error::msg::INTERNAL).with_reason(e.to_string())
+            PipelineError::internal(crate::pipeline::error::msg::INTERNAL)
+                .with_reason(e.to_string())
         })?;
         let mut best: Option<usize> = None;
         let mut tie = false;
         for i in candidates {
             let rule = &self.rules[i];
-            if !rule.methods.iter().any(|m| m.eq_ignore_ascii_case(&req.method)) {
+            if !rule
+                .methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(&req.method))
+            {
                 continue;
             }
             if !headers_match(&rule.headers, &req.headers) {
@@ -149,12 +162,17 @@ impl RuleSet {
                 }
             }
         }
-        let Some(i) = best else { return Err(PipelineError::not_found()) };
+        let Some(i) = best else {
+            return Err(PipelineError::not_found());
+        };
         if tie {
-            return Err(PipelineError::internal(crate::pipeline::error::msg::MULTIPLE_RULES));
+            return Err(PipelineError::internal(
+                crate::pipeline::error::msg::MULTIPLE_RULES,
+            ));
         }
         let captures = self.index.pattern(i).captures(&url).map_err(|e| {
-            PipelineError::internal(crate::pipeline::error::msg::INTERNAL).with_reason(e.to_string())
+            PipelineError::internal(crate::pipeline::error::msg::INTERNAL)
+                .with_reason(e.to_string())
         })?;
         Ok((self.rules[i].clone(), captures))
     }
@@ -192,7 +210,10 @@ fn compile_rule(
     }
     if let Some(v) = &spec.version {
         if !is_semver(v) {
-            errors.push(err("version", format!("`{v}` is not a semantic version (e.g. v0.40.9)")));
+            errors.push(err(
+                "version",
+                format!("`{v}` is not a semantic version (e.g. v0.40.9)"),
+            ));
         }
     }
     let pattern = match &spec.match_ {
@@ -216,11 +237,17 @@ fn compile_rule(
     let mut headers = Vec::new();
     if let Some(m) = &spec.match_ {
         if m.methods.is_empty() {
-            errors.push(err("match.methods", "must list at least one method (an empty list never matches)".into()));
+            errors.push(err(
+                "match.methods",
+                "must list at least one method (an empty list never matches)".into(),
+            ));
         }
         for (i, meth) in m.methods.iter().enumerate() {
             if http::Method::from_bytes(meth.as_bytes()).is_err() || meth.is_empty() {
-                errors.push(err(&format!("match.methods[{i}]"), format!("`{meth}` is not an HTTP method")));
+                errors.push(err(
+                    &format!("match.methods[{i}]"),
+                    format!("`{meth}` is not an HTTP method"),
+                ));
             }
             methods.push(meth.to_ascii_uppercase());
         }
@@ -244,10 +271,15 @@ fn compile_rule(
             None
         }
     };
-    let built = |path: String, e: BuildError| LoadError::rule(origin, id, format!("{path}.{}", e.path), e.message);
+    let built = |path: String, e: BuildError| {
+        LoadError::rule(origin, id, format!("{path}.{}", e.path), e.message)
+    };
     let mut authenticators = Vec::new();
     if spec.authenticators.is_empty() {
-        errors.push(err("authenticators", "must be set and can not be an empty array".into()));
+        errors.push(err(
+            "authenticators",
+            "must be set and can not be an empty array".into(),
+        ));
     }
     for (i, h) in spec.authenticators.iter().enumerate() {
         match Authenticator::build(&h.handler, h.config.as_ref(), config, disabled) {
@@ -274,7 +306,10 @@ fn compile_rule(
     };
     let mut mutators = Vec::new();
     if spec.mutators.is_empty() {
-        errors.push(err("mutators", "must be set and can not be an empty array".into()));
+        errors.push(err(
+            "mutators",
+            "must be set and can not be an empty array".into(),
+        ));
     }
     for (i, h) in spec.mutators.iter().enumerate() {
         match Mutator::build(&h.handler, h.config.as_ref(), config, disabled) {
@@ -291,7 +326,8 @@ fn compile_rule(
     }
     match (errors.is_empty(), pattern, authorizer) {
         (true, Some(pattern), Some(authorizer)) => {
-            let mut mutator_headers: Vec<HeaderName> = mutators.iter().flat_map(Mutator::header_names).collect();
+            let mut mutator_headers: Vec<HeaderName> =
+                mutators.iter().flat_map(Mutator::header_names).collect();
             mutator_headers.dedup();
             let rule = Rule {
                 id: id.to_string(),
@@ -317,9 +353,13 @@ fn compile_upstream(u: &UpstreamSpec) -> Result<Option<Upstream>, String> {
     if u.url.is_empty() {
         return Ok(None);
     }
-    let url = url::Url::parse(&u.url).map_err(|e| format!("`{}` is not a valid url: {e}", u.url))?;
+    let url =
+        url::Url::parse(&u.url).map_err(|e| format!("`{}` is not a valid url: {e}", u.url))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!("`{}` must be an absolute http:// or https:// URL", u.url));
+        return Err(format!(
+            "`{}` must be an absolute http:// or https:// URL",
+            u.url
+        ));
     }
     let strip = u.strip_path.trim_matches('/');
     Ok(Some(Upstream {
@@ -334,7 +374,10 @@ fn is_semver(v: &str) -> bool {
     let v = v.strip_prefix('v').unwrap_or(v);
     let core = v.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]

@@ -26,10 +26,20 @@ pub struct LoadError {
 
 impl LoadError {
     pub fn source(origin: &str, message: impl Into<String>) -> Self {
-        Self { origin: origin.to_string(), rule_id: None, path: None, message: message.into() }
+        Self {
+            origin: origin.to_string(),
+            rule_id: None,
+            path: None,
+            message: message.into(),
+        }
     }
 
-    pub fn rule(origin: &str, rule_id: &str, path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn rule(
+        origin: &str,
+        rule_id: &str,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         let path: String = path.into();
         Self {
             origin: origin.to_string(),

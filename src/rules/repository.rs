@@ -123,7 +123,10 @@ fn read_path(p: &Path) -> (Vec<RuleDocument>, Vec<LoadError>) {
         };
     }
     let mut files: Vec<PathBuf> = match std::fs::read_dir(p) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|f| is_rule_file(f)).collect(),
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| is_rule_file(f))
+            .collect(),
         Err(e) => return fail(format!("cannot list directory: {e}")),
     };
     files.sort();
@@ -178,7 +181,10 @@ pub fn decode_document(origin: &str, bytes: &[u8]) -> Result<RuleDocument, Vec<L
         }
     }
     if errors.is_empty() {
-        Ok(RuleDocument { origin: origin.to_string(), rules })
+        Ok(RuleDocument {
+            origin: origin.to_string(),
+            rules,
+        })
     } else {
         Err(errors)
     }
@@ -202,10 +208,22 @@ mod tests {
     // SPEC §2.5: repository URL forms.
     #[test]
     fn parse_sources() {
-        assert_eq!(Source::parse("file:///etc/r.json").ok(), Some(Source::Path("/etc/r.json".into())));
-        assert_eq!(Source::parse("file://rules/r.json").ok(), Some(Source::Path("rules/r.json".into())));
-        assert_eq!(Source::parse("rules/").ok(), Some(Source::Path("rules/".into())));
-        assert_eq!(Source::parse("inline://W10=").ok(), Some(Source::Inline("W10=".into())));
+        assert_eq!(
+            Source::parse("file:///etc/r.json").ok(),
+            Some(Source::Path("/etc/r.json".into()))
+        );
+        assert_eq!(
+            Source::parse("file://rules/r.json").ok(),
+            Some(Source::Path("rules/r.json".into()))
+        );
+        assert_eq!(
+            Source::parse("rules/").ok(),
+            Some(Source::Path("rules/".into()))
+        );
+        assert_eq!(
+            Source::parse("inline://W10=").ok(),
+            Some(Source::Inline("W10=".into()))
+        );
         assert!(Source::parse("ftp://x/y").is_err());
     }
 
@@ -215,7 +233,10 @@ mod tests {
         let doc = br#"[{"id":"a","match":{"url":"http://x/","methods":["GET"],"hedaers":{}}}]"#;
         let err = decode_document("r.json", doc).expect_err("unknown key");
         let s = err[0].to_string();
-        assert!(s.contains("r.json") && s.contains("rule \"a\"") && s.contains("hedaers"), "{s}");
+        assert!(
+            s.contains("r.json") && s.contains("rule \"a\"") && s.contains("hedaers"),
+            "{s}"
+        );
     }
 
     #[test]

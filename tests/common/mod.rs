@@ -26,7 +26,8 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -42,7 +43,9 @@ pub struct Setup {
 
 impl Setup {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("tempdir") }
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -62,10 +65,15 @@ impl Setup {
 
 /// Environment every in-process instance gets: loopback and ephemeral ports.
 pub fn base_env() -> Vec<(String, String)> {
-    [("SERVE_API_HOST", "127.0.0.1"), ("SERVE_API_PORT", "0"), ("SERVE_PROXY_HOST", "127.0.0.1"), ("SERVE_PROXY_PORT", "0")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    [
+        ("SERVE_API_HOST", "127.0.0.1"),
+        ("SERVE_API_PORT", "0"),
+        ("SERVE_PROXY_HOST", "127.0.0.1"),
+        ("SERVE_PROXY_PORT", "0"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 /// A running in-process instance.
@@ -78,10 +86,16 @@ pub struct Gate {
 impl Gate {
     /// Start with one config file (`config.yaml`) and rule files, all under one temp dir.
     pub async fn start(config: &str, rules: &[(&str, &str)]) -> Gate {
-        Self::try_start(config, rules, &[]).await.unwrap_or_else(|e| panic!("start failed: {e}"))
+        Self::try_start(config, rules, &[])
+            .await
+            .unwrap_or_else(|e| panic!("start failed: {e}"))
     }
 
-    pub async fn try_start(config: &str, rules: &[(&str, &str)], env: &[(&str, &str)]) -> Result<Gate, String> {
+    pub async fn try_start(
+        config: &str,
+        rules: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Result<Gate, String> {
         let setup = Setup::new();
         let cfg = setup.write("config.yaml", config);
         for (name, content) in rules {
@@ -90,14 +104,31 @@ impl Gate {
         Self::start_files(setup, &[cfg], env).await
     }
 
-    pub async fn start_files(setup: Setup, files: &[PathBuf], env: &[(&str, &str)]) -> Result<Gate, String> {
+    pub async fn start_files(
+        setup: Setup,
+        files: &[PathBuf],
+        env: &[(&str, &str)],
+    ) -> Result<Gate, String> {
         let mut vars = base_env();
-        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.replace("{dir}", &setup.path().display().to_string()))));
+        vars.extend(env.iter().map(|(k, v)| {
+            (
+                k.to_string(),
+                v.replace("{dir}", &setup.path().display().to_string()),
+            )
+        }));
         let config = gatehouse::config::load_with_env(files, vars).map_err(|e| e.to_string())?;
-        let snapshot = Snapshot::build(config, DisabledHandlers::Reject)
-            .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
+        let snapshot = Snapshot::build(config, DisabledHandlers::Reject).map_err(|errs| {
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
         let running = app::start(snapshot).await.map_err(|e| e.to_string())?;
-        Ok(Gate { api: running.api_addr, running: Some(running), setup })
+        Ok(Gate {
+            api: running.api_addr,
+            running: Some(running),
+            setup,
+        })
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -105,7 +136,14 @@ impl Gate {
     }
 
     pub async fn req(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
-        send(self.api, Method::from_bytes(method.as_bytes()).unwrap(), path, headers, Bytes::new()).await
+        send(
+            self.api,
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            path,
+            headers,
+            Bytes::new(),
+        )
+        .await
     }
 
     pub fn running(&self) -> &Running {
@@ -120,9 +158,17 @@ impl Gate {
 }
 
 /// One HTTP/1.1 request to `addr`.
-pub async fn send(addr: SocketAddr, method: Method, path: &str, headers: &[(&str, &str)], body: Bytes) -> Resp {
+pub async fn send(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Resp {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut b = Request::builder().method(method).uri(format!("http://{addr}{path}"));
+    let mut b = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
@@ -134,7 +180,11 @@ pub async fn send(addr: SocketAddr, method: Method, path: &str, headers: &[(&str
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
-    Resp { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+    Resp {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
 }
 
 /// The real binary, started with `serve`; killed on drop.
@@ -157,7 +207,11 @@ pub fn bin() -> &'static str {
 /// Run `gatehouse serve -c ...` and wait for the API listener's address in its log.
 pub fn spawn_serve(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Result<Proc, String> {
     let mut cmd = Command::new(bin());
-    cmd.arg("serve").args(args).current_dir(cwd).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.arg("serve")
+        .args(args)
+        .current_dir(cwd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     for (k, v) in base_env() {
         cmd.env(k, v);
     }
@@ -177,9 +231,18 @@ pub fn spawn_serve(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Result<Pr
             return Err(format!("exited with {status}: {seen}"));
         }
         seen.push_str(&line);
-        if line.contains("listening") && line.contains("service=\"api\"") || line.contains("service=api") {
-            if let Some(addr) = line.split("address=").nth(1).and_then(|s| s.split_whitespace().next()) {
-                let api: SocketAddr = addr.trim_matches('"').parse().map_err(|e| format!("{e}: {line}"))?;
+        if line.contains("listening") && line.contains("service=\"api\"")
+            || line.contains("service=api")
+        {
+            if let Some(addr) = line
+                .split("address=")
+                .nth(1)
+                .and_then(|s| s.split_whitespace().next())
+            {
+                let api: SocketAddr = addr
+                    .trim_matches('"')
+                    .parse()
+                    .map_err(|e| format!("{e}: {line}"))?;
                 // Keep draining stderr so the child never blocks on a full pipe.
                 std::thread::spawn(move || {
                     let mut sink = String::new();

@@ -14,7 +14,11 @@ pub struct Anonymous {
 
 impl Anonymous {
     pub fn new(config: AnonymousConfig) -> Self {
-        let subject = if config.subject.is_empty() { "anonymous".to_string() } else { config.subject };
+        let subject = if config.subject.is_empty() {
+            "anonymous".to_string()
+        } else {
+            config.subject
+        };
         Self { subject }
     }
 

@@ -67,9 +67,11 @@ impl Authenticator {
         };
         if !enabled {
             return match disabled {
-                DisabledHandlers::Reject => {
-                    Err(BuildError::disabled("authenticator", name, "authenticators"))
-                }
+                DisabledHandlers::Reject => Err(BuildError::disabled(
+                    "authenticator",
+                    name,
+                    "authenticators",
+                )),
                 DisabledHandlers::FailAtRequest => Ok(Self::Disabled(static_name)),
             };
         }
@@ -77,7 +79,10 @@ impl Authenticator {
             "noop" => Self::Noop,
             "unauthorized" => Self::Unauthorized,
             "anonymous" => {
-                let c = a.anonymous.merged(rule_config).map_err(BuildError::config)?;
+                let c = a
+                    .anonymous
+                    .merged(rule_config)
+                    .map_err(BuildError::config)?;
                 Self::Anonymous(Anonymous::new(c))
             }
             other => return Err(BuildError::unsupported("authenticator", other)),

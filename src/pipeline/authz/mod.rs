@@ -10,7 +10,13 @@ use super::session::Session;
 use super::{disabled_error, BuildError, DisabledHandlers, RequestInfo};
 use crate::config::Config;
 
-pub const NAMES: &[&str] = &["allow", "deny", "keto_engine_acp_ory", "remote", "remote_json"];
+pub const NAMES: &[&str] = &[
+    "allow",
+    "deny",
+    "keto_engine_acp_ory",
+    "remote",
+    "remote_json",
+];
 
 #[derive(Debug)]
 pub enum Authorizer {
@@ -39,7 +45,9 @@ impl Authorizer {
         };
         if !enabled {
             return match disabled {
-                DisabledHandlers::Reject => Err(BuildError::disabled("authorizer", name, "authorizers")),
+                DisabledHandlers::Reject => {
+                    Err(BuildError::disabled("authorizer", name, "authorizers"))
+                }
                 DisabledHandlers::FailAtRequest => Ok(Self::Disabled(static_name)),
             };
         }
@@ -58,7 +66,11 @@ impl Authorizer {
         }
     }
 
-    pub async fn authorize(&self, _req: &RequestInfo, _session: &mut Session) -> Result<(), PipelineError> {
+    pub async fn authorize(
+        &self,
+        _req: &RequestInfo,
+        _session: &mut Session,
+    ) -> Result<(), PipelineError> {
         match self {
             Self::Allow => allow::authorize(),
             Self::Deny => deny::authorize(),

@@ -12,7 +12,9 @@ pub struct Json {
 
 impl Json {
     pub fn new(config: &JsonConfig) -> Self {
-        Self { verbose: config.verbose }
+        Self {
+            verbose: config.verbose,
+        }
     }
 
     pub(super) fn render(&self, err: &PipelineError, req: &RequestInfo) -> Reply {

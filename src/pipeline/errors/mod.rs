@@ -67,22 +67,36 @@ impl ErrorHandlerEntry {
             "redirect" => {
                 let c = h.redirect.merged(rule_config).map_err(BuildError::config)?;
                 let when = When::build(&c.when)?;
-                (h.redirect.enabled, ErrorHandler::Redirect(Redirect::new(&c)?), when)
+                (
+                    h.redirect.enabled,
+                    ErrorHandler::Redirect(Redirect::new(&c)?),
+                    when,
+                )
             }
             _ => {
-                let c = h.www_authenticate.merged(rule_config).map_err(BuildError::config)?;
+                let c = h
+                    .www_authenticate
+                    .merged(rule_config)
+                    .map_err(BuildError::config)?;
                 let when = When::build(&c.when)?;
-                (h.www_authenticate.enabled, ErrorHandler::WwwAuthenticate(WwwAuthenticate::new(&c)), when)
+                (
+                    h.www_authenticate.enabled,
+                    ErrorHandler::WwwAuthenticate(WwwAuthenticate::new(&c)),
+                    when,
+                )
             }
         };
         if !enabled {
             return match disabled {
-                DisabledHandlers::Reject => {
-                    Err(BuildError::disabled("error handler", name, "errors.handlers"))
-                }
-                DisabledHandlers::FailAtRequest => {
-                    Ok(Self { handler: ErrorHandler::Disabled(static_name), when })
-                }
+                DisabledHandlers::Reject => Err(BuildError::disabled(
+                    "error handler",
+                    name,
+                    "errors.handlers",
+                )),
+                DisabledHandlers::FailAtRequest => Ok(Self {
+                    handler: ErrorHandler::Disabled(static_name),
+                    when,
+                }),
             };
         }
         Ok(Self { handler, when })
@@ -156,7 +170,8 @@ impl ErrorHandler {
 
 /// Errors while selecting an error handler are verbose JSON 500s (SPEC §4.9).
 fn selection_failure(reason: &str, req: &RequestInfo) -> Reply {
-    let e = PipelineError::new(StatusCode::INTERNAL_SERVER_ERROR, msg::INTERNAL).with_reason(reason);
+    let e =
+        PipelineError::new(StatusCode::INTERNAL_SERVER_ERROR, msg::INTERNAL).with_reason(reason);
     json_reply(&e, true, req.request_id())
 }
 
@@ -164,9 +179,16 @@ fn selection_failure(reason: &str, req: &RequestInfo) -> Reply {
 pub fn json_reply(err: &PipelineError, verbose: bool, request_id: Option<&str>) -> Reply {
     let body = error_body(err, verbose, request_id);
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     for (k, v) in err.headers.iter() {
         headers.append(k.clone(), v.clone());
     }
-    Reply { status: err.status, headers, body: Bytes::from(body.to_string()) }
+    Reply {
+        status: err.status,
+        headers,
+        body: Bytes::from(body.to_string()),
+    }
 }

@@ -27,11 +27,19 @@ impl Redirect {
         let (to, relative_to) = match url::Url::parse(&raw) {
             Ok(u) => (u, None),
             Err(url::ParseError::RelativeUrlWithoutBase) => {
-                let base = url::Url::parse("http://relative.invalid/").map_err(|e| BuildError::new("config.to", e.to_string()))?;
-                let u = base.join(&raw).map_err(|e| BuildError::new("config.to", format!("invalid URL `{raw}`: {e}")))?;
+                let base = url::Url::parse("http://relative.invalid/")
+                    .map_err(|e| BuildError::new("config.to", e.to_string()))?;
+                let u = base.join(&raw).map_err(|e| {
+                    BuildError::new("config.to", format!("invalid URL `{raw}`: {e}"))
+                })?;
                 (u, Some(raw.clone()))
             }
-            Err(e) => return Err(BuildError::new("config.to", format!("invalid URL `{raw}`: {e}"))),
+            Err(e) => {
+                return Err(BuildError::new(
+                    "config.to",
+                    format!("invalid URL `{raw}`: {e}"),
+                ))
+            }
         };
         let code = match config.code.get() {
             301 => StatusCode::MOVED_PERMANENTLY,
@@ -39,7 +47,12 @@ impl Redirect {
         };
         let return_to_query_param =
             Some(config.return_to_query_param.clone()).filter(|p| !p.is_empty());
-        Ok(Self { to, relative_to, code, return_to_query_param })
+        Ok(Self {
+            to,
+            relative_to,
+            code,
+            return_to_query_param,
+        })
     }
 
     pub(super) fn render(&self, _err: &PipelineError, req: &RequestInfo) -> Reply {
@@ -51,16 +64,29 @@ impl Redirect {
         }
         // Go's http.Redirect writes a short HTML body for GET and HEAD.
         if req.method.eq_ignore_ascii_case("GET") || req.method.eq_ignore_ascii_case("HEAD") {
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
             let reason = self.code.canonical_reason().unwrap_or("Found");
-            body = Bytes::from(format!("<a href=\"{}\">{reason}</a>.\n\n", html_escape(&location)));
+            body = Bytes::from(format!(
+                "<a href=\"{}\">{reason}</a>.\n\n",
+                html_escape(&location)
+            ));
         }
-        Reply { status: self.code, headers, body }
+        Reply {
+            status: self.code,
+            headers,
+            body,
+        }
     }
 
     fn location(&self, req: &RequestInfo) -> String {
         let Some(param) = &self.return_to_query_param else {
-            return self.relative_to.clone().unwrap_or_else(|| self.to.to_string());
+            return self
+                .relative_to
+                .clone()
+                .unwrap_or_else(|| self.to.to_string());
         };
         let mut u = self.to.clone();
         u.query_pairs_mut().append_pair(param, &req.original_url());
@@ -79,5 +105,8 @@ impl Redirect {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&#34;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&#34;")
 }

@@ -32,8 +32,18 @@ impl When {
                 errors: c.error.iter().map(|e| e.as_str().to_string()).collect(),
                 cidrs: r.ip_ranges().copied().collect(),
                 respect_forwarded_for: r.remote_ip.respect_forwarded_for_header,
-                content_types: r.header.content_type.iter().map(|s| s.to_ascii_lowercase()).collect(),
-                accepts: r.header.accept.iter().map(|s| s.to_ascii_lowercase()).collect(),
+                content_types: r
+                    .header
+                    .content_type
+                    .iter()
+                    .map(|s| s.to_ascii_lowercase())
+                    .collect(),
+                accepts: r
+                    .header
+                    .accept
+                    .iter()
+                    .map(|s| s.to_ascii_lowercase())
+                    .collect(),
             });
         }
         Ok(Self { clauses: out })
@@ -73,7 +83,11 @@ impl Clause {
                 .filter_map(|v| v.to_str().ok())
                 .collect::<Vec<_>>()
                 .join(",");
-            let accept = if accept.trim().is_empty() { "application/octet-stream".to_string() } else { accept };
+            let accept = if accept.trim().is_empty() {
+                "application/octet-stream".to_string()
+            } else {
+                accept
+            };
             let hit = accept
                 .split(',')
                 .map(media_type)
@@ -107,7 +121,11 @@ impl Clause {
 
 /// `text/html; q=0.9` -> `text/html`.
 fn media_type(s: &str) -> String {
-    s.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    s.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// A listed `type/*` or `*/*` is a wildcard; a wildcard in the request only matches an identical

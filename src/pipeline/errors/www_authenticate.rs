@@ -23,7 +23,14 @@ impl WwwAuthenticate {
     pub(super) fn render(&self) -> Reply {
         let mut headers = HeaderMap::new();
         headers.insert(header::WWW_AUTHENTICATE, self.challenge.clone());
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-        Reply { status: StatusCode::UNAUTHORIZED, headers, body: Bytes::from_static(b"Unauthorized\n") }
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Reply {
+            status: StatusCode::UNAUTHORIZED,
+            headers,
+            body: Bytes::from_static(b"Unauthorized\n"),
+        }
     }
 }

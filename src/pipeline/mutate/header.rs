@@ -39,8 +39,9 @@ impl HeaderMutator {
                     .with_reason(format!("header mutator: rendering `{name}`: {e}"))
             })?;
             let value = HeaderValue::from_str(&rendered).map_err(|_| {
-                PipelineError::internal(crate::pipeline::error::msg::INTERNAL)
-                    .with_reason(format!("header mutator: `{name}` rendered to an invalid header value"))
+                PipelineError::internal(crate::pipeline::error::msg::INTERNAL).with_reason(format!(
+                    "header mutator: `{name}` rendered to an invalid header value"
+                ))
             })?;
             session.header.insert(name.clone(), value);
         }

@@ -71,7 +71,11 @@ impl Mutator {
         }
     }
 
-    pub async fn mutate(&self, req: &RequestInfo, session: &mut Session) -> Result<(), PipelineError> {
+    pub async fn mutate(
+        &self,
+        req: &RequestInfo,
+        session: &mut Session,
+    ) -> Result<(), PipelineError> {
         match self {
             Self::Noop => {
                 noop::mutate(req, session);
