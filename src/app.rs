@@ -33,6 +33,12 @@ impl Snapshot {
         docs: &[RuleDocument],
         disabled: DisabledHandlers,
     ) -> Result<Snapshot, Vec<LoadError>> {
+        if config.access_rules.prefix_matching_enabled {
+            return Err(vec![LoadError::source(
+                "config",
+                "access_rules.prefix_matching_enabled: true is not supported (rules match the whole URL; use a `<.*>` suffix)",
+            )]);
+        }
         let fallback = build_fallback(&config).map_err(|e| vec![LoadError::source("config", e)])?;
         let rules = RuleSet::compile(docs, &config, disabled)?;
         let trusted_proxies = config.serve.api.trusted_proxies.clone();

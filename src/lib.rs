@@ -15,6 +15,7 @@
 //! - `server` — listeners (hyper-util auto, graceful shutdown).
 //! - `client` — the CLI's HTTP client.
 //! - `format` — JSON/YAML document decoding (the only place YAML is parsed).
+//! - `outbound` — the pooled client, deadlines and bounded retries for calls to auth services.
 //! - `telemetry` — logging.
 
 pub mod api;
@@ -24,6 +25,7 @@ pub mod client;
 pub mod config;
 pub mod decisions;
 pub mod format;
+pub mod outbound;
 pub mod pipeline;
 pub mod rules;
 pub mod server;

@@ -1,0 +1,235 @@
+//! Outbound HTTP to auth services (session checks, introspection, token endpoints, JWKS, remote
+//! authorizers, hydrators): one pooled client per process, a deadline per call, bounded retries
+//! (DESIGN §3: a slow IdP must not hang the edge).
+//!
+//! Policy: a call has one overall deadline (`timeout`). Connection failures and 502/503/504
+//! answers are retried with exponential backoff while the deadline allows, at most
+//! `max_retries` times; `Retry-After` is honoured only when it fits in what is left of the
+//! deadline. 429 is never retried: it is handed back so the handler can answer 429 with the
+//! backend's rate-limit headers. Whatever fails after that is a [`OutboundError`], which handlers
+//! turn into 503 (never 200, never 401).
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+
+use crate::pipeline::error::{msg, PipelineError};
+
+/// Default deadline of an outbound call when the handler config has none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed to establish a TCP (and TLS) connection, within the deadline.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default number of retries after the first attempt.
+pub const DEFAULT_RETRIES: u32 = 2;
+
+/// Install the process-wide rustls crypto provider (ring). Idempotent.
+pub fn init_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The shared, pooled client. Per-call deadlines are applied by [`send`], not here.
+pub fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        init_crypto();
+        reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(64)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new())
+    })
+}
+
+/// Deadline and retry bounds of one kind of call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallPolicy {
+    /// Overall deadline, all attempts and waits included.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Upper bound of one backoff wait.
+    pub max_backoff: Duration,
+}
+
+impl Default for CallPolicy {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_TIMEOUT,
+            max_retries: DEFAULT_RETRIES,
+            max_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+impl CallPolicy {
+    /// Map Oathkeeper's legacy `retry {give_up_after, max_delay}` onto sane bounds:
+    /// `give_up_after` caps the whole call (never above `timeout`), `max_delay` caps one wait.
+    pub fn from_legacy(timeout: Duration, give_up_after: Duration, max_delay: Duration) -> Self {
+        let deadline = if give_up_after.is_zero() {
+            timeout
+        } else {
+            timeout.min(give_up_after.max(Duration::from_millis(100)))
+        };
+        Self {
+            timeout: deadline,
+            max_retries: DEFAULT_RETRIES,
+            max_backoff: max_delay.clamp(Duration::from_millis(10), Duration::from_secs(1)),
+        }
+    }
+
+    /// No retries: for calls that are not idempotent.
+    pub fn once(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            max_retries: 0,
+            max_backoff: Duration::ZERO,
+        }
+    }
+}
+
+/// Why an outbound call produced no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("request failed: {0}")]
+    Request(String),
+    /// The backend kept answering 5xx.
+    #[error("backend answered {0}")]
+    Status(StatusCode),
+}
+
+impl OutboundError {
+    /// The error the client sees: 503, with the cause as the (verbose) reason.
+    pub fn into_pipeline(self, service: &str) -> PipelineError {
+        PipelineError::new(StatusCode::SERVICE_UNAVAILABLE, msg::SERVICE_UNAVAILABLE)
+            .with_reason(format!("{service}: {self}"))
+    }
+}
+
+/// Whether a status is worth another attempt.
+fn retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 502..=504)
+}
+
+/// Send a request built by `build` (called once per attempt) under `policy`. Returns the first
+/// response that is not retryable (any 2xx/3xx/4xx, and 5xx other than 502–504); a retryable
+/// answer that persists is returned as it is on the last attempt so the caller can map it.
+pub async fn send<F>(policy: CallPolicy, build: F) -> Result<reqwest::Response, OutboundError>
+where
+    F: Fn() -> reqwest::RequestBuilder,
+{
+    let start = Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        let remaining = policy.timeout.saturating_sub(start.elapsed());
+        if remaining.is_zero() {
+            return Err(OutboundError::Timeout(policy.timeout));
+        }
+        let result = tokio::time::timeout(remaining, build().timeout(remaining).send()).await;
+        let last = attempt >= policy.max_retries;
+        let wait = match result {
+            Err(_) => return Err(OutboundError::Timeout(policy.timeout)),
+            Ok(Ok(resp)) => {
+                if !retryable(resp.status()) || last {
+                    return Ok(resp);
+                }
+                retry_after(&resp).unwrap_or_else(|| backoff(policy, attempt))
+            }
+            Ok(Err(e)) => {
+                if e.is_timeout() {
+                    return Err(OutboundError::Timeout(policy.timeout));
+                }
+                let err = if e.is_connect() {
+                    OutboundError::Connect(root_cause(&e))
+                } else {
+                    OutboundError::Request(root_cause(&e))
+                };
+                if last || !(e.is_connect() || e.is_request()) {
+                    return Err(err);
+                }
+                backoff(policy, attempt)
+            }
+        };
+        // Only wait when the wait leaves time for another attempt.
+        if wait >= policy.timeout.saturating_sub(start.elapsed()) {
+            return Err(OutboundError::Timeout(policy.timeout));
+        }
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
+}
+
+fn backoff(policy: CallPolicy, attempt: u32) -> Duration {
+    let base = Duration::from_millis(50).saturating_mul(2u32.saturating_pow(attempt));
+    base.min(policy.max_backoff)
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is ignored).
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let v = resp
+        .headers()
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_retry_maps_to_bounds() {
+        let p = CallPolicy::from_legacy(
+            Duration::from_secs(5),
+            Duration::from_secs(1),
+            Duration::from_millis(100),
+        );
+        assert_eq!(p.timeout, Duration::from_secs(1));
+        assert_eq!(p.max_backoff, Duration::from_millis(100));
+        // A huge give_up_after never exceeds the timeout.
+        let p = CallPolicy::from_legacy(
+            Duration::from_secs(5),
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+        );
+        assert_eq!(p.timeout, Duration::from_secs(5));
+        assert_eq!(p.max_backoff, Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn unreachable_is_a_connect_error() {
+        // A port nobody listens on: bind, take the port, close.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        drop(l);
+        let policy = CallPolicy {
+            timeout: Duration::from_secs(2),
+            max_retries: 1,
+            max_backoff: Duration::from_millis(10),
+        };
+        let err = send(policy, || client().get(format!("http://{addr}/")))
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, OutboundError::Connect(_)), "{err}");
+        assert_eq!(
+            err.into_pipeline("test").status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+}
