@@ -3,6 +3,8 @@
 
 mod anonymous;
 mod noop;
+pub mod scope;
+pub mod token;
 mod unauthorized;
 
 pub use anonymous::Anonymous;

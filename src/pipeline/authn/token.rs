@@ -1,0 +1,125 @@
+//! Token extraction shared by `bearer_token`, `jwt` and `oauth2_introspection` (SPEC §5.1
+//! `token_from`).
+
+use http::HeaderMap;
+
+use crate::config::handlers::TokenFrom;
+use crate::pipeline::RequestInfo;
+
+/// The token a request carries at `from`, if any (empty values count as none).
+///
+/// - absent, or `header: Authorization` (exact spelling): `Authorization: Bearer <token>`, the
+///   scheme compared case-insensitively;
+/// - `header: <Name>`: the raw header value;
+/// - `query_parameter: <name>`: the first value of that query parameter;
+/// - `cookie: <name>`: that cookie's value.
+pub fn extract(req: &RequestInfo, from: Option<&TokenFrom>) -> Option<String> {
+    let token = match from {
+        None => bearer(&req.headers),
+        Some(TokenFrom::Header(name)) if name == "Authorization" => bearer(&req.headers),
+        Some(TokenFrom::Header(name)) => req
+            .headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        Some(TokenFrom::QueryParameter(name)) => {
+            url::form_urlencoded::parse(req.url.raw_query.as_bytes())
+                .find(|(k, _)| k == name.as_str())
+                .map(|(_, v)| v.into_owned())
+        }
+        Some(TokenFrom::Cookie(name)) => cookie(&req.headers, name),
+    };
+    token.filter(|t| !t.is_empty())
+}
+
+/// `Authorization: Bearer <token>`: split at the first space, scheme `bearer` in any case.
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.to_string())
+}
+
+/// The value of cookie `name` across all `Cookie` headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"').to_string())
+}
+
+/// Whether the request carries at least one cookie (any name).
+pub fn has_any_cookie(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|pair| {
+            pair.trim()
+                .split_once('=')
+                .is_some_and(|(k, _)| !k.is_empty())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(headers: &[(&str, &str)], query: &str) -> RequestInfo {
+        let mut r = RequestInfo::default();
+        for (k, v) in headers {
+            r.headers.append(
+                http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                http::HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        r.url.raw_query = query.to_string();
+        r
+    }
+
+    // SPEC §5.1 token_from.
+    #[test]
+    fn extraction() {
+        let r = req(
+            &[
+                ("Authorization", "bEaReR abc def"),
+                ("X-Token", "raw"),
+                ("Cookie", "a=1; tok=ck"),
+            ],
+            "token=q&x=1",
+        );
+        assert_eq!(extract(&r, None).as_deref(), Some("abc def"));
+        assert_eq!(
+            extract(&r, Some(&TokenFrom::Header("Authorization".into()))).as_deref(),
+            Some("abc def")
+        );
+        assert_eq!(
+            extract(&r, Some(&TokenFrom::Header("X-Token".into()))).as_deref(),
+            Some("raw")
+        );
+        assert_eq!(
+            extract(&r, Some(&TokenFrom::QueryParameter("token".into()))).as_deref(),
+            Some("q")
+        );
+        assert_eq!(
+            extract(&r, Some(&TokenFrom::QueryParameter("Token".into()))),
+            None
+        );
+        assert_eq!(
+            extract(&r, Some(&TokenFrom::Cookie("tok".into()))).as_deref(),
+            Some("ck")
+        );
+        let basic = req(&[("Authorization", "Basic abc")], "");
+        assert_eq!(extract(&basic, None), None);
+        let empty = req(&[("Authorization", "Bearer ")], "");
+        assert_eq!(extract(&empty, None), None);
+        assert!(has_any_cookie(&r.headers));
+        assert!(!has_any_cookie(&req(&[], "").headers));
+    }
+}
