@@ -105,6 +105,7 @@ impl State {
 pub struct Running {
     pub state: Arc<State>,
     pub api_addr: std::net::SocketAddr,
+    pub proxy_addr: std::net::SocketAddr,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -124,32 +125,65 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
     let config = snapshot.config.clone();
     let state = State::new(snapshot);
     let (shutdown, rx) = tokio::sync::watch::channel(false);
+    let drain_timeout = std::time::Duration::from_secs(30);
+
+    let proxy = &config.serve.proxy;
+    let proxy_listener = bind("proxy", &proxy.host, proxy.port).await?;
+    let proxy_addr = proxy_listener.local_addr()?;
+    let proxy_handler = crate::proxy::Proxy::new(state.clone(), false)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let proxy_limits = crate::server::Limits {
+        header_read_timeout: proxy.timeout.read.0,
+        drain_timeout,
+    };
+
     let api = &config.serve.api;
-    let host = if api.host.is_empty() {
-        "0.0.0.0"
-    } else {
-        api.host.as_str()
-    };
-    let listener = tokio::net::TcpListener::bind((host, api.port)).await?;
-    let api_addr = listener.local_addr()?;
-    tracing::info!(service = "api", address = %api_addr, "listening");
-    let limits = crate::server::Limits {
+    let api_listener = bind("api", &api.host, api.port).await?;
+    let api_addr = api_listener.local_addr()?;
+    let api_limits = crate::server::Limits {
         header_read_timeout: api.timeout.read.0,
-        drain_timeout: std::time::Duration::from_secs(30),
+        drain_timeout,
     };
-    let handler = Arc::new(crate::api::Api {
+    let api_handler = Arc::new(crate::api::Api {
         state: state.clone(),
         tls: false,
     });
-    let tasks = vec![tokio::spawn(crate::server::serve(
-        listener, handler, limits, rx,
-    ))];
+
+    let tasks = vec![
+        tokio::spawn(crate::server::serve(
+            proxy_listener,
+            Arc::new(proxy_handler),
+            proxy_limits,
+            rx.clone(),
+        )),
+        tokio::spawn(crate::server::serve(
+            api_listener,
+            api_handler,
+            api_limits,
+            rx,
+        )),
+    ];
     Ok(Running {
         state,
         api_addr,
+        proxy_addr,
         shutdown,
         tasks,
     })
+}
+
+async fn bind(service: &str, host: &str, port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    let listener = tokio::net::TcpListener::bind((host, port))
+        .await
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("{service} listener on {host}:{port}: {e}"),
+            )
+        })?;
+    tracing::info!(service, address = %listener.local_addr()?, "listening");
+    Ok(listener)
 }
 
 /// `gatehouse serve`: load config and rules (any error is fatal), serve until SIGINT/SIGTERM.

@@ -53,7 +53,7 @@ pub async fn decide<B>(
     match pipeline::run(&rule, &info, &mut session).await {
         Ok(()) => {
             tracing::debug!(rule_id = %rule.id, subject = %session.subject, method = %info.method, url = %info.url, granted = true, "access request granted");
-            let mut resp = Response::new(Body::default());
+            let mut resp = Response::new(crate::server::empty());
             let headers = resp.headers_mut();
             for name in session.header.keys() {
                 let n = name.as_str();
@@ -106,7 +106,7 @@ impl Snapshot {
 
 /// Convert a pipeline reply into a response.
 pub fn render(reply: Reply) -> Response<Body> {
-    let mut resp = Response::new(Body::new(reply.body));
+    let mut resp = Response::new(crate::server::full(reply.body));
     *resp.status_mut() = reply.status;
     *resp.headers_mut() = reply.headers;
     resp

@@ -10,6 +10,7 @@
 //! - `config/` — typed configuration, defaults, file merging, environment overrides.
 //! - `rules/` — rule spec types, sources, compilation, matching index and path normalizer.
 //! - `pipeline/` — session, authenticators, authorizers, mutators, error handlers, templates.
+//! - `proxy/` — the reverse proxy: forwarding, header hygiene, upstream client.
 //! - `decisions` — the `/decisions` entry into the pipeline.
 //! - `api/` — the API port's routes.
 //! - `server` — listeners (hyper-util auto, graceful shutdown).
@@ -27,6 +28,7 @@ pub mod decisions;
 pub mod format;
 pub mod outbound;
 pub mod pipeline;
+pub mod proxy;
 pub mod rules;
 pub mod server;
 pub mod telemetry;

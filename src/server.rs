@@ -19,7 +19,22 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub type Body = Full<Bytes>;
+/// Response bodies: buffered (API answers) or streamed (proxied upstream responses).
+pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A buffered body.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    use http_body_util::BodyExt;
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// An empty body (`Content-Length: 0`).
+pub fn empty() -> Body {
+    full(Bytes::new())
+}
 pub type BoxFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
 /// A request handler for one listener.
@@ -98,7 +113,7 @@ pub fn response(
     content_type: &'static str,
     body: impl Into<Bytes>,
 ) -> Response<Body> {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -49,7 +49,7 @@ impl Api {
             _ => not_found(&req),
         };
         if req.method() == Method::HEAD {
-            *resp.body_mut() = Body::default();
+            *resp.body_mut() = server::empty();
         }
         resp
     }

@@ -27,6 +27,25 @@ config_struct! {
         pub timeout: Timeouts = Timeouts::default(),
         pub cors: Cors = Cors::default(),
         pub tls: Tls = Tls::default(),
+        /// gatehouse extension: how the proxy talks to upstreams.
+        pub upstream: UpstreamClient = UpstreamClient::default(),
+    }
+}
+
+config_struct! {
+    /// `serve.proxy.upstream` (gatehouse extension): upstream connection pool and deadlines.
+    pub struct UpstreamClient {
+        /// Time to establish a connection (TCP and TLS) to an upstream; then 502.
+        pub connect_timeout: Duration = Duration::from_secs(5),
+        /// Time from sending the request to receiving the response head; then 504.
+        pub response_timeout: Duration = Duration::from_secs(120),
+        /// How long an idle pooled connection is kept.
+        pub pool_idle_timeout: Duration = Duration::from_secs(90),
+        /// Idle connections kept per upstream host.
+        pub max_idle_per_host: u32 = 256,
+        /// PEM bundle of extra CA certificates trusted for https upstreams (in addition to the
+        /// system roots).
+        pub ca_file: Option<String> = None,
     }
 }
 

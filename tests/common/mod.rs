@@ -2,6 +2,8 @@
 //! config and rule files written to a temporary directory, and talk to it over real HTTP.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod upstream;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -79,6 +81,7 @@ pub fn base_env() -> Vec<(String, String)> {
 /// A running in-process instance.
 pub struct Gate {
     pub api: SocketAddr,
+    pub proxy: SocketAddr,
     running: Option<Running>,
     pub setup: Setup,
 }
@@ -126,6 +129,7 @@ impl Gate {
         let running = app::start(snapshot).await.map_err(|e| e.to_string())?;
         Ok(Gate {
             api: running.api_addr,
+            proxy: running.proxy_addr,
             running: Some(running),
             setup,
         })
@@ -138,6 +142,18 @@ impl Gate {
     pub async fn req(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
         send(
             self.api,
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            path,
+            headers,
+            Bytes::new(),
+        )
+        .await
+    }
+
+    /// A request to the proxy port.
+    pub async fn proxy(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
+        send(
+            self.proxy,
             Method::from_bytes(method.as_bytes()).unwrap(),
             path,
             headers,
@@ -191,6 +207,7 @@ pub async fn send(
 pub struct Proc {
     pub child: Child,
     pub api: SocketAddr,
+    pub proxy: Option<SocketAddr>,
 }
 
 impl Drop for Proc {
@@ -224,6 +241,7 @@ pub fn spawn_serve(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Result<Pr
     let mut reader = BufReader::new(stderr);
     let mut seen = String::new();
     let mut line = String::new();
+    let mut proxy = None;
     loop {
         line.clear();
         if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
@@ -231,6 +249,15 @@ pub fn spawn_serve(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Result<Pr
             return Err(format!("exited with {status}: {seen}"));
         }
         seen.push_str(&line);
+        if line.contains("listening")
+            && (line.contains("service=\"proxy\"") || line.contains("service=proxy"))
+        {
+            proxy = line
+                .split("address=")
+                .nth(1)
+                .and_then(|s| s.split_whitespace().next())
+                .and_then(|a| a.trim_matches('"').parse().ok());
+        }
         if line.contains("listening") && line.contains("service=\"api\"")
             || line.contains("service=api")
         {
@@ -250,7 +277,7 @@ pub fn spawn_serve(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Result<Pr
                         sink.clear();
                     }
                 });
-                return Ok(Proc { child, api });
+                return Ok(Proc { child, api, proxy });
             }
         }
     }

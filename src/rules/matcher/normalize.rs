@@ -77,6 +77,12 @@ fn percent_decode_strict(raw: &[u8]) -> Result<Vec<u8>, NormalizeError> {
     Ok(out)
 }
 
+/// Go `path.Clean` for an already-decoded path (callers joining decoded paths use this, never
+/// [`normalize_path`] twice).
+pub fn clean_path(path: &str) -> String {
+    clean_rooted(path)
+}
+
 /// Go `path.Clean` for a path starting with `/`: drops empty and `.` segments, resolves `..`
 /// (never above the root), no trailing slash; the root stays `/`.
 fn clean_rooted(path: &str) -> String {

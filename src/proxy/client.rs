@@ -1,0 +1,67 @@
+//! The upstream client: pooled hyper-util client, HTTP/1.1 and h2 (ALPN for https), system
+//! roots plus an optional extra CA bundle.
+
+use std::time::Duration;
+
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+
+use crate::config::serve::UpstreamClient;
+use crate::server::Body;
+
+pub type Upstream = Client<HttpsConnector<HttpConnector>, Body>;
+
+/// Build the client for `serve.proxy.upstream`.
+pub fn build(cfg: &UpstreamClient) -> Result<Upstream, String> {
+    crate::outbound::init_crypto();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(cfg.connect_timeout.0));
+    http.set_nodelay(true);
+    http.set_keepalive(Some(Duration::from_secs(60)));
+    let builder = match &cfg.ca_file {
+        None => HttpsConnectorBuilder::new().with_platform_verifier(),
+        Some(path) => HttpsConnectorBuilder::new().with_tls_config(tls_with_extra_ca(path)?),
+    };
+    let connector = builder
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(cfg.pool_idle_timeout.0)
+        .pool_max_idle_per_host(usize::try_from(cfg.max_idle_per_host).unwrap_or(usize::MAX))
+        .build(connector))
+}
+
+/// System roots plus every certificate of the PEM bundle at `path`.
+fn tls_with_extra_ca(path: &str) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    let mut added = 0;
+    for cert in CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("serve.proxy.upstream.ca_file: {path}: {e}"))?
+    {
+        let cert = cert.map_err(|e| format!("serve.proxy.upstream.ca_file: {path}: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("serve.proxy.upstream.ca_file: {path}: {e}"))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(format!(
+            "serve.proxy.upstream.ca_file: {path}: no certificate found"
+        ));
+    }
+    Ok(rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}

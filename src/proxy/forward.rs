@@ -1,0 +1,226 @@
+//! Building and sending the upstream request (SPEC §4.6) and relaying the answer.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::HOST;
+use http::{HeaderValue, Request, Response, StatusCode, Uri};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+use super::client::Upstream as UpstreamClient;
+use super::headers::{is_upgrade, strip_hop_by_hop, strip_spoofed};
+use crate::pipeline::session::Session;
+use crate::pipeline::RequestInfo;
+use crate::rules::compile::Upstream;
+use crate::rules::matcher::{clean_path, encode_path};
+use crate::rules::Rule;
+use crate::server::{self, Body};
+
+/// Why forwarding failed; decides 502 / 504 (SPEC §4.1 step 7, empty bodies).
+#[derive(Debug)]
+pub enum ForwardError {
+    Timeout,
+    Failed(String),
+}
+
+impl ForwardError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Failed(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// The upstream path: POSIX join of the upstream URL's path and the normalized request path,
+/// cleaned, then `strip_path` removed once (SPEC §4.6). The removal only happens at a segment
+/// boundary (`/api` is stripped from `/api/x`, never from `/apiary/x`).
+pub fn upstream_path(upstream: &Upstream, request_path: &str) -> String {
+    let joined = clean_path(&format!("{}/{}", upstream.url.path(), request_path));
+    let Some(strip) = &upstream.strip_path else {
+        return joined;
+    };
+    let mut from = 0;
+    while let Some(i) = joined[from..].find(strip.as_str()) {
+        let at = from + i;
+        let end = at + strip.len();
+        if end == joined.len() || joined.as_bytes()[end] == b'/' || strip == "/" {
+            let rest = format!("{}{}", &joined[..at], &joined[end..]);
+            return if rest.is_empty() {
+                "/".to_string()
+            } else {
+                rest
+            };
+        }
+        from = at + 1;
+    }
+    joined
+}
+
+fn upstream_uri(upstream: &Upstream, info: &RequestInfo) -> Result<Uri, ForwardError> {
+    let mut s = format!("{}://{}", upstream.url.scheme(), authority(upstream));
+    s.push_str(&encode_path(&upstream_path(upstream, &info.url.path)));
+    if !info.url.raw_query.is_empty() {
+        s.push('?');
+        s.push_str(&info.url.raw_query);
+    }
+    s.parse()
+        .map_err(|e| ForwardError::Failed(format!("invalid upstream URI {s}: {e}")))
+}
+
+/// `host[:port]` of the upstream URL (default ports omitted, as clients send them).
+fn authority(upstream: &Upstream) -> String {
+    let host = upstream.url.host_str().unwrap_or_default();
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    match upstream.url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    }
+}
+
+/// Forward `req` (already decided) to the rule's upstream and relay the answer.
+pub async fn forward(
+    client: &UpstreamClient,
+    response_timeout: Duration,
+    rule: &Rule,
+    upstream: &Upstream,
+    info: &RequestInfo,
+    session: &Session,
+    mut req: Request<Incoming>,
+) -> Result<Response<Body>, ForwardError> {
+    let upgrade = is_upgrade(req.headers());
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let (parts, body) = req.into_parts();
+    let mut headers = parts.headers;
+    strip_hop_by_hop(&mut headers, upgrade);
+    strip_spoofed(&mut headers, &rule.mutator_headers);
+    for name in session.header.keys() {
+        if let Some(v) = session.header.get(name) {
+            headers.insert(name.clone(), v.clone());
+        }
+    }
+    // SPEC §4.6: the upstream's host, or the client's when `preserve_host` (also when the
+    // client spoke h2 and sent `:authority` rather than `Host`).
+    let host = if upstream.preserve_host {
+        info.url.host.clone()
+    } else {
+        authority(upstream)
+    };
+    headers.insert(
+        HOST,
+        HeaderValue::from_str(&host).map_err(|e| ForwardError::Failed(e.to_string()))?,
+    );
+    let mut out = Request::new(body.map_err(Into::into).boxed_unsync());
+    *out.method_mut() = parts.method;
+    *out.uri_mut() = upstream_uri(upstream, info)?;
+    *out.headers_mut() = headers;
+    // HTTP/1.1 upstream regardless of the client's version; the pool negotiates h2 over TLS.
+    *out.version_mut() = http::Version::HTTP_11;
+
+    let mut resp = match tokio::time::timeout(response_timeout, client.request(out)).await {
+        Err(_) => return Err(ForwardError::Timeout),
+        Ok(Err(e)) => return Err(ForwardError::Failed(error_chain(&e))),
+        Ok(Ok(r)) => r,
+    };
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let upstream_upgrade = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                    Ok((c, u)) => {
+                        let _ = tokio::io::copy_bidirectional(
+                            &mut TokioIo::new(c),
+                            &mut TokioIo::new(u),
+                        )
+                        .await;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+                }
+            });
+        }
+        let (parts, _) = resp.into_parts();
+        return Ok(Response::from_parts(parts, server::empty()));
+    }
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers, false);
+    Ok(Response::from_parts(
+        parts,
+        body.map_err(Into::into).boxed_unsync(),
+    ))
+}
+
+/// An empty-bodied error answer for a failed forward.
+pub fn failure(status: StatusCode) -> Response<Body> {
+    let mut r = Response::new(server::full(Bytes::new()));
+    *r.status_mut() = status;
+    r
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up(url: &str, strip: Option<&str>) -> Upstream {
+        Upstream {
+            url: url::Url::parse(url).expect("url"),
+            preserve_host: false,
+            strip_path: strip.map(|s| format!("/{}", s.trim_matches('/'))),
+        }
+    }
+
+    // SPEC §4.6 examples (proxy/proxy_test.go).
+    #[test]
+    fn paths() {
+        for strip in ["/api/", "api/", "/api", "api"] {
+            assert_eq!(
+                upstream_path(
+                    &up("http://localhost:4000/", Some(strip)),
+                    "/api/users/1234"
+                ),
+                "/users/1234"
+            );
+        }
+        assert_eq!(
+            upstream_path(
+                &up("http://localhost:4000/foo/", Some("api")),
+                "/api/users/1234"
+            ),
+            "/foo/users/1234"
+        );
+        assert_eq!(
+            upstream_path(&up("http://localhost:4000", None), "/users/1234"),
+            "/users/1234"
+        );
+        assert_eq!(upstream_path(&up("http://localhost:4000/", None), ""), "/");
+        assert_eq!(
+            upstream_path(&up("http://localhost:4000/base", None), "/a/12"),
+            "/base/a/12"
+        );
+        // Segment boundary: /apiary is not /api.
+        assert_eq!(
+            upstream_path(&up("http://localhost:4000/", Some("api")), "/apiary/api/x"),
+            "/apiary/x"
+        );
+        assert_eq!(
+            upstream_path(&up("http://localhost:4000/", Some("api")), "/api"),
+            "/"
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! Header hygiene for forwarded requests (SPEC §4.6, §6.1; DESIGN §6): hop-by-hop removal,
+//! forwarded-header policy, and removal of client-sent copies of mutator headers.
+
+use http::header::{CONNECTION, UPGRADE};
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+/// Headers that describe one connection and never cross a proxy (RFC 9110 §7.6.1).
+pub const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Remove hop-by-hop headers, including every header named in `Connection`. When `upgrade` is
+/// set (a WebSocket or other `Upgrade` request that passed the pipeline), `Upgrade` is kept and
+/// `Connection: upgrade` restored.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    let upgrade_value = if upgrade {
+        headers.get(UPGRADE).cloned()
+    } else {
+        None
+    };
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        headers.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        headers.remove(n);
+    }
+    if let Some(v) = upgrade_value {
+        headers.insert(UPGRADE, v);
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+}
+
+/// Whether a request asks for a protocol upgrade (WebSocket, h2c...).
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(UPGRADE)
+        && headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// SPEC §6.1: untrusted -> every `X-Forwarded-*` and `Forwarded` removed; trusted -> only
+/// `Forwarded` removed.
+pub fn apply_forwarded_policy(headers: &mut HeaderMap, trusted: bool) {
+    if trusted {
+        headers.remove("forwarded");
+    } else {
+        crate::decisions::strip_forwarded(headers);
+    }
+}
+
+/// `X_User`, `x.user`, `X-USER` all normalise to `x-user`: some upstream frameworks (CGI, PHP,
+/// nginx with underscores_in_headers) treat them as the same header.
+fn normalise(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b == b'_' || b == b'.' {
+                '-'
+            } else {
+                b.to_ascii_lowercase() as char
+            }
+        })
+        .collect()
+}
+
+/// Remove every client header that could be read as one of `names` (DESIGN §6).
+pub fn strip_spoofed(headers: &mut HeaderMap, names: &[HeaderName]) {
+    if names.is_empty() {
+        return;
+    }
+    let wanted: Vec<String> = names.iter().map(|n| normalise(n.as_str())).collect();
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| wanted.contains(&normalise(k.as_str())))
+        .cloned()
+        .collect();
+    for k in doomed {
+        headers.remove(k);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        h
+    }
+
+    // SPEC §4.6: headers named in Connection are removed before mutators run.
+    #[test]
+    fn connection_named_headers_go() {
+        let mut h = map(&[
+            ("connection", "X-User, keep-alive"),
+            ("x-user", "admin"),
+            ("te", "trailers"),
+            ("x-keep", "1"),
+        ]);
+        strip_hop_by_hop(&mut h, false);
+        assert!(
+            h.get("x-user").is_none() && h.get("te").is_none() && h.get("connection").is_none()
+        );
+        assert_eq!(h.get("x-keep").map(|v| v.as_bytes()), Some(&b"1"[..]));
+    }
+
+    // DESIGN §6: case, underscore and dot variants of a mutator header are removed.
+    #[test]
+    fn spoof_variants_go() {
+        let mut h = map(&[
+            ("x-user", "a"),
+            ("x_user", "b"),
+            ("x.user", "c"),
+            ("x-username", "keep"),
+        ]);
+        strip_spoofed(&mut h, &[HeaderName::from_static("x-user")]);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-username"));
+    }
+
+    #[test]
+    fn upgrade_kept_when_asked() {
+        let mut h = map(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
+        assert!(is_upgrade(&h));
+        strip_hop_by_hop(&mut h, true);
+        assert_eq!(
+            h.get("upgrade").map(|v| v.as_bytes()),
+            Some(&b"websocket"[..])
+        );
+        assert_eq!(
+            h.get("connection").map(|v| v.as_bytes()),
+            Some(&b"upgrade"[..])
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! The reverse proxy on `serve.proxy` (SPEC §4.1, §4.6, §6.1): normalize, match, run the
+//! pipeline, forward to the rule's upstream with identity headers, stream the answer back.
+
+mod client;
+pub mod forward;
+pub mod headers;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+
+use crate::app::State;
+use crate::decisions::render;
+use crate::pipeline::error::msg;
+use crate::pipeline::session::RequestUrl;
+use crate::pipeline::{self, PipelineError, RequestInfo};
+use crate::rules::matcher::normalize_path;
+use crate::server::{Body, BoxFuture, Handler};
+
+pub use client::Upstream;
+
+/// The proxy listener's request handler.
+pub struct Proxy {
+    pub state: Arc<State>,
+    pub tls: bool,
+    client: Upstream,
+    response_timeout: Duration,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Proxy {
+    /// Build the handler; the upstream client follows `serve.proxy.upstream` of the config in
+    /// force at start-up (listener settings need a restart, SPEC §7).
+    pub fn new(state: Arc<State>, tls: bool) -> Result<Self, String> {
+        let snapshot = state.snapshot();
+        let cfg = &snapshot.config.serve.proxy.upstream;
+        Ok(Self {
+            client: client::build(cfg)?,
+            response_timeout: cfg.response_timeout.0,
+            state,
+            tls,
+        })
+    }
+
+    pub async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let snapshot = self.state.snapshot();
+        let trusted = snapshot.config.serve.proxy.trust_forwarded_headers;
+        headers::apply_forwarded_policy(req.headers_mut(), trusted);
+        let info = match request_info(&req, peer, self.tls, trusted) {
+            Ok(info) => info,
+            Err(failed) => {
+                let (info, e) = *failed;
+                return render(snapshot.fallback_reply(&[], &e, &info));
+            }
+        };
+        let (rule, captures) = match snapshot.rules.find(&info) {
+            Ok(found) => found,
+            Err(e) => return render(snapshot.fallback_reply(&[], &e, &info)),
+        };
+        let mut session = info.new_session(captures);
+        if let Err(e) = pipeline::run(&rule, &info, &mut session).await {
+            tracing::info!(rule_id = %rule.id, status = e.status.as_u16(), reason = e.reason.as_deref().unwrap_or(""), "access request denied");
+            return render(snapshot.fallback_reply(&rule.errors, &e, &info));
+        }
+        let Some(upstream) = &rule.upstream else {
+            let e = PipelineError::internal(msg::NO_UPSTREAM);
+            return render(snapshot.fallback_reply(&rule.errors, &e, &info));
+        };
+        match forward::forward(
+            &self.client,
+            self.response_timeout,
+            &rule,
+            upstream,
+            &info,
+            &session,
+            req,
+        )
+        .await
+        {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::warn!(rule_id = %rule.id, upstream = %upstream.url, error = ?e, "upstream request failed");
+                forward::failure(e.status())
+            }
+        }
+    }
+}
+
+impl Handler for Proxy {
+    fn call(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> BoxFuture {
+        Box::pin(async move { self.handle(req, peer).await })
+    }
+}
+
+/// The request as the pipeline sees it (SPEC §3.4): scheme from the listener (or a trusted
+/// `X-Forwarded-Proto: http|https`), `Host` verbatim, the one normalized path.
+fn request_info<B>(
+    req: &Request<B>,
+    peer: SocketAddr,
+    tls: bool,
+    trusted: bool,
+) -> Result<RequestInfo, Box<(RequestInfo, PipelineError)>> {
+    let headers = req.headers();
+    let mut scheme = if tls { "https" } else { "http" }.to_string();
+    if trusted {
+        if let Some(p) = headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+        {
+            if p.eq_ignore_ascii_case("https") || p.eq_ignore_ascii_case("http") {
+                scheme = p.to_ascii_lowercase();
+            }
+        }
+    }
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let original_uri = req
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let mut info = RequestInfo {
+        method: req.method().as_str().to_string(),
+        url: RequestUrl {
+            scheme,
+            host,
+            path: String::new(),
+            raw_query: req.uri().query().unwrap_or("").to_string(),
+        },
+        headers: headers.clone(),
+        remote_addr: Some(peer.ip()),
+        forwarded_trusted: trusted,
+        original_uri,
+    };
+    match normalize_path(req.uri().path()) {
+        Ok(p) => {
+            info.url.path = p;
+            Ok(info)
+        }
+        Err(e) => Err(Box::new((info, PipelineError::bad_request(e.to_string())))),
+    }
+}

@@ -1,0 +1,372 @@
+//! The reverse proxy (SPEC §4.1, §4.6, §6.1): Appendix B cases 2, 12, 13, 14 and 28, header
+//! spoofing, WebSocket upgrades and streamed uploads, against a real echo upstream.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use common::upstream::Upstream;
+use common::{Gate, Resp, BASE_CONFIG};
+use http_body::Frame;
+
+fn rule(id: &str, url: &str, methods: &str, upstream: &str, mutators: &str) -> String {
+    format!(
+        "- id: {id}\n  match: {{ url: '{url}', methods: {methods} }}\n  upstream: {upstream}\n  authenticators: [{{ handler: noop }}]\n  authorizer: {{ handler: allow }}\n  mutators: {mutators}\n"
+    )
+}
+
+fn echoed(r: &Resp) -> serde_json::Value {
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+// SPEC Appendix B case 2.
+#[tokio::test]
+async fn case2_forwarding() {
+    let up = Upstream::start().await;
+    let rules = rule(
+        "a",
+        "http://h/a/<[0-9]+>",
+        "[GET]",
+        &format!("{{ url: '{}' }}", up.url()),
+        "[{handler: noop}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let r = g
+        .proxy(
+            "GET",
+            "/a/12",
+            &[("Host", "h"), ("Authorization", "Bearer abc")],
+        )
+        .await;
+    let e = echoed(&r);
+    assert_eq!(e["uri"], "/a/12");
+    assert_eq!(e["headers"]["host"], up.addr().to_string());
+    assert_eq!(e["headers"]["authorization"], "Bearer abc");
+    assert_eq!(r.header("x-upstream"), Some("echo"));
+    assert_eq!(g.proxy("GET", "/a/x", &[("Host", "h")]).await.status, 404);
+    assert_eq!(g.proxy("POST", "/a/12", &[("Host", "h")]).await.status, 404);
+    assert_eq!(
+        echoed(&g.proxy("GET", "/a/12?x=1", &[("Host", "h")]).await)["uri"],
+        "/a/12?x=1"
+    );
+    assert_eq!(
+        echoed(&g.proxy("GET", "/a/12/", &[("Host", "h")]).await)["uri"],
+        "/a/12"
+    );
+    // SPEC Appendix B case 11 on the proxy: the cleaned path is matched AND forwarded.
+    assert_eq!(
+        echoed(&g.proxy("GET", "/b/../a/7", &[("Host", "h")]).await)["uri"],
+        "/a/7"
+    );
+    // The 404 never reached the upstream.
+    assert_eq!(up.count(), 4);
+}
+
+// SPEC Appendix B case 12 and §4.6: strip_path.
+#[tokio::test]
+async fn case12_strip_path() {
+    let up = Upstream::start().await;
+    let rules = rule(
+        "s",
+        "http://h/api/<.*>",
+        "[GET]",
+        &format!("{{ url: '{}/', strip_path: /api }}", up.url()),
+        "[{handler: noop}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    assert_eq!(
+        echoed(&g.proxy("GET", "/api/users/1", &[("Host", "h")]).await)["uri"],
+        "/users/1"
+    );
+}
+
+// SPEC Appendix B case 13: preserve_host.
+#[tokio::test]
+async fn case13_preserve_host() {
+    let up = Upstream::start().await;
+    let rules = rule(
+        "p",
+        "http://h/p",
+        "[GET]",
+        &format!("{{ url: '{}', preserve_host: true }}", up.url()),
+        "[{handler: noop}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    assert_eq!(
+        echoed(&g.proxy("GET", "/p", &[("Host", "h")]).await)["headers"]["host"],
+        "h"
+    );
+}
+
+// SPEC Appendix B case 14 and §6.1 (test/forwarded-header rewritten for a local upstream).
+#[tokio::test]
+async fn case14_forwarded_headers() {
+    let up = Upstream::start().await;
+    let u = format!("{{ url: '{}' }}", up.url());
+    let rules = rule("http", "http://h/http", "[GET]", &u, "[{handler: noop}]")
+        + &rule("https", "https://h/https", "[GET]", &u, "[{handler: noop}]");
+    let spoof = [
+        ("Host", "h"),
+        ("X-Forwarded-Host", "evil"),
+        ("X-Forwarded-Uri", "/x"),
+        ("Forwarded", "for=1.2.3.4"),
+        ("X-Forwarded-Proto", "http"),
+    ];
+
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let e = echoed(&g.proxy("GET", "/http", &spoof).await);
+    for h in [
+        "x-forwarded-host",
+        "x-forwarded-uri",
+        "forwarded",
+        "x-forwarded-proto",
+    ] {
+        assert!(
+            e["headers"].get(h).is_none(),
+            "{h} forwarded from an untrusted client"
+        );
+    }
+    // Untrusted X-Forwarded-Proto does not pick the scheme.
+    assert_eq!(
+        g.proxy(
+            "GET",
+            "/https",
+            &[("Host", "h"), ("X-Forwarded-Proto", "https")]
+        )
+        .await
+        .status,
+        404
+    );
+    g.stop().await;
+
+    let trusting =
+        BASE_CONFIG.to_string() + "serve:\n  proxy:\n    trust_forwarded_headers: true\n";
+    let g = Gate::start(&trusting, &[("rules.yaml", &rules)]).await;
+    let e = echoed(&g.proxy("GET", "/http", &spoof).await);
+    assert_eq!(e["headers"]["x-forwarded-host"], "evil");
+    assert_eq!(e["headers"]["x-forwarded-uri"], "/x");
+    assert!(e["headers"].get("forwarded").is_none());
+    let status = |r: Resp| r.status;
+    assert_eq!(status(g.proxy("GET", "/http", &[("Host", "h")]).await), 200);
+    assert_eq!(
+        status(
+            g.proxy(
+                "GET",
+                "/http",
+                &[("Host", "h"), ("X-Forwarded-Proto", "http")]
+            )
+            .await
+        ),
+        200
+    );
+    assert_eq!(
+        status(
+            g.proxy(
+                "GET",
+                "/http",
+                &[("Host", "h"), ("X-Forwarded-Proto", "https")]
+            )
+            .await
+        ),
+        404
+    );
+    assert_eq!(
+        status(g.proxy("GET", "/https", &[("Host", "h")]).await),
+        404
+    );
+    assert_eq!(
+        status(
+            g.proxy(
+                "GET",
+                "/https",
+                &[("Host", "h"), ("X-Forwarded-Proto", "http")]
+            )
+            .await
+        ),
+        404
+    );
+    assert_eq!(
+        status(
+            g.proxy(
+                "GET",
+                "/https",
+                &[("Host", "h"), ("X-Forwarded-Proto", "HTTPS")]
+            )
+            .await
+        ),
+        200
+    );
+}
+
+// SPEC Appendix B case 28 and §4.1 step 7: upstream down -> 502, too slow -> 504, empty bodies;
+// a rule without upstream -> 500 (Appendix A).
+#[tokio::test]
+async fn case28_upstream_failures() {
+    let up = Upstream::start().await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let rules = rule("down", "http://h/down", "[GET]", &format!("{{ url: 'http://{dead}' }}"), "[{handler: noop}]")
+        + &rule("slow", "http://h/slow/<.*>", "[GET]", &format!("{{ url: '{}' }}", up.url()), "[{handler: noop}]")
+        + "- id: none\n  match: { url: 'http://h/none', methods: [GET] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n";
+    let config = BASE_CONFIG.to_string()
+        + "serve:\n  proxy:\n    upstream:\n      response_timeout: 300ms\n";
+    let g = Gate::start(&config, &[("rules.yaml", &rules)]).await;
+    let r = g.proxy("GET", "/down", &[("Host", "h")]).await;
+    assert_eq!((r.status, r.body.as_str()), (502, ""));
+    let r = g.proxy("GET", "/slow/3000", &[("Host", "h")]).await;
+    assert_eq!((r.status, r.body.as_str()), (504, ""));
+    assert_eq!(
+        g.proxy("GET", "/slow/1", &[("Host", "h")]).await.status,
+        200
+    );
+    let r = g.proxy("GET", "/none", &[("Host", "h")]).await;
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.json()["error"]["message"],
+        "Unable to forward the request because matched rule does not define an upstream URL"
+    );
+    // SPEC Appendix B case 1 on the proxy port: no match -> 404 JSON.
+    assert_eq!(
+        g.proxy("GET", "/anything", &[("Host", "h")]).await.json()["error"]["code"],
+        404
+    );
+}
+
+// DESIGN §6 / issue: client copies of mutator headers never reach the upstream, whatever their
+// spelling, and `Connection:` cannot remove the mutator's value.
+#[tokio::test]
+async fn header_spoofing() {
+    let up = Upstream::start().await;
+    let rules = rule(
+        "m",
+        "http://h/m",
+        "[GET]",
+        &format!("{{ url: '{}' }}", up.url()),
+        "[{handler: header, config: {headers: {X-User: '{{ print .Subject }}-ok'}}}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let r = g
+        .proxy(
+            "GET",
+            "/m",
+            &[
+                ("Host", "h"),
+                ("X-User", "admin"),
+                ("X_User", "admin"),
+                ("x.user", "admin"),
+                ("Connection", "X-User"),
+            ],
+        )
+        .await;
+    let e = echoed(&r);
+    assert_eq!(e["headers"]["x-user"], "-ok");
+    for h in ["x_user", "x.user"] {
+        assert!(e["headers"].get(h).is_none(), "{h} reached the upstream");
+    }
+    let seen = up.last();
+    assert_eq!(seen.headers.get_all("x-user").iter().count(), 1);
+}
+
+// WebSocket and other Upgrade requests go through the pipeline and are relayed.
+#[tokio::test]
+async fn websocket_echo() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let up = Upstream::start().await;
+    let rules = rule("ws", "http://<[^/]+>/ws", "[GET]", &format!("{{ url: '{}' }}", up.url()), "[{handler: header, config: {headers: {X-User: ws}}}]")
+        + "- id: ws-denied\n  match: { url: 'http://<[^/]+>/ws-denied', methods: [GET] }\n  upstream: { url: 'http://127.0.0.1:9' }\n  authenticators: [{ handler: unauthorized }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n";
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let (mut ws, resp) = tokio_tungstenite::connect_async(format!("ws://{}/ws", g.proxy))
+        .await
+        .expect("handshake");
+    assert_eq!(resp.status(), 101);
+    ws.send(Message::text("hello")).await.unwrap();
+    let echoed = ws.next().await.unwrap().unwrap();
+    assert_eq!(echoed.into_text().unwrap().as_str(), "hello");
+    ws.close(None).await.ok();
+    // The handshake carried the mutator header.
+    assert_eq!(
+        up.last().headers.get("x-user").map(|v| v.to_str().unwrap()),
+        Some("ws")
+    );
+    // A denied upgrade gets the pipeline's answer.
+    let err = tokio_tungstenite::connect_async(format!("ws://{}/ws-denied", g.proxy))
+        .await
+        .expect_err("denied");
+    assert!(err.to_string().contains("401"), "{err}");
+}
+
+/// A body of `total` bytes produced in 64 KiB chunks, never held whole.
+struct Generated {
+    left: usize,
+    chunk: Bytes,
+}
+
+impl http_body::Body for Generated {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let n = self.left.min(self.chunk.len());
+        self.left -= n;
+        Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..n)))))
+    }
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.left as u64)
+    }
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+// Bodies are streamed: a 100 MB upload arrives intact and the process RSS stays flat (generous
+// bound: growth well under the body size).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_upload_is_streamed() {
+    use http_body_util::BodyExt;
+    let up = Upstream::start().await;
+    let rules = rule(
+        "u",
+        "http://<[^/]+>/upload",
+        "[POST]",
+        &format!("{{ url: '{}' }}", up.url()),
+        "[{handler: noop}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let total = 100 * 1024 * 1024;
+    let chunk = Bytes::from((0..64 * 1024).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Generated>();
+    let before = rss_kib();
+    let req = http::Request::post(format!("http://{}/upload", g.proxy))
+        .body(Generated { left: total, chunk })
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["body_len"], total);
+    let grown_mib = rss_kib().saturating_sub(before) / 1024;
+    assert!(
+        grown_mib < 50,
+        "RSS grew by {grown_mib} MiB while streaming 100 MiB"
+    );
+}
