@@ -1,6 +1,7 @@
 //! Process state: the config and compiled rule set as one immutable snapshot behind an
 //! `ArcSwap` (one writer, lock-free readers; a request keeps the snapshot it started with).
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -9,6 +10,7 @@ use ipnet::IpNet;
 use crate::config::Config;
 use crate::pipeline::errors::{build_fallback, Fallback};
 use crate::pipeline::DisabledHandlers;
+use crate::rules::remote::RemoteStore;
 use crate::rules::repository::{read_source, RuleDocument, Source};
 use crate::rules::{LoadError, RuleSet};
 
@@ -22,14 +24,19 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Read every repository of `config` and compile the whole rule set.
-    pub fn build(config: Config, disabled: DisabledHandlers) -> Result<Snapshot, Vec<LoadError>> {
-        let docs = read_repositories(&config.access_rules.repositories)?;
+    /// Read every repository of `config` (remote ones through `remote`) and compile the whole
+    /// rule set.
+    pub async fn build(
+        config: Arc<Config>,
+        remote: &RemoteStore,
+        disabled: DisabledHandlers,
+    ) -> Result<Snapshot, Vec<LoadError>> {
+        let docs = read_repositories(&config.access_rules.repositories, remote, false).await?;
         Self::from_documents(config, &docs, disabled)
     }
 
     pub fn from_documents(
-        config: Config,
+        config: Arc<Config>,
         docs: &[RuleDocument],
         disabled: DisabledHandlers,
     ) -> Result<Snapshot, Vec<LoadError>> {
@@ -43,7 +50,7 @@ impl Snapshot {
         let rules = RuleSet::compile(docs, &config, disabled)?;
         let trusted_proxies = config.serve.api.trusted_proxies.clone();
         Ok(Snapshot {
-            config: Arc::new(config),
+            config,
             rules,
             fallback,
             trusted_proxies,
@@ -56,17 +63,26 @@ impl Snapshot {
     }
 }
 
-/// Read all repositories, collecting every error.
-pub fn read_repositories(repos: &[String]) -> Result<Vec<RuleDocument>, Vec<LoadError>> {
+/// Read all repositories, collecting every error. Remote repositories come from `remote`
+/// (fetched when not held yet, or when `refresh_remote`).
+pub async fn read_repositories(
+    repos: &[String],
+    remote: &RemoteStore,
+    refresh_remote: bool,
+) -> Result<Vec<RuleDocument>, Vec<LoadError>> {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     for repo in repos {
-        match Source::parse(repo)
-            .map_err(|e| vec![e])
-            .and_then(|s| read_source(&s))
-        {
-            Ok(mut d) => docs.append(&mut d),
-            Err(mut e) => errors.append(&mut e),
+        match Source::parse(repo) {
+            Ok(Source::Http(url)) => match remote.get(&url, refresh_remote).await {
+                Ok(mut f) => docs.append(&mut f.docs),
+                Err(mut e) => errors.append(&mut e),
+            },
+            Ok(source) => match read_source(&source) {
+                Ok(mut d) => docs.append(&mut d),
+                Err(mut e) => errors.append(&mut e),
+            },
+            Err(e) => errors.push(e),
         }
     }
     if errors.is_empty() {
@@ -80,12 +96,17 @@ pub fn read_repositories(repos: &[String]) -> Result<Vec<RuleDocument>, Vec<Load
 #[derive(Debug)]
 pub struct State {
     snapshot: ArcSwap<Snapshot>,
+    /// Rule-set / config reloads applied and rejected since start.
+    pub reloads_ok: AtomicU64,
+    pub reloads_failed: AtomicU64,
 }
 
 impl State {
     pub fn new(snapshot: Snapshot) -> Arc<Self> {
         Arc::new(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
         })
     }
 
@@ -186,32 +207,32 @@ async fn bind(service: &str, host: &str, port: u16) -> std::io::Result<tokio::ne
     Ok(listener)
 }
 
+impl Running {
+    /// Watch config files and rule sources and reload on change; poll remote repositories
+    /// (SPEC §7 as amended by DESIGN §3).
+    pub fn watch(&mut self, sources: crate::rules::watch::Sources, remote: Arc<RemoteStore>) {
+        let reloader = Arc::new(crate::rules::watch::Reloader::new(
+            sources,
+            self.state.clone(),
+            remote,
+        ));
+        let rx = self.shutdown.subscribe();
+        self.tasks.push(crate::rules::watch::spawn(reloader, rx));
+    }
+}
+
 /// `gatehouse serve`: load config and rules (any error is fatal), serve until SIGINT/SIGTERM.
 pub fn serve(config_files: &[std::path::PathBuf]) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let config = match crate::config::load(config_files) {
-        Ok(c) => c,
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let config = match crate::config::load_with_env(config_files, env.clone()) {
+        Ok(c) => Arc::new(c),
         Err(e) => {
-            eprintln!("gatehouse: invalid configuration: {e}");
+            eprintln!("gatehouse: invalid configuration: {}", error_chain(&e));
             return ExitCode::FAILURE;
         }
     };
     crate::telemetry::init_logging(&config);
-    let snapshot = match Snapshot::build(config, DisabledHandlers::Reject) {
-        Ok(s) => s,
-        Err(errors) => {
-            for e in &errors {
-                tracing::error!("{e}");
-                eprintln!("gatehouse: {e}");
-            }
-            eprintln!(
-                "gatehouse: {} error(s) in access rules, not starting",
-                errors.len()
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    tracing::info!(rules = snapshot.rules.len(), "access rules loaded");
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -223,18 +244,55 @@ pub fn serve(config_files: &[std::path::PathBuf]) -> std::process::ExitCode {
         }
     };
     rt.block_on(async move {
-        let running = match start(snapshot).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("gatehouse: cannot bind listener: {e}");
+        let remote = Arc::new(RemoteStore::default());
+        let snapshot = match Snapshot::build(config, &remote, DisabledHandlers::Reject).await {
+            Ok(s) => s,
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("gatehouse: {e}");
+                }
+                eprintln!(
+                    "gatehouse: {} error(s) in access rules, not starting",
+                    errors.len()
+                );
                 return ExitCode::FAILURE;
             }
         };
+        tracing::info!(rules = snapshot.rules.len(), "access rules loaded");
+        let mut running = match start(snapshot).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("gatehouse: cannot start: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        running.watch(
+            crate::rules::watch::Sources {
+                config_files: config_files.to_vec(),
+                env,
+            },
+            remote,
+        );
         shutdown_signal().await;
         tracing::info!("shutting down, draining in-flight requests");
         running.stop().await;
         ExitCode::SUCCESS
     })
+}
+
+/// An error and its causes, `: `-separated.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
 }
 
 async fn shutdown_signal() {

@@ -156,7 +156,7 @@ fn validate(config_files: &[PathBuf], paths: &[String]) -> ExitCode {
     }
     let files = docs.len();
     let rules: usize = docs.iter().map(|d| d.rules.len()).sum();
-    if let Err(mut e) = Snapshot::from_documents(config, &docs, mode) {
+    if let Err(mut e) = Snapshot::from_documents(std::sync::Arc::new(config), &docs, mode) {
         errors.append(&mut e);
     }
     if errors.is_empty() {

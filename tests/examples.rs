@@ -6,17 +6,18 @@ mod common;
 use common::{repo_root, run_bin};
 
 /// `rules/` compiles against the default config exactly as `serve` would.
-#[test]
-fn repo_rules_compile_with_default_config() {
+#[tokio::test]
+async fn repo_rules_compile_with_default_config() {
     let root = repo_root();
     let config = gatehouse::config::load(&[root.join("config.yaml")]).expect("config.yaml loads");
-    let docs = gatehouse::app::read_repositories(&[
-        "file://".to_string() + root.join("rules").to_str().unwrap()
-    ])
-    .expect("rules/ reads");
+    let remote = gatehouse::rules::remote::RemoteStore::default();
+    let repo = "file://".to_string() + root.join("rules").to_str().unwrap();
+    let docs = gatehouse::app::read_repositories(&[repo], &remote, false)
+        .await
+        .expect("rules/ reads");
     assert!(docs.len() >= 3);
     let snap = gatehouse::app::Snapshot::from_documents(
-        config,
+        std::sync::Arc::new(config),
         &docs,
         gatehouse::pipeline::DisabledHandlers::Reject,
     )

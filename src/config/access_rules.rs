@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::duration::Duration;
+
 config_struct! {
     /// `access_rules`.
     pub struct AccessRules {
@@ -12,6 +14,9 @@ config_struct! {
         /// Accepted because Oathkeeper's own kitchen-sink config sets it (`false`); not in the
         /// v26 schema and not implemented: the rules module should refuse `true`.
         pub prefix_matching_enabled: bool = false,
+        /// gatehouse extension: how often `http(s)://` repositories are polled (conditional
+        /// GET with ETag / If-Modified-Since).
+        pub poll_interval: Duration = Duration::from_secs(30),
     }
 }
 

@@ -6,8 +6,10 @@
 
 pub mod compile;
 pub mod matcher;
+pub mod remote;
 pub mod repository;
 pub mod spec;
+pub mod watch;
 
 pub use compile::{Rule, RuleSet};
 

@@ -119,14 +119,29 @@ impl Gate {
                 v.replace("{dir}", &setup.path().display().to_string()),
             )
         }));
-        let config = gatehouse::config::load_with_env(files, vars).map_err(|e| e.to_string())?;
-        let snapshot = Snapshot::build(config, DisabledHandlers::Reject).map_err(|errs| {
+        let config =
+            gatehouse::config::load_with_env(files, vars.clone()).map_err(|e| e.to_string())?;
+        let remote = std::sync::Arc::new(gatehouse::rules::remote::RemoteStore::default());
+        let snapshot = Snapshot::build(
+            std::sync::Arc::new(config),
+            &remote,
+            DisabledHandlers::Reject,
+        )
+        .await
+        .map_err(|errs| {
             errs.iter()
                 .map(|e| e.to_string())
                 .collect::<Vec<_>>()
                 .join("\n")
         })?;
-        let running = app::start(snapshot).await.map_err(|e| e.to_string())?;
+        let mut running = app::start(snapshot).await.map_err(|e| e.to_string())?;
+        running.watch(
+            gatehouse::rules::watch::Sources {
+                config_files: files.to_vec(),
+                env: vars,
+            },
+            remote,
+        );
         Ok(Gate {
             api: running.api_addr,
             proxy: running.proxy_addr,

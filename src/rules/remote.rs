@@ -1,0 +1,141 @@
+//! `http(s)://` rule repositories (DESIGN §3): fetched at start-up, polled with conditional
+//! requests (ETag / If-Modified-Since), and the last good copy kept when a fetch fails.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use http::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use http::StatusCode;
+
+use super::repository::{decode_document, RuleDocument};
+use super::LoadError;
+use crate::outbound::{self, CallPolicy};
+
+/// Deadline of one repository fetch.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone)]
+struct Entry {
+    etag: Option<String>,
+    last_modified: Option<String>,
+    docs: Vec<RuleDocument>,
+}
+
+/// Last good copy of every remote repository.
+#[derive(Debug, Default)]
+pub struct RemoteStore {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+/// The outcome of one fetch.
+#[derive(Debug)]
+pub struct Fetched {
+    pub docs: Vec<RuleDocument>,
+    /// The content differs from the copy held before.
+    pub changed: bool,
+}
+
+impl RemoteStore {
+    /// The documents of `url`: the held copy unless `refresh` (or none is held yet), in which
+    /// case a conditional GET decides. A failed fetch falls back to the held copy.
+    pub async fn get(&self, url: &str, refresh: bool) -> Result<Fetched, Vec<LoadError>> {
+        let held = self.entries.lock().ok().and_then(|m| m.get(url).cloned());
+        if let (Some(h), false) = (&held, refresh) {
+            return Ok(Fetched {
+                docs: h.docs.clone(),
+                changed: false,
+            });
+        }
+        match fetch(url, held.as_ref()).await {
+            Ok(None) => Ok(Fetched {
+                docs: held.map(|h| h.docs).unwrap_or_default(),
+                changed: false,
+            }),
+            Ok(Some(entry)) => {
+                let docs = entry.docs.clone();
+                if let Ok(mut m) = self.entries.lock() {
+                    m.insert(url.to_string(), entry);
+                }
+                Ok(Fetched {
+                    docs,
+                    changed: true,
+                })
+            }
+            Err(errors) => match held {
+                Some(h) => {
+                    for e in &errors {
+                        tracing::warn!(repository = url, error = %e, "keeping the last good copy of a remote rule repository");
+                    }
+                    Ok(Fetched {
+                        docs: h.docs,
+                        changed: false,
+                    })
+                }
+                None => Err(errors),
+            },
+        }
+    }
+
+    /// Forget repositories no longer configured.
+    pub fn retain(&self, urls: &[String]) {
+        if let Ok(mut m) = self.entries.lock() {
+            m.retain(|k, _| urls.contains(k));
+        }
+    }
+}
+
+/// `Ok(None)`: not modified.
+async fn fetch(url: &str, held: Option<&Entry>) -> Result<Option<Entry>, Vec<LoadError>> {
+    let err = |m: String| vec![LoadError::source(url, m)];
+    let resp = outbound::send(
+        CallPolicy {
+            timeout: FETCH_TIMEOUT,
+            ..CallPolicy::default()
+        },
+        || {
+            let mut b = outbound::client().get(url);
+            if let Some(h) = held {
+                if let Some(e) = &h.etag {
+                    b = b.header(IF_NONE_MATCH, e);
+                }
+                if let Some(lm) = &h.last_modified {
+                    b = b.header(IF_MODIFIED_SINCE, lm);
+                }
+            }
+            b
+        },
+    )
+    .await
+    .map_err(|e| err(format!("fetch failed: {e}")))?;
+    let status = resp.status();
+    if status == StatusCode::NOT_MODIFIED && held.is_some() {
+        return Ok(None);
+    }
+    if !status.is_success() {
+        return Err(err(format!("fetch failed: HTTP {status}")));
+    }
+    let header = |n: http::HeaderName| {
+        resp.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let etag = header(ETAG);
+    let last_modified = header(LAST_MODIFIED);
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| err(format!("reading body: {e}")))?;
+    let doc = decode_document(url, &body)?;
+    if let Some(h) = held {
+        if h.docs.len() == 1 && h.docs[0].rules == doc.rules {
+            return Ok(None);
+        }
+    }
+    Ok(Some(Entry {
+        etag,
+        last_modified,
+        docs: vec![doc],
+    }))
+}

@@ -1,0 +1,305 @@
+//! Hot reload (SPEC §7 as amended by DESIGN §3). `notify` watches the config files and every
+//! local rule repository (the containing directory, so editors' rename-swaps and Kubernetes
+//! ConfigMap `..data` symlink swaps are seen); events are debounced, then the whole config and
+//! rule set are rebuilt and swapped as one snapshot. Anything invalid keeps the snapshot in
+//! force and logs file, rule id, key and reason; a deleted rule file's rules go. Remote
+//! repositories are polled.
+//!
+//! In-flight requests keep the snapshot they started with (`State::snapshot` hands out an
+//! `Arc`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::remote::RemoteStore;
+use super::repository::Source;
+use super::LoadError;
+use crate::app::{read_repositories, Snapshot, State};
+use crate::config::Config;
+use crate::pipeline::DisabledHandlers;
+
+/// Quiet period after the last file event before reloading.
+pub const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// Where the config comes from (re-read on every reload).
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub config_files: Vec<PathBuf>,
+    /// Environment overrides captured at start-up (SPEC §2.1).
+    pub env: Vec<(String, String)>,
+}
+
+/// What changed since the last reload.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub config: bool,
+    pub rules: bool,
+    /// A remote repository changed (already fetched by the poll).
+    pub remote: bool,
+}
+
+/// Rebuilds and swaps snapshots.
+#[derive(Debug)]
+pub struct Reloader {
+    sources: Sources,
+    state: Arc<State>,
+    remote: Arc<RemoteStore>,
+}
+
+impl Reloader {
+    pub fn new(sources: Sources, state: Arc<State>, remote: Arc<RemoteStore>) -> Self {
+        Self {
+            sources,
+            state,
+            remote,
+        }
+    }
+
+    /// Rebuild from the current files; swap when everything is valid.
+    pub async fn reload(&self, changes: Changes) -> Result<(), Vec<LoadError>> {
+        let current = self.state.snapshot();
+        let config = if changes.config {
+            match crate::config::load_with_env(&self.sources.config_files, self.sources.env.clone())
+            {
+                Ok(c) => {
+                    warn_restart_only(&current.config, &c);
+                    Arc::new(c)
+                }
+                Err(e) => {
+                    let err = LoadError::source("config", crate::app::error_chain(&e));
+                    return self.rejected(vec![err]);
+                }
+            }
+        } else {
+            current.config.clone()
+        };
+        self.remote.retain(&config.access_rules.repositories);
+        let docs =
+            match read_repositories(&config.access_rules.repositories, &self.remote, false).await {
+                Ok(d) => d,
+                Err(e) => return self.rejected(e),
+            };
+        // A config edit that disables a handler loaded rules use keeps those rules, failing
+        // closed with 500 (SPEC §7, Appendix B case 24); a rule file that names a disabled
+        // handler is rejected as at start-up.
+        let disabled = if changes.config && !changes.rules {
+            DisabledHandlers::FailAtRequest
+        } else {
+            DisabledHandlers::Reject
+        };
+        match Snapshot::from_documents(config, &docs, disabled) {
+            Ok(next) => {
+                tracing::info!(rules = next.rules.len(), "access rules reloaded");
+                self.state.swap(next);
+                self.state.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => self.rejected(e),
+        }
+    }
+
+    fn rejected(&self, errors: Vec<LoadError>) -> Result<(), Vec<LoadError>> {
+        self.state.reloads_failed.fetch_add(1, Ordering::Relaxed);
+        for e in &errors {
+            tracing::error!(error = %e, "reload rejected, keeping the rules in force");
+        }
+        Err(errors)
+    }
+
+    /// Directories to watch and the config file names in them.
+    fn watch_targets(&self) -> BTreeSet<PathBuf> {
+        let mut dirs = BTreeSet::new();
+        for f in &self.sources.config_files {
+            dirs.insert(parent_dir(f));
+        }
+        let snapshot = self.state.snapshot();
+        for repo in &snapshot.config.access_rules.repositories {
+            if let Ok(Source::Path(p)) = Source::parse(repo) {
+                if p.is_dir() {
+                    dirs.insert(p.clone());
+                }
+                dirs.insert(parent_dir(&p));
+            }
+        }
+        dirs
+    }
+
+    /// Poll every remote repository; true when one of them changed.
+    pub async fn poll_remote(&self) -> bool {
+        let snapshot = self.state.snapshot();
+        let mut changed = false;
+        for repo in &snapshot.config.access_rules.repositories {
+            if let Ok(Source::Http(url)) = Source::parse(repo) {
+                match self.remote.get(&url, true).await {
+                    Ok(f) => changed |= f.changed,
+                    Err(errors) => {
+                        for e in errors {
+                            tracing::warn!(error = %e, "remote rule repository unavailable");
+                        }
+                    }
+                }
+            }
+        }
+        changed
+    }
+
+    /// A rule file, a file in a rule directory, or a `..`-prefixed entry (ConfigMap swap) next
+    /// to one. Editor temp files and unrelated neighbours do not trigger reloads.
+    fn is_rule_path(&self, p: &Path) -> bool {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let swap = name.starts_with("..");
+        let ruleish = [".json", ".yaml", ".yml"].iter().any(|e| name.ends_with(e));
+        let snapshot = self.state.snapshot();
+        snapshot
+            .config
+            .access_rules
+            .repositories
+            .iter()
+            .any(|repo| match Source::parse(repo) {
+                Ok(Source::Path(rp)) => {
+                    let dir = if rp.is_dir() {
+                        rp.clone()
+                    } else {
+                        parent_dir(&rp)
+                    };
+                    let same_dir = same_path(&parent_dir(p), &dir);
+                    p == rp.as_path()
+                        || (same_dir
+                            && (swap
+                                || (ruleish && rp.is_dir())
+                                || p.file_name() == rp.file_name()))
+                }
+                _ => false,
+            })
+    }
+
+    fn is_config_path(&self, p: &Path) -> bool {
+        self.sources.config_files.iter().any(|f| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            same_path(&parent_dir(f), &parent_dir(p))
+                && (f.file_name() == p.file_name() || name.starts_with(".."))
+        })
+    }
+}
+
+/// Path equality that tolerates `./x` vs `x` and symlinked temp dirs.
+fn same_path(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+fn parent_dir(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn warn_restart_only(old: &Config, new: &Config) {
+    let (o, n) = (&old.serve, &new.serve);
+    if o.proxy.host != n.proxy.host
+        || o.proxy.port != n.proxy.port
+        || o.api.host != n.api.host
+        || o.api.port != n.api.port
+        || o.prometheus != n.prometheus
+        || o.proxy.upstream != n.proxy.upstream
+    {
+        tracing::warn!("listener settings changed in the config; they apply after a restart");
+    }
+}
+
+/// Run the watcher until shutdown.
+pub fn spawn(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+        let mut watcher = match notify::recommended_watcher(
+            move |res: notify::Result<notify::Event>| {
+                // Reading the files (our own reload) produces access events: only changes count.
+                if let Ok(ev) = res.and_then(|ev| match ev.kind {
+                    notify::EventKind::Access(_) => Err(notify::Error::generic("access")),
+                    _ => Ok(ev),
+                }) {
+                    for p in ev.paths {
+                        let _ = tx.send(p);
+                    }
+                }
+            },
+        ) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot watch files; rules and config will not hot-reload");
+                None
+            }
+        };
+        let mut watched = BTreeSet::new();
+        rewatch(&reloader, watcher.as_mut(), &mut watched);
+        let poll_every = reloader
+            .state
+            .snapshot()
+            .config
+            .access_rules
+            .poll_interval
+            .0
+            .max(Duration::from_secs(1));
+        let mut poll = tokio::time::interval(poll_every);
+        poll.tick().await;
+        let mut pending = Changes::default();
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some(path) = rx.recv() => {
+                    let config = reloader.is_config_path(&path);
+                    let rules = reloader.is_rule_path(&path);
+                    if config || rules {
+                        pending.config |= config;
+                        pending.rules |= rules;
+                        deadline = Some(tokio::time::Instant::now() + DEBOUNCE);
+                    }
+                }
+                _ = sleep => {
+                    deadline = None;
+                    let changes = std::mem::take(&mut pending);
+                    let _ = reloader.reload(changes).await;
+                    rewatch(&reloader, watcher.as_mut(), &mut watched);
+                }
+                _ = poll.tick() => {
+                    if reloader.poll_remote().await {
+                        let _ = reloader.reload(Changes { remote: true, ..Changes::default() }).await;
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    })
+}
+
+/// Keep the watched directory set in line with the current config.
+fn rewatch(
+    reloader: &Reloader,
+    watcher: Option<&mut notify::RecommendedWatcher>,
+    watched: &mut BTreeSet<PathBuf>,
+) {
+    let Some(w) = watcher else { return };
+    let wanted = reloader.watch_targets();
+    for gone in watched.difference(&wanted) {
+        let _ = w.unwatch(gone);
+    }
+    for new in wanted.difference(watched) {
+        if let Err(e) = w.watch(new, RecursiveMode::NonRecursive) {
+            tracing::warn!(path = %new.display(), error = %e, "cannot watch");
+        }
+    }
+    *watched = wanted;
+}
