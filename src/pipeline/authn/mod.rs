@@ -2,12 +2,18 @@
 //! not responsible (the next one is tried), or fails (the chain stops with that error).
 
 mod anonymous;
+mod bearer_token;
+mod cookie_session;
 mod noop;
 pub mod scope;
+mod session_cache;
+mod session_check;
 pub mod token;
 mod unauthorized;
 
 pub use anonymous::Anonymous;
+pub use bearer_token::BearerToken;
+pub use cookie_session::CookieSession;
 
 use serde_json::Value;
 
@@ -42,6 +48,8 @@ pub enum Authenticator {
     Noop,
     Anonymous(Anonymous),
     Unauthorized,
+    CookieSession(CookieSession),
+    BearerToken(BearerToken),
     /// Named a handler that a config reload disabled after the rule loaded.
     Disabled(&'static str),
 }
@@ -87,6 +95,20 @@ impl Authenticator {
                     .map_err(BuildError::config)?;
                 Self::Anonymous(Anonymous::new(c))
             }
+            "cookie_session" => {
+                let c = a
+                    .cookie_session
+                    .merged(rule_config)
+                    .map_err(BuildError::config)?;
+                Self::CookieSession(CookieSession::new(c)?)
+            }
+            "bearer_token" => {
+                let c = a
+                    .bearer_token
+                    .merged(rule_config)
+                    .map_err(BuildError::config)?;
+                Self::BearerToken(BearerToken::new(c)?)
+            }
             other => return Err(BuildError::unsupported("authenticator", other)),
         })
     }
@@ -96,6 +118,8 @@ impl Authenticator {
             Self::Noop => "noop",
             Self::Anonymous(_) => "anonymous",
             Self::Unauthorized => "unauthorized",
+            Self::CookieSession(_) => "cookie_session",
+            Self::BearerToken(_) => "bearer_token",
             Self::Disabled(n) => n,
         }
     }
@@ -109,6 +133,8 @@ impl Authenticator {
             Self::Noop => Ok(noop::authenticate()),
             Self::Anonymous(h) => Ok(h.authenticate(req, session)),
             Self::Unauthorized => unauthorized::authenticate(),
+            Self::CookieSession(h) => h.authenticate(req, session).await,
+            Self::BearerToken(h) => h.authenticate(req, session).await,
             Self::Disabled(n) => Err(disabled_error("authenticator", n)),
         }
     }

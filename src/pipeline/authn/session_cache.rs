@@ -1,0 +1,328 @@
+//! Result cache of session checks (`cookie_session` / `bearer_token`, DESIGN §4 "caches that are
+//! correct"; opt-in with `cache.enabled`).
+//!
+//! - Key: SHA-256 of the handler config and of the exact request sent to the session store
+//!   (method, URL after the path/query decisions, every header sent). Two rules whose merged
+//!   configs differ never share an entry; a credential never reaches another credential's entry.
+//! - Lifetime: success for `cache.ttl`, capped by the session's `expires_at`; a session reported
+//!   `active: false` or already expired is not cached; a rejection (401) for at most
+//!   [`NEGATIVE_TTL`]; 429, 5xx, timeouts and malformed answers are never cached.
+//! - Single flight: concurrent misses on one key share one upstream call (moka `try_get_with`).
+//! - Scope: one cache per distinct handler config, shared by every rule with that config and
+//!   kept across rule reloads while some rule still uses it (a registry of weak references).
+//!   Sharing is safe because the config is part of the identity of the cache, and it keeps the
+//!   hit ratio of the common "cookie_session on every rule" setup; a config edit starts cold.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use moka::future::Cache;
+use moka::Expiry;
+
+use super::session_check::Identity;
+use crate::pipeline::error::PipelineError;
+
+/// Longest time a rejected credential is remembered: long enough to absorb a client retrying a
+/// stale cookie in a loop, short enough that a fresh login is never held back for long.
+pub const NEGATIVE_TTL: Duration = Duration::from_secs(5);
+
+/// A cache key: SHA-256 over config hash and the outgoing request.
+pub type Key = [u8; 32];
+
+/// What one session check produced.
+pub type Outcome = Result<Identity, PipelineError>;
+
+/// A cached outcome and how long it may be served.
+#[derive(Debug)]
+struct Entry {
+    outcome: Outcome,
+    ttl: Duration,
+}
+
+/// Per-entry lifetime: each entry carries its own TTL.
+struct EntryTtl;
+
+impl Expiry<Key, Arc<Entry>> for EntryTtl {
+    fn expire_after_create(
+        &self,
+        _key: &Key,
+        value: &Arc<Entry>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.ttl)
+    }
+}
+
+/// The result cache of one handler config.
+pub struct ResultCache {
+    entries: Cache<Key, Arc<Entry>>,
+}
+
+// Hand-written: entries hold identities; print the size only.
+impl std::fmt::Debug for ResultCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultCache")
+            .field("entries", &self.entries.entry_count())
+            .finish()
+    }
+}
+
+impl ResultCache {
+    fn new(max_entries: u64) -> Self {
+        Self {
+            entries: Cache::builder()
+                .max_capacity(max_entries)
+                .expire_after(EntryTtl)
+                .build(),
+        }
+    }
+
+    /// The cache shared by every handler built from the config hashed as `config_hash`.
+    pub fn shared(config_hash: Key, max_entries: u64) -> Arc<Self> {
+        static REGISTRY: OnceLock<Mutex<HashMap<Key, Weak<ResultCache>>>> = OnceLock::new();
+        let mut map = REGISTRY
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(live) = map.get(&config_hash).and_then(Weak::upgrade) {
+            return live;
+        }
+        // Rule sets that no longer exist leave dead references behind; drop them here (only
+        // runs while building handlers, never on the request path).
+        map.retain(|_, w| w.strong_count() > 0);
+        let cache = Arc::new(Self::new(max_entries));
+        map.insert(config_hash, Arc::downgrade(&cache));
+        cache
+    }
+
+    /// The cached outcome for `key`, or the outcome of `check` (run once for all concurrent
+    /// callers of the same key). `check` returns the outcome and how long it may be cached
+    /// (`None`: not at all).
+    pub async fn get_or_check<F>(&self, key: Key, check: F) -> Outcome
+    where
+        F: Future<Output = (Outcome, Option<Duration>)>,
+    {
+        // An uncacheable outcome travels as the "error" of try_get_with: moka then inserts
+        // nothing but still hands it to every caller waiting on this key.
+        let init = async move {
+            match check.await {
+                (outcome, Some(ttl)) if !ttl.is_zero() => Ok(Arc::new(Entry { outcome, ttl })),
+                (outcome, _) => Err(outcome),
+            }
+        };
+        match self.entries.try_get_with(key, init).await {
+            Ok(entry) => entry.outcome.clone(),
+            Err(uncached) => (*uncached).clone(),
+        }
+    }
+}
+
+/// How long a successful check may be served from the cache: `ttl`, capped by the session's
+/// `expires_at`; `None` for sessions reported inactive, already expired, or whose `expires_at`
+/// cannot be read.
+pub fn success_ttl(
+    ttl: Duration,
+    active: Option<bool>,
+    expires_at: Option<&str>,
+    now: SystemTime,
+) -> Option<Duration> {
+    if active == Some(false) {
+        return None;
+    }
+    let ttl = match expires_at {
+        None => ttl,
+        Some(s) => ttl.min(parse_rfc3339(s)?.duration_since(now).ok()?),
+    };
+    (!ttl.is_zero()).then_some(ttl)
+}
+
+/// Parse an RFC 3339 timestamp (`2024-05-01T10:00:00.123456Z`, `...+02:00`).
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    let num = |from: usize, to: usize| -> Option<i64> {
+        let t = s.get(from..to)?;
+        if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hour, min, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0u32;
+    if b[i] == b'.' {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = s.get(start..i.min(start + 9))?;
+        if digits.is_empty() {
+            return None;
+        }
+        let scale = 10u32.pow(9 - digits.len() as u32);
+        nanos = digits.parse::<u32>().ok()? * scale;
+    }
+    let offset = match *b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+            let off = num(i + 1, i + 3)? * 3600 + num(i + 4, i + 6)? * 60;
+            if sign == b'+' {
+                off
+            } else {
+                -off
+            }
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset;
+    let secs = u64::try_from(secs).ok()?;
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(at(0)));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T12:30:15Z"),
+            Some(at(1_709_209_815))
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29T14:30:15+02:00"),
+            Some(at(1_709_209_815))
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29T12:30:15.5z"),
+            Some(at(1_709_209_815) + Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29T12:30:15.123456789123Z"),
+            Some(at(1_709_209_815) + Duration::from_nanos(123_456_789))
+        );
+        for bad in [
+            "",
+            "2024-02-29",
+            "2024-02-29T12:30:15",
+            "2024-13-01T00:00:00Z",
+            "2024-02-29T12:30:15.Z",
+            "2024-02-29T12:30:15+0200",
+            "2024-02-29T12:30:15Zjunk",
+            "1969-12-31T23:59:59Z",
+            "２０24-02-29T12:30:15Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    // DESIGN §4: TTL capped by the session's expires_at; inactive/expired never cached.
+    #[test]
+    fn ttl_is_capped_by_expiry() {
+        let now = at(1_709_209_800);
+        let hour = Duration::from_secs(3600);
+        let exp = Some("2024-02-29T12:30:15Z"); // now + 15s
+        assert_eq!(
+            success_ttl(hour, None, exp, now),
+            Some(Duration::from_secs(15))
+        );
+        assert_eq!(
+            success_ttl(Duration::from_secs(5), Some(true), exp, now),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(success_ttl(hour, None, None, now), Some(hour));
+        assert_eq!(success_ttl(hour, Some(false), None, now), None);
+        assert_eq!(success_ttl(hour, None, exp, at(1_709_209_815)), None);
+        assert_eq!(success_ttl(hour, None, exp, at(1_709_300_000)), None);
+        assert_eq!(success_ttl(hour, None, Some("tomorrow"), now), None);
+    }
+
+    #[tokio::test]
+    async fn single_flight_and_uncached_outcomes() {
+        let cache = Arc::new(ResultCache::new(10));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let check = |ttl: Option<Duration>, ok: bool| {
+            let calls = calls.clone();
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                let outcome = if ok {
+                    Ok(Identity::default())
+                } else {
+                    Err(PipelineError::unauthorized())
+                };
+                (outcome, ttl)
+            }
+        };
+        let hour = Some(Duration::from_secs(3600));
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let (cache, check) = (cache.clone(), check(hour, true));
+            set.spawn(async move { cache.get_or_check([1; 32], check).await });
+        }
+        while let Some(r) = set.join_next().await {
+            assert!(r.expect("join").is_ok());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Not cacheable: every call goes upstream.
+        for _ in 0..3 {
+            let r = cache.get_or_check([2; 32], check(None, false)).await;
+            assert_eq!(r.expect_err("401").status.as_u16(), 401);
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        // A rejection with a TTL is served from the cache.
+        for _ in 0..3 {
+            let r = cache
+                .get_or_check([3; 32], check(Some(NEGATIVE_TTL), false))
+                .await;
+            assert!(r.is_err());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
+    }
+
+    #[test]
+    fn identical_configs_share_one_cache() {
+        let a = ResultCache::shared([9; 32], 10);
+        let b = ResultCache::shared([9; 32], 10);
+        let c = ResultCache::shared([8; 32], 10);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        drop((a, b));
+        // Once no handler uses it, a new one starts cold.
+        let d = ResultCache::shared([9; 32], 10);
+        assert_eq!(d.entries.entry_count(), 0);
+    }
+}
