@@ -3,11 +3,16 @@
 
 mod anonymous;
 mod noop;
+mod oauth2;
+mod oauth2_client_credentials;
+mod oauth2_introspection;
 pub mod scope;
 pub mod token;
 mod unauthorized;
 
 pub use anonymous::Anonymous;
+pub use oauth2_client_credentials::OAuth2ClientCredentials;
+pub use oauth2_introspection::OAuth2Introspection;
 
 use serde_json::Value;
 
@@ -42,6 +47,8 @@ pub enum Authenticator {
     Noop,
     Anonymous(Anonymous),
     Unauthorized,
+    OAuth2ClientCredentials(OAuth2ClientCredentials),
+    OAuth2Introspection(OAuth2Introspection),
     /// Named a handler that a config reload disabled after the rule loaded.
     Disabled(&'static str),
 }
@@ -87,6 +94,20 @@ impl Authenticator {
                     .map_err(BuildError::config)?;
                 Self::Anonymous(Anonymous::new(c))
             }
+            "oauth2_client_credentials" => {
+                let c = a
+                    .oauth2_client_credentials
+                    .merged(rule_config)
+                    .map_err(BuildError::config)?;
+                Self::OAuth2ClientCredentials(OAuth2ClientCredentials::new(c)?)
+            }
+            "oauth2_introspection" => {
+                let c = a
+                    .oauth2_introspection
+                    .merged(rule_config)
+                    .map_err(BuildError::config)?;
+                Self::OAuth2Introspection(OAuth2Introspection::new(c)?)
+            }
             other => return Err(BuildError::unsupported("authenticator", other)),
         })
     }
@@ -96,6 +117,8 @@ impl Authenticator {
             Self::Noop => "noop",
             Self::Anonymous(_) => "anonymous",
             Self::Unauthorized => "unauthorized",
+            Self::OAuth2ClientCredentials(_) => "oauth2_client_credentials",
+            Self::OAuth2Introspection(_) => "oauth2_introspection",
             Self::Disabled(n) => n,
         }
     }
@@ -109,6 +132,8 @@ impl Authenticator {
             Self::Noop => Ok(noop::authenticate()),
             Self::Anonymous(h) => Ok(h.authenticate(req, session)),
             Self::Unauthorized => unauthorized::authenticate(),
+            Self::OAuth2ClientCredentials(h) => h.authenticate(req, session).await,
+            Self::OAuth2Introspection(h) => h.authenticate(req, session).await,
             Self::Disabled(n) => Err(disabled_error("authenticator", n)),
         }
     }

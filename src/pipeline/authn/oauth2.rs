@@ -1,0 +1,241 @@
+//! OAuth2 pieces shared by `oauth2_introspection` and `oauth2_client_credentials`: the RFC 6749
+//! client-credentials grant and the credential caches (DESIGN §4, SPEC §5.5).
+//!
+//! # Cache scope
+//! A cache is shared per process by every handler of the same kind *and capacity*, through a
+//! registry of weak references: rules with the same handler share hits, a rule-set reload keeps
+//! the entries (the new handlers find the cache the old snapshot still holds), and a capacity
+//! nobody uses any more is freed with the last handler. Nothing is "last config wins": the
+//! capacity picks the cache, each entry carries the TTL its own handler computed, and keys hash
+//! the credential *and* the endpoint *and* every config value that can change the decision.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, StatusCode};
+use moka::future::Cache;
+use moka::Expiry;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::outbound::{self, CallPolicy, OutboundError};
+
+/// A cache key: a SHA-256 over length-prefixed parts, so no secret is kept in clear and no two
+/// part lists collide.
+pub type Key = [u8; 32];
+
+/// Hashes `parts` into a [`Key`].
+pub fn key<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Key {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// A cached value with the time to live its handler chose (`None`: until evicted).
+#[derive(Debug, Clone)]
+pub struct Expiring<V> {
+    pub value: V,
+    pub ttl: Option<Duration>,
+}
+
+/// The per-entry expiry policy: each entry lives as long as its own `ttl`.
+struct PerEntry;
+
+impl<K, V> Expiry<K, Expiring<V>> for PerEntry {
+    fn expire_after_create(&self, _: &K, v: &Expiring<V>, _: Instant) -> Option<Duration> {
+        v.ttl
+    }
+}
+
+/// A cache of `capacity` entries, each expiring after its own TTL.
+pub fn ttl_cache<K, V>(capacity: u64) -> Cache<K, Expiring<V>>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(capacity)
+        .expire_after(PerEntry)
+        .build()
+}
+
+/// A bounded cache whose entries expire after their own TTL; `try_get_with` gives single flight
+/// on misses (concurrent callers for one key wait for one computation; errors are not stored).
+pub type TtlCache<V> = Cache<Key, Expiring<V>>;
+
+/// The process-wide cache for `kind` with `capacity` entries (see the module docs).
+pub fn shared_cache<V>(kind: &'static str, capacity: u64) -> Arc<TtlCache<V>>
+where
+    V: Clone + Send + Sync + 'static,
+{
+    type Registry = Mutex<HashMap<(&'static str, u64), Weak<dyn Any + Send + Sync>>>;
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    let mut map = REGISTRY
+        .get_or_init(Registry::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    map.retain(|_, w| w.strong_count() > 0);
+    if let Some(cache) = map
+        .get(&(kind, capacity))
+        .and_then(Weak::upgrade)
+        .and_then(|c| c.downcast::<TtlCache<V>>().ok())
+    {
+        return cache;
+    }
+    let cache: Arc<TtlCache<V>> = Arc::new(ttl_cache(capacity));
+    let erased: Arc<dyn Any + Send + Sync> = cache.clone();
+    map.insert((kind, capacity), Arc::downgrade(&erased));
+    cache
+}
+
+/// A client-credentials grant request (RFC 6749 §4.4).
+pub struct Grant<'a> {
+    pub token_url: &'a url::Url,
+    pub client_id: &'a str,
+    pub client_secret: &'a str,
+    pub scope: &'a [String],
+    /// Extra `audience` form parameter (Auth0-style; introspection pre-authorization).
+    pub audience: Option<&'a str>,
+}
+
+/// What a token endpoint granted.
+#[derive(Clone)]
+pub struct Granted {
+    pub access_token: Arc<str>,
+    pub expires_in: Option<Duration>,
+}
+
+// Hand-written: never print the token.
+impl std::fmt::Debug for Granted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Granted")
+            .field(
+                "access_token",
+                &format_args!("<{} bytes>", self.access_token.len()),
+            )
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+/// Why a grant produced no token.
+#[derive(Debug)]
+pub enum GrantError {
+    /// The endpoint answered a non-2xx status; rate-limit headers are kept for 429.
+    Status(StatusCode, HeaderMap),
+    /// No usable answer (connection, deadline).
+    Outbound(OutboundError),
+    /// A 2xx answer that is not a token response.
+    Invalid(&'static str),
+}
+
+impl GrantError {
+    /// The first part of the client-visible message (SPEC Appendix A: `<token-endpoint error
+    /// text>: ...`). Never includes the response body, which may echo credentials.
+    pub fn text(&self) -> String {
+        match self {
+            Self::Status(s, _) => format!("oauth2: cannot fetch token: {s}"),
+            Self::Outbound(e) => format!("oauth2: cannot fetch token: {e}"),
+            Self::Invalid(why) => format!("oauth2: cannot fetch token: {why}"),
+        }
+    }
+}
+
+/// Runs the grant: `POST token_url` with HTTP Basic client authentication (id and secret
+/// form-urlencoded first, RFC 6749 §2.3.1) and `grant_type=client_credentials`. The call is a
+/// POST but repeating it only mints another token, so `policy` may retry it.
+pub async fn client_credentials(policy: CallPolicy, g: &Grant<'_>) -> Result<Granted, GrantError> {
+    let body = {
+        // Scoped: the serializer is not `Send` and must not live across an await.
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials");
+        if !g.scope.is_empty() {
+            form.append_pair("scope", &g.scope.join(" "));
+        }
+        if let Some(aud) = g.audience.filter(|a| !a.is_empty()) {
+            form.append_pair("audience", aud);
+        }
+        form.finish()
+    };
+    let user: String = url::form_urlencoded::byte_serialize(g.client_id.as_bytes()).collect();
+    let pass: String = url::form_urlencoded::byte_serialize(g.client_secret.as_bytes()).collect();
+    let resp = outbound::send(policy, || {
+        outbound::client()
+            .post(g.token_url.clone())
+            .basic_auth(&user, Some(&pass))
+            .header(http::header::ACCEPT, "application/json")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body.clone())
+    })
+    .await
+    .map_err(GrantError::Outbound)?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(GrantError::Status(status, resp.headers().clone()));
+    }
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| GrantError::Outbound(OutboundError::Request(e.to_string())))?;
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|_| GrantError::Invalid("response is not JSON"))?;
+    let access_token = v
+        .get("access_token")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    // `expires_in` is a number by RFC 6749, but some servers send a string.
+    let expires_in = match v.get("expires_in") {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|s| s.is_finite() && *s > 0.0)
+    .map(|s| Duration::from_secs_f64(s.min(1e9)));
+    Ok(Granted {
+        access_token: Arc::from(access_token),
+        expires_in,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_length_prefixed() {
+        let a = key([b"ab".as_slice(), b"c".as_slice()]);
+        let b = key([b"a".as_slice(), b"bc".as_slice()]);
+        assert_ne!(a, b);
+        assert_eq!(a, key([b"ab".as_slice(), b"c".as_slice()]));
+    }
+
+    #[tokio::test]
+    async fn registry_shares_by_kind_and_capacity() {
+        let a = shared_cache::<u8>("test-kind", 7);
+        let b = shared_cache::<u8>("test-kind", 7);
+        let c = shared_cache::<u8>("test-kind", 8);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        a.insert(
+            [0; 32],
+            Expiring {
+                value: 1,
+                ttl: None,
+            },
+        )
+        .await;
+        assert_eq!(b.get(&[0; 32]).await.map(|e| e.value), Some(1));
+        // Once every handler is gone the cache goes too.
+        drop((a, b));
+        let d = shared_cache::<u8>("test-kind", 7);
+        assert!(d.get(&[0; 32]).await.is_none());
+    }
+}
