@@ -48,7 +48,8 @@ pub enum Authenticator {
     Anonymous(Anonymous),
     Unauthorized,
     OAuth2ClientCredentials(OAuth2ClientCredentials),
-    OAuth2Introspection(OAuth2Introspection),
+    /// Boxed: much larger than the other variants.
+    OAuth2Introspection(Box<OAuth2Introspection>),
     /// Named a handler that a config reload disabled after the rule loaded.
     Disabled(&'static str),
 }
@@ -106,7 +107,7 @@ impl Authenticator {
                     .oauth2_introspection
                     .merged(rule_config)
                     .map_err(BuildError::config)?;
-                Self::OAuth2Introspection(OAuth2Introspection::new(c)?)
+                Self::OAuth2Introspection(Box::new(OAuth2Introspection::new(c)?))
             }
             other => return Err(BuildError::unsupported("authenticator", other)),
         })

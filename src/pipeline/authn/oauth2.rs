@@ -20,7 +20,9 @@ use moka::Expiry;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::config::types::Secret;
 use crate::outbound::{self, CallPolicy, OutboundError};
+use crate::pipeline::error::{msg, PipelineError};
 
 /// A cache key: a SHA-256 over length-prefixed parts, so no secret is kept in clear and no two
 /// part lists collide.
@@ -203,6 +205,101 @@ pub async fn client_credentials(policy: CallPolicy, g: &Grant<'_>) -> Result<Gra
         access_token: Arc::from(access_token),
         expires_in,
     })
+}
+
+/// A pre-authorization token is renewed this long before it expires (at most half its life).
+const EARLY_RENEWAL: Duration = Duration::from_secs(10);
+/// Lifetime of a token whose response carried no `expires_in`.
+const DEFAULT_TOKEN_LIFE: Duration = Duration::from_secs(60);
+
+/// gatehouse's own client-credentials token (introspection `pre_authorization`), granted once
+/// and reused until shortly before it expires, as Go's `oauth2.TokenSource` does.
+pub struct TokenSource {
+    token_url: url::Url,
+    client_id: String,
+    client_secret: Secret,
+    scope: Vec<String>,
+    audience: Option<String>,
+    cached: Cache<(), Expiring<Arc<str>>>,
+}
+
+// Hand-written: neither the secret nor the token is printed.
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("token_url", &self.token_url.as_str())
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource {
+    pub fn new(
+        token_url: url::Url,
+        client_id: String,
+        client_secret: Secret,
+        scope: Vec<String>,
+        audience: Option<String>,
+    ) -> Self {
+        Self {
+            token_url,
+            client_id,
+            client_secret,
+            scope,
+            audience,
+            cached: ttl_cache(1),
+        }
+    }
+
+    /// The current token; concurrent callers share one grant.
+    pub async fn token(&self, policy: CallPolicy) -> Result<Arc<str>, PipelineError> {
+        let init = async {
+            let g = Grant {
+                token_url: &self.token_url,
+                client_id: &self.client_id,
+                client_secret: self.client_secret.expose(),
+                scope: &self.scope,
+                audience: self.audience.as_deref(),
+            };
+            let granted = client_credentials(policy, &g)
+                .await
+                .map_err(own_grant_error)?;
+            if granted.access_token.is_empty() {
+                return Err(own_grant_error(GrantError::Invalid("no access token")));
+            }
+            let life = granted.expires_in.unwrap_or(DEFAULT_TOKEN_LIFE);
+            Ok(Expiring {
+                value: granted.access_token,
+                ttl: Some(life.saturating_sub(EARLY_RENEWAL.min(life / 2))),
+            })
+        };
+        self.cached
+            .try_get_with((), init)
+            .await
+            .map(|e| e.value)
+            .map_err(|e: Arc<PipelineError>| (*e).clone())
+    }
+
+    /// Drops the current token (the resource server refused it).
+    pub async fn forget(&self) {
+        self.cached.invalidate(&()).await;
+    }
+}
+
+/// A failed grant for gatehouse's own client: the token endpoint's 429 and outages keep their
+/// meaning (429, 503); anything else means our client is misconfigured (500).
+fn own_grant_error(e: GrantError) -> PipelineError {
+    match e {
+        GrantError::Status(StatusCode::TOO_MANY_REQUESTS, h) => {
+            PipelineError::too_many_requests(&h)
+        }
+        GrantError::Status(s, _) if s.is_server_error() => {
+            OutboundError::Status(s).into_pipeline("pre-authorization")
+        }
+        GrantError::Outbound(o) => o.into_pipeline("pre-authorization"),
+        other => PipelineError::internal(msg::INTERNAL)
+            .with_reason(format!("pre-authorization: {}", other.text())),
+    }
 }
 
 #[cfg(test)]

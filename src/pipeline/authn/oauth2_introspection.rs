@@ -6,13 +6,15 @@
 //! token, the endpoint and every config value that can change the decision, in the shared cache
 //! of [`super::oauth2`]. The checks re-run on every hit, so expiry is enforced whatever the TTL.
 //! TTL = min(`cache.ttl`, time left until `exp`); inactive or rejected results only live a few
-//! seconds; failed calls are never stored; concurrent misses share one call.
+//! seconds; failed calls are never stored; concurrent misses share one call. A result without
+//! `exp` under a config without `cache.ttl` is kept until evicted, as in Oathkeeper. Unlike
+//! Oathkeeper, strategy `none` with `required_scope` is cached too: the scopes sent to the
+//! server are part of the key.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use moka::future::Cache;
 
 use crate::config::handlers::authn::{IntrospectionConfig, PreAuthorization};
 use crate::config::handlers::{ScopeStrategy, TokenFrom};
@@ -22,7 +24,7 @@ use crate::pipeline::error::{msg, PipelineError};
 use crate::pipeline::session::Session;
 use crate::pipeline::{BuildError, RequestInfo};
 
-use super::oauth2::{self, Expiring, Grant, GrantError, Key, TtlCache};
+use super::oauth2::{self, Expiring, Key, TokenSource, TtlCache};
 use super::{scope, token, AuthnOutcome};
 
 #[path = "oauth2_introspection_result.rs"]
@@ -32,10 +34,6 @@ use result::Introspected;
 /// How long an inactive or rejected result may be reused: long enough to absorb a burst of
 /// retries, short enough that a token activated a moment later is seen.
 const NEGATIVE_TTL: Duration = Duration::from_secs(2);
-/// A pre-authorization token is renewed this long before it expires (at most half its life).
-const EARLY_RENEWAL: Duration = Duration::from_secs(10);
-/// Lifetime of a pre-authorization token whose response carried no `expires_in`.
-const DEFAULT_PRE_AUTH_TTL: Duration = Duration::from_secs(60);
 
 pub struct OAuth2Introspection {
     url: url::Url,
@@ -51,7 +49,8 @@ pub struct OAuth2Introspection {
     /// `introspection_request_headers` then `Content-Type`, validated at load.
     headers: HeaderMap,
     policy: CallPolicy,
-    pre_auth: Option<PreAuth>,
+    /// `pre_authorization`: the bearer the introspection call is authorized with.
+    pre_auth: Option<TokenSource>,
     cache: Option<ResultCache>,
 }
 
@@ -71,16 +70,6 @@ struct ResultCache {
     ttl: Option<Duration>,
     /// Hash of the endpoint and the checks' config, part of every key.
     config_key: Key,
-}
-
-/// Client-credentials token the introspection call is authorized with.
-struct PreAuth {
-    client_id: String,
-    client_secret: Secret,
-    token_url: url::Url,
-    scope: Vec<String>,
-    audience: Option<String>,
-    token: Cache<(), Expiring<Arc<str>>>,
 }
 
 impl OAuth2Introspection {
@@ -114,14 +103,13 @@ impl OAuth2Introspection {
                 token_url: Some(token_url),
                 audience,
                 scope,
-            } => Some(PreAuth {
-                client_id: id.clone(),
-                client_secret: secret.clone(),
-                token_url: token_url.url().clone(),
-                scope: scope.clone(),
-                audience: audience.clone(),
-                token: oauth2::ttl_cache(1),
-            }),
+            } => Some(TokenSource::new(
+                token_url.url().clone(),
+                id.clone(),
+                secret.clone(),
+                scope.clone(),
+                audience.clone(),
+            )),
             PreAuthorization { enabled: true, .. } => {
                 return Err(missing("pre_authorization.client_id"))
             }
@@ -291,7 +279,7 @@ impl OAuth2Introspection {
             }
         }
         if let Some(p) = &self.pre_auth {
-            let bearer = self.pre_auth_token(p).await?;
+            let bearer = p.token(self.policy).await?;
             let v = HeaderValue::from_str(&format!("Bearer {bearer}")).map_err(|_| {
                 PipelineError::internal(msg::INTERNAL)
                     .with_reason("pre-authorization token is not a valid header value")
@@ -321,7 +309,7 @@ impl OAuth2Introspection {
                 if matches!(s, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
                     // Our bearer was refused: fetch a fresh one next time.
                     if let Some(p) = &self.pre_auth {
-                        p.token.invalidate(&()).await;
+                        p.forget().await;
                     }
                 }
                 return Err(PipelineError::internal(msg::INTERNAL)
@@ -338,53 +326,6 @@ impl OAuth2Introspection {
                 PipelineError::internal(msg::INTERNAL)
                     .with_reason(format!("introspection response is not valid: {e}"))
             })
-    }
-
-    /// The pre-authorization bearer, granted once and reused until shortly before it expires.
-    async fn pre_auth_token(&self, p: &PreAuth) -> Result<Arc<str>, PipelineError> {
-        let init = async {
-            let g = Grant {
-                token_url: &p.token_url,
-                client_id: &p.client_id,
-                client_secret: p.client_secret.expose(),
-                scope: &p.scope,
-                audience: p.audience.as_deref(),
-            };
-            let granted = oauth2::client_credentials(self.policy, &g)
-                .await
-                .map_err(pre_auth_error)?;
-            if granted.access_token.is_empty() {
-                return Err(PipelineError::internal(msg::INTERNAL)
-                    .with_reason("pre-authorization: token endpoint returned no access token"));
-            }
-            let life = granted.expires_in.unwrap_or(DEFAULT_PRE_AUTH_TTL);
-            let ttl = life.saturating_sub(EARLY_RENEWAL.min(life / 2));
-            Ok(Expiring {
-                value: granted.access_token,
-                ttl: Some(ttl),
-            })
-        };
-        p.token
-            .try_get_with((), init)
-            .await
-            .map(|e| e.value)
-            .map_err(|e: Arc<PipelineError>| (*e).clone())
-    }
-}
-
-/// A failed pre-authorization grant: the token endpoint's 429 and outages keep their meaning
-/// (429, 503); anything else means our own client is misconfigured (500).
-fn pre_auth_error(e: GrantError) -> PipelineError {
-    match e {
-        GrantError::Status(StatusCode::TOO_MANY_REQUESTS, h) => {
-            PipelineError::too_many_requests(&h)
-        }
-        GrantError::Status(s, _) if s.is_server_error() => {
-            OutboundError::Status(s).into_pipeline("pre-authorization")
-        }
-        GrantError::Outbound(o) => o.into_pipeline("pre-authorization"),
-        other => PipelineError::internal(msg::INTERNAL)
-            .with_reason(format!("pre-authorization: {}", other.text())),
     }
 }
 
