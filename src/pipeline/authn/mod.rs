@@ -5,6 +5,9 @@ mod anonymous;
 mod bearer_token;
 mod cookie_session;
 mod noop;
+mod oauth2;
+mod oauth2_client_credentials;
+mod oauth2_introspection;
 pub mod scope;
 mod session_cache;
 mod session_check;
@@ -14,6 +17,8 @@ mod unauthorized;
 pub use anonymous::Anonymous;
 pub use bearer_token::BearerToken;
 pub use cookie_session::CookieSession;
+pub use oauth2_client_credentials::OAuth2ClientCredentials;
+pub use oauth2_introspection::OAuth2Introspection;
 
 use serde_json::Value;
 
@@ -50,6 +55,9 @@ pub enum Authenticator {
     Unauthorized,
     CookieSession(CookieSession),
     BearerToken(BearerToken),
+    OAuth2ClientCredentials(OAuth2ClientCredentials),
+    /// Boxed: much larger than the other variants.
+    OAuth2Introspection(Box<OAuth2Introspection>),
     /// Named a handler that a config reload disabled after the rule loaded.
     Disabled(&'static str),
 }
@@ -109,6 +117,20 @@ impl Authenticator {
                     .map_err(BuildError::config)?;
                 Self::BearerToken(BearerToken::new(c)?)
             }
+            "oauth2_client_credentials" => {
+                let c = a
+                    .oauth2_client_credentials
+                    .merged(rule_config)
+                    .map_err(BuildError::config)?;
+                Self::OAuth2ClientCredentials(OAuth2ClientCredentials::new(c)?)
+            }
+            "oauth2_introspection" => {
+                let c = a
+                    .oauth2_introspection
+                    .merged(rule_config)
+                    .map_err(BuildError::config)?;
+                Self::OAuth2Introspection(Box::new(OAuth2Introspection::new(c)?))
+            }
             other => return Err(BuildError::unsupported("authenticator", other)),
         })
     }
@@ -120,6 +142,8 @@ impl Authenticator {
             Self::Unauthorized => "unauthorized",
             Self::CookieSession(_) => "cookie_session",
             Self::BearerToken(_) => "bearer_token",
+            Self::OAuth2ClientCredentials(_) => "oauth2_client_credentials",
+            Self::OAuth2Introspection(_) => "oauth2_introspection",
             Self::Disabled(n) => n,
         }
     }
@@ -135,6 +159,8 @@ impl Authenticator {
             Self::Unauthorized => unauthorized::authenticate(),
             Self::CookieSession(h) => h.authenticate(req, session).await,
             Self::BearerToken(h) => h.authenticate(req, session).await,
+            Self::OAuth2ClientCredentials(h) => h.authenticate(req, session).await,
+            Self::OAuth2Introspection(h) => h.authenticate(req, session).await,
             Self::Disabled(n) => Err(disabled_error("authenticator", n)),
         }
     }

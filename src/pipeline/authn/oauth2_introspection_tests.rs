@@ -1,0 +1,160 @@
+use serde_json::json;
+
+use super::*;
+
+fn handler(config: serde_json::Value) -> OAuth2Introspection {
+    let c: IntrospectionConfig = serde_json::from_value(config).expect("config");
+    OAuth2Introspection::new(c).expect("build")
+}
+
+fn result(v: serde_json::Value) -> Introspected {
+    serde_json::from_value(v).expect("result")
+}
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+// SPEC §5.1 oauth2_introspection checks, in order, with their statuses.
+#[test]
+fn checks() {
+    let h = handler(json!({
+        "introspection_url": "http://127.0.0.1:1/introspect",
+        "scope_strategy": "exact",
+        "required_scope": ["read"],
+        "target_audience": ["api"],
+        "trusted_issuers": ["https://issuer"],
+    }));
+    let ok = json!({"active": true, "scope": "read write", "aud": ["api"],
+                    "iss": "https://issuer", "exp": 2000});
+    let with = |k: &str, v: serde_json::Value| {
+        let mut r = ok.clone();
+        r[k] = v;
+        result(r)
+    };
+    assert!(h.check(&result(ok.clone()), at(1000)).is_ok());
+    let cases = [
+        (
+            with("token_use", json!("refresh_token")),
+            403,
+            "not an access token",
+        ),
+        (
+            with("active", json!(false)),
+            401,
+            "Access token is not active",
+        ),
+        (result(ok.clone()), 401, "Access token expired"), // checked at 3000 below
+        (with("aud", json!("other")), 403, "target audience api"),
+        (with("iss", json!("https://evil")), 403, "trusted issuer"),
+        (
+            with("scope", json!("write")),
+            403,
+            "Scope read was not granted",
+        ),
+    ];
+    for (i, (r, status, reason)) in cases.into_iter().enumerate() {
+        let now = if i == 2 { at(3000) } else { at(1000) };
+        let e = h.check(&r, now).expect_err(reason);
+        assert_eq!(e.status.as_u16(), status, "{reason}");
+        assert!(e.reason.as_deref().unwrap_or("").contains(reason), "{e}");
+    }
+    // token_use access_token is fine; exp 0 means no expiry.
+    assert!(h
+        .check(&with("token_use", json!("access_token")), at(1000))
+        .is_ok());
+    assert!(h
+        .check(&with("exp", json!(0)), at(u64::from(u32::MAX)))
+        .is_ok());
+}
+
+// SPEC §5.7 `none`: no local scope check; the scopes go to the server instead.
+#[test]
+fn strategy_none_delegates_scope() {
+    let h = handler(json!({
+        "introspection_url": "http://127.0.0.1:1/introspect",
+        "required_scope": ["a", "b"],
+    }));
+    assert_eq!(h.scope_param.as_deref(), Some("a b"));
+    assert!(h.check(&result(json!({"active": true})), at(0)).is_ok());
+}
+
+// DESIGN §4: TTL = min(cache.ttl, time to exp); inactive/rejected results only briefly.
+#[test]
+fn ttls() {
+    let h = handler(json!({"introspection_url": "http://127.0.0.1:1/i"}));
+    let hour = Some(Duration::from_secs(3600));
+    let active = result(json!({"active": true, "exp": 1100}));
+    assert_eq!(
+        h.ttl(&active, hour, at(1000)),
+        Some(Duration::from_secs(100))
+    );
+    assert_eq!(
+        h.ttl(&active, Some(Duration::from_secs(5)), at(1000)),
+        Some(Duration::from_secs(5))
+    );
+    let no_exp = result(json!({"active": true}));
+    assert_eq!(h.ttl(&no_exp, None, at(1000)), None);
+    let inactive = result(json!({"active": false}));
+    assert_eq!(h.ttl(&inactive, hour, at(1000)), Some(NEGATIVE_TTL));
+    assert_eq!(h.ttl(&inactive, None, at(1000)), Some(NEGATIVE_TTL));
+}
+
+// DESIGN §4: the checks re-run on every cache hit, so a cached token past its `exp` is refused
+// without calling the (here unreachable) endpoint.
+#[tokio::test]
+async fn cache_hit_rechecks_expiry() {
+    let h = handler(json!({
+        "introspection_url": "http://127.0.0.1:1/introspect",
+        "cache": {"enabled": true, "ttl": "1h", "max_cost": 17},
+    }));
+    let mut req = RequestInfo::default();
+    req.headers.insert(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_static("Bearer tok"),
+    );
+    let cache = h.cache.as_ref().expect("cache");
+    let r = Arc::new(result(json!({"active": true, "sub": "alice", "exp": 2000})));
+    cache
+        .entries
+        .insert(
+            h.cache_key(cache, "tok", &req),
+            Expiring {
+                value: r,
+                ttl: None,
+            },
+        )
+        .await;
+    let mut s = Session::default();
+    let out = h
+        .authenticate_at(&req, &mut s, at(1000))
+        .await
+        .expect("hit");
+    assert_eq!(out, AuthnOutcome::Authenticated);
+    assert_eq!(s.subject, "alice");
+    let e = h
+        .authenticate_at(&req, &mut Session::default(), at(3000))
+        .await
+        .expect_err("expired");
+    assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+    // A different config never shares the entry.
+    let other = handler(json!({
+        "introspection_url": "http://127.0.0.1:1/introspect",
+        "required_scope": ["x"],
+        "cache": {"enabled": true, "ttl": "1h", "max_cost": 17},
+    }));
+    let oc = other.cache.as_ref().expect("cache");
+    assert_ne!(
+        other.cache_key(oc, "tok", &req),
+        h.cache_key(cache, "tok", &req)
+    );
+}
+
+#[test]
+fn debug_hides_headers() {
+    let h = handler(json!({
+        "introspection_url": "http://127.0.0.1:1/i",
+        "introspection_request_headers": {"Authorization": "Basic c2VjcmV0"},
+    }));
+    assert!(!format!("{h:?}").contains("c2VjcmV0"));
+}
