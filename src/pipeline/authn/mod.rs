@@ -2,12 +2,14 @@
 //! not responsible (the next one is tried), or fails (the chain stops with that error).
 
 mod anonymous;
+mod jwt;
 mod noop;
 pub mod scope;
 pub mod token;
 mod unauthorized;
 
 pub use anonymous::Anonymous;
+pub use jwt::Jwt;
 
 use serde_json::Value;
 
@@ -42,6 +44,7 @@ pub enum Authenticator {
     Noop,
     Anonymous(Anonymous),
     Unauthorized,
+    Jwt(Box<Jwt>),
     /// Named a handler that a config reload disabled after the rule loaded.
     Disabled(&'static str),
 }
@@ -87,6 +90,10 @@ impl Authenticator {
                     .map_err(BuildError::config)?;
                 Self::Anonymous(Anonymous::new(c))
             }
+            "jwt" => {
+                let c = a.jwt.merged(rule_config).map_err(BuildError::config)?;
+                Self::Jwt(Box::new(Jwt::new(c, &a.jwt.config)?))
+            }
             other => return Err(BuildError::unsupported("authenticator", other)),
         })
     }
@@ -96,6 +103,7 @@ impl Authenticator {
             Self::Noop => "noop",
             Self::Anonymous(_) => "anonymous",
             Self::Unauthorized => "unauthorized",
+            Self::Jwt(_) => "jwt",
             Self::Disabled(n) => n,
         }
     }
@@ -109,6 +117,7 @@ impl Authenticator {
             Self::Noop => Ok(noop::authenticate()),
             Self::Anonymous(h) => Ok(h.authenticate(req, session)),
             Self::Unauthorized => unauthorized::authenticate(),
+            Self::Jwt(h) => h.authenticate(req, session).await,
             Self::Disabled(n) => Err(disabled_error("authenticator", n)),
         }
     }
