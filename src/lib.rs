@@ -16,6 +16,7 @@
 //! - `server` — listeners (hyper-util auto, graceful shutdown).
 //! - `client` — the CLI's HTTP client.
 //! - `format` — JSON/YAML document decoding (the only place YAML is parsed).
+//! - `credentials/` — JWKS fetching and caching (verification keys for `jwt`, later id_token).
 //! - `outbound` — the pooled client, deadlines and bounded retries for calls to auth services.
 //! - `telemetry` — logging.
 
@@ -24,6 +25,7 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod credentials;
 pub mod decisions;
 pub mod format;
 pub mod outbound;

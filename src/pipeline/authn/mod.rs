@@ -4,6 +4,7 @@
 mod anonymous;
 mod bearer_token;
 mod cookie_session;
+mod jwt;
 mod noop;
 mod oauth2;
 mod oauth2_client_credentials;
@@ -17,6 +18,7 @@ mod unauthorized;
 pub use anonymous::Anonymous;
 pub use bearer_token::BearerToken;
 pub use cookie_session::CookieSession;
+pub use jwt::Jwt;
 pub use oauth2_client_credentials::OAuth2ClientCredentials;
 pub use oauth2_introspection::OAuth2Introspection;
 
@@ -58,6 +60,7 @@ pub enum Authenticator {
     OAuth2ClientCredentials(OAuth2ClientCredentials),
     /// Boxed: much larger than the other variants.
     OAuth2Introspection(Box<OAuth2Introspection>),
+    Jwt(Box<Jwt>),
     /// Named a handler that a config reload disabled after the rule loaded.
     Disabled(&'static str),
 }
@@ -131,6 +134,10 @@ impl Authenticator {
                     .map_err(BuildError::config)?;
                 Self::OAuth2Introspection(Box::new(OAuth2Introspection::new(c)?))
             }
+            "jwt" => {
+                let c = a.jwt.merged(rule_config).map_err(BuildError::config)?;
+                Self::Jwt(Box::new(Jwt::new(c, &a.jwt.config)?))
+            }
             other => return Err(BuildError::unsupported("authenticator", other)),
         })
     }
@@ -144,6 +151,7 @@ impl Authenticator {
             Self::BearerToken(_) => "bearer_token",
             Self::OAuth2ClientCredentials(_) => "oauth2_client_credentials",
             Self::OAuth2Introspection(_) => "oauth2_introspection",
+            Self::Jwt(_) => "jwt",
             Self::Disabled(n) => n,
         }
     }
@@ -161,6 +169,7 @@ impl Authenticator {
             Self::BearerToken(h) => h.authenticate(req, session).await,
             Self::OAuth2ClientCredentials(h) => h.authenticate(req, session).await,
             Self::OAuth2Introspection(h) => h.authenticate(req, session).await,
+            Self::Jwt(h) => h.authenticate(req, session).await,
             Self::Disabled(n) => Err(disabled_error("authenticator", n)),
         }
     }

@@ -1,0 +1,303 @@
+//! `jwt` (SPEC §5.1, DESIGN §6): verifies a JSON Web Token against keys from `jwks_urls`.
+//!
+//! Not responsible when there is no token or it does not have exactly three dot-separated parts
+//! (opaque tokens fall through, e.g. to introspection). Otherwise every failure is a 401 whose
+//! `details.jwt_claims` carries the unverified claims (never the token).
+//!
+//! Hardening over a generic JWT library call: the header `alg` must be in the allow-list parsed
+//! at load (`none` and unknown names are refused there); `kid` is required; the key is chosen by
+//! `kid` among `use: sig` keys and must be of the type the `alg` needs (an RSA/EC key is never an
+//! HMAC secret), and of the JWK's own `alg` when it names one.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use http::StatusCode;
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use super::{token, AuthnOutcome};
+use crate::config::handlers::authn::JwtConfig;
+use crate::config::handlers::TokenFrom;
+use crate::credentials::{Fetched, JwksCache, JwksSource, KeySet};
+use crate::pipeline::error::{msg, PipelineError};
+use crate::pipeline::session::Session;
+use crate::pipeline::{BuildError, RequestInfo};
+
+#[path = "jwt_claims.rs"]
+mod claims;
+
+/// A built `jwt` authenticator.
+#[derive(Debug)]
+pub struct Jwt {
+    token_from: Option<TokenFrom>,
+    /// Allowed header `alg` values with their parsed algorithm.
+    allowed: Vec<(String, Algorithm)>,
+    sources: Vec<Arc<JwksSource>>,
+    /// Global `jwks_ttl` / `jwks_max_wait` (SPEC §5.1: per-rule values are accepted but ignored).
+    ttl: Duration,
+    max_wait: Duration,
+    checks: claims::Checks,
+}
+
+/// The algorithm of an `allowed_algorithms` entry, or why it cannot be allowed.
+fn parse_alg(name: &str) -> Result<Algorithm, String> {
+    use Algorithm::*;
+    Ok(match name {
+        "HS256" => HS256,
+        "HS384" => HS384,
+        "HS512" => HS512,
+        "RS256" => RS256,
+        "RS384" => RS384,
+        "RS512" => RS512,
+        "PS256" => PS256,
+        "PS384" => PS384,
+        "PS512" => PS512,
+        "ES256" => ES256,
+        "ES384" => ES384,
+        "EdDSA" => EdDSA,
+        "ES512" => {
+            return Err("ES512 (P-521) is not supported by this build of gatehouse".to_owned())
+        }
+        n if n.eq_ignore_ascii_case("none") => {
+            return Err("unsigned tokens (`none`) are never accepted".to_owned())
+        }
+        other => {
+            return Err(format!(
+                "unknown algorithm `{other}`, expected one of RS256, RS384, RS512, PS256, PS384, \
+                 PS512, ES256, ES384, EdDSA, HS256, HS384, HS512"
+            ))
+        }
+    })
+}
+
+impl Jwt {
+    /// Build from the rule's merged config; `global` is the global `authenticators.jwt.config`
+    /// (source of `jwks_ttl` / `jwks_max_wait`). Keys come from [`JwksCache::global`].
+    pub fn new(config: JwtConfig, global: &JwtConfig) -> Result<Self, BuildError> {
+        Self::with_cache(config, global, JwksCache::global())
+    }
+
+    pub fn with_cache(
+        config: JwtConfig,
+        global: &JwtConfig,
+        cache: &JwksCache,
+    ) -> Result<Self, BuildError> {
+        let names = if config.allowed_algorithms.is_empty() {
+            vec!["RS256".to_owned()]
+        } else {
+            config.allowed_algorithms
+        };
+        let mut allowed = Vec::new();
+        for (i, name) in names.into_iter().enumerate() {
+            let alg = parse_alg(&name)
+                .map_err(|m| BuildError::new(format!("config.allowed_algorithms[{i}]"), m))?;
+            allowed.push((name, alg));
+        }
+        let urls = config.jwks_urls.unwrap_or_default();
+        if urls.is_empty() {
+            return Err(BuildError::new(
+                "config.jwks_urls",
+                "at least one JWKS URL is required",
+            ));
+        }
+        let mut sources = Vec::new();
+        for (i, url) in urls.iter().enumerate() {
+            let source = cache
+                .source(url.as_str())
+                .map_err(|e| BuildError::new(format!("config.jwks_urls[{i}]"), e.to_string()))?;
+            sources.push(source);
+        }
+        Ok(Self {
+            token_from: config.token_from,
+            allowed,
+            sources,
+            ttl: global.jwks_ttl.get(),
+            max_wait: global.jwks_max_wait.get(),
+            checks: claims::Checks {
+                required_scope: config.required_scope,
+                scope_strategy: config.scope_strategy,
+                target_audience: config.target_audience,
+                trusted_issuers: config.trusted_issuers,
+                leeway: config.leeway.get().as_secs_f64(),
+            },
+        })
+    }
+
+    pub(super) async fn authenticate(
+        &self,
+        req: &RequestInfo,
+        session: &mut Session,
+    ) -> Result<AuthnOutcome, PipelineError> {
+        let Some(token) = token::extract(req, self.token_from.as_ref()) else {
+            return Ok(AuthnOutcome::NotResponsible);
+        };
+        let parts: Vec<&str> = token.split('.').collect();
+        let [header_b64, claims_b64, signature] = parts[..] else {
+            return Ok(AuthnOutcome::NotResponsible);
+        };
+        let unverified = decode_object(claims_b64);
+        let reject = |reason: String| invalid(reason, unverified.as_ref());
+
+        let header = decode_object(header_b64)
+            .ok_or_else(|| reject("the token header is not a base64url JSON object".into()))?;
+        let alg_name = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or_else(|| reject("the token header has no `alg`".into()))?;
+        let Some((_, alg)) = self.allowed.iter().find(|(n, _)| n == alg_name) else {
+            return Err(reject(format!("algorithm {alg_name:?} is not allowed")));
+        };
+        if header.contains_key("crit") {
+            return Err(reject(
+                "critical header extensions are not supported".into(),
+            ));
+        }
+        let kid = header
+            .get("kid")
+            .and_then(Value::as_str)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| reject("the token header has no `kid`".into()))?;
+
+        let (set, index) = self
+            .find_key(kid, *alg, alg_name, unverified.as_ref())
+            .await?;
+        let key = &set.keys()[index];
+        let message_len = header_b64.len() + 1 + claims_b64.len();
+        let message = &token.as_bytes()[..message_len];
+        let valid =
+            jsonwebtoken::crypto::verify(signature, message, &key.key, *alg).unwrap_or(false);
+        if !valid {
+            return Err(reject("the token signature is invalid".into()));
+        }
+        let Some(mut verified) = unverified.clone() else {
+            return Err(reject("the token claims are not a JSON object".into()));
+        };
+        self.checks
+            .check(&mut verified, now_secs())
+            .map_err(&reject)?;
+        session.subject = verified
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        session.extra = verified;
+        Ok(AuthnOutcome::Authenticated)
+    }
+
+    /// The key for `kid` and `alg` across all sources: a refetch when the keys are stale, and one
+    /// more (rate-limited) when no source knows the `kid`.
+    async fn find_key(
+        &self,
+        kid: &str,
+        alg: Algorithm,
+        alg_name: &str,
+        unverified: Option<&Map<String, Value>>,
+    ) -> Result<(Arc<KeySet>, usize), PipelineError> {
+        let deadline = tokio::time::Instant::now() + self.max_wait;
+        let mut fetched = JwksSource::get_all(&self.sources, self.ttl, deadline).await;
+        let mut found = select(&fetched, kid, alg, alg_name);
+        if matches!(found, Selected::Unknown) {
+            let (idx, retry): (Vec<usize>, Vec<&Arc<JwksSource>>) = self
+                .sources
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !fetched[*i].refreshed)
+                .unzip();
+            if !retry.is_empty() {
+                let again = JwksSource::refetch_all_for_unknown_kid(&retry, deadline).await;
+                for (i, f) in idx.into_iter().zip(again) {
+                    if let Some(f) = f {
+                        fetched[i] = f;
+                    }
+                }
+                found = select(&fetched, kid, alg, alg_name);
+            }
+        }
+        match found {
+            Selected::Key(set, i) => Ok((set, i)),
+            Selected::WrongType => Err(invalid(
+                format!("the key with kid {kid:?} cannot verify {alg_name} signatures"),
+                unverified,
+            )),
+            Selected::Unknown => {
+                // Fail closed but honest: without keys from every source this is an outage.
+                if let Some(f) = fetched.iter().find(|f| f.keys.is_none()) {
+                    let why = f.error.as_deref().unwrap_or("not fetched in time");
+                    return Err(PipelineError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        msg::SERVICE_UNAVAILABLE,
+                    )
+                    .with_reason(format!("no JSON Web Key Set available: {why}")));
+                }
+                Err(invalid(
+                    format!("no signing key with kid {kid:?} was found"),
+                    unverified,
+                ))
+            }
+        }
+    }
+}
+
+/// Outcome of a key lookup by `kid` across fetched sets.
+#[derive(Debug)]
+enum Selected {
+    Key(Arc<KeySet>, usize),
+    /// Keys with this `kid` exist, but none may verify this `alg`.
+    WrongType,
+    Unknown,
+}
+
+/// The first `use: sig` key with `kid` that may verify `alg`.
+fn select(fetched: &[Fetched], kid: &str, alg: Algorithm, alg_name: &str) -> Selected {
+    let mut seen = false;
+    for set in fetched.iter().filter_map(|f| f.keys.as_ref()) {
+        for (i, key) in set.keys().iter().enumerate() {
+            if key.kid.as_deref() != Some(kid) {
+                continue;
+            }
+            if key.accepts(alg, alg_name) {
+                return Selected::Key(Arc::clone(set), i);
+            }
+            seen = true;
+        }
+    }
+    if seen {
+        Selected::WrongType
+    } else {
+        Selected::Unknown
+    }
+}
+
+/// The 401 of every verification failure (SPEC §5.1, Appendix A).
+fn invalid(reason: String, unverified: Option<&Map<String, Value>>) -> PipelineError {
+    let mut details = Map::new();
+    if let Some(c) = unverified {
+        details.insert("jwt_claims".into(), Value::Object(c.clone()));
+    }
+    PipelineError::unauthorized()
+        .with_reason(reason)
+        .with_details(details)
+}
+
+/// A base64url-encoded JSON object (JWT header or claims).
+fn decode_object(part: &str) -> Option<Map<String, Value>> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+#[path = "jwt_tests.rs"]
+mod tests;

@@ -1,0 +1,122 @@
+//! Claim checks of the `jwt` authenticator (SPEC §5.1, §5.7): `exp`/`nbf`/`iat` with leeway,
+//! audiences, issuers, and scopes (normalised into `scp`).
+
+use serde_json::{Map, Value};
+
+use crate::config::handlers::ScopeStrategy;
+use crate::pipeline::authn::scope;
+
+/// What a verified token's claims must satisfy.
+#[derive(Debug)]
+pub(super) struct Checks {
+    pub required_scope: Vec<String>,
+    pub scope_strategy: ScopeStrategy,
+    pub target_audience: Vec<String>,
+    pub trusted_issuers: Vec<String>,
+    /// Allowed clock skew in seconds (gatehouse extension `leeway`, default 0).
+    pub leeway: f64,
+}
+
+impl Checks {
+    /// Check `claims` at time `now` (Unix seconds) and normalise the scope claim into `scp`.
+    /// `Err` is the reason of the 401.
+    pub fn check(&self, claims: &mut Map<String, Value>, now: f64) -> Result<(), String> {
+        if let Some(exp) = time_claim(claims, "exp")? {
+            if now > exp + self.leeway {
+                return Err("token is expired".to_owned());
+            }
+        }
+        if let Some(nbf) = time_claim(claims, "nbf")? {
+            if now + self.leeway < nbf {
+                return Err("token is not valid yet".to_owned());
+            }
+        }
+        if let Some(iat) = time_claim(claims, "iat")? {
+            if now + self.leeway < iat {
+                return Err("token used before issued".to_owned());
+            }
+        }
+        let aud = audiences(claims.get("aud"));
+        for want in &self.target_audience {
+            if !aud.iter().any(|a| a == want) {
+                return Err(format!(
+                    "token audience {aud:?} is not intended for target audience {want:?}"
+                ));
+            }
+        }
+        if !self.trusted_issuers.is_empty() {
+            let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
+            if !self.trusted_issuers.iter().any(|t| t == iss) {
+                return Err(format!(
+                    "token issuer {iss:?} does not match any trusted issuer"
+                ));
+            }
+        }
+        let granted = normalise_scope(claims);
+        if !self.required_scope.is_empty() {
+            if self.scope_strategy == ScopeStrategy::None {
+                return Err(
+                    "Scope validation was requested but scope strategy is set to \"none\"."
+                        .to_owned(),
+                );
+            }
+            for want in &self.required_scope {
+                if !scope::satisfies(self.scope_strategy, &granted, want) {
+                    return Err(format!(
+                        "JSON Web Token is missing required scope {want:?}."
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A numeric date claim; present but not a number is an error.
+fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, String> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| format!("claim `{name}` is not a number")),
+    }
+}
+
+/// `aud` as a list: a string is one audience, an array its string members.
+fn audiences(aud: Option<&Value>) -> Vec<String> {
+    match aud {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The granted scopes from `scp`, else `scope`, else `scopes` (array or space-separated
+/// string); written back as the array `scp`, the original key removed.
+pub(super) fn normalise_scope(claims: &mut Map<String, Value>) -> Vec<String> {
+    let Some(key) = ["scp", "scope", "scopes"]
+        .into_iter()
+        .find(|k| claims.contains_key(*k))
+    else {
+        return Vec::new();
+    };
+    let granted: Vec<String> = match claims.remove(key) {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    claims.insert(
+        "scp".to_owned(),
+        Value::Array(granted.iter().cloned().map(Value::from).collect()),
+    );
+    granted
+}
