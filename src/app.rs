@@ -137,12 +137,14 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
         header_read_timeout: api.timeout.read.0,
         drain_timeout: std::time::Duration::from_secs(30),
     };
+    let tls = crate::tls::TlsSettings::from_config(&api.tls, "api")
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let handler = Arc::new(crate::api::Api {
         state: state.clone(),
-        tls: false,
+        tls: tls.is_some(),
     });
     let tasks = vec![tokio::spawn(crate::server::serve(
-        listener, handler, limits, rx,
+        listener, handler, limits, tls, rx,
     ))];
     Ok(Running {
         state,

@@ -12,7 +12,9 @@
 //! - `pipeline/` — session, authenticators, authorizers, mutators, error handlers, templates.
 //! - `decisions` — the `/decisions` entry into the pipeline.
 //! - `api/` — the API port's routes.
-//! - `server` — listeners (hyper-util auto, graceful shutdown).
+//! - `server` — listeners (hyper-util auto, TLS handshake, graceful shutdown).
+//! - `tls` — listener TLS config (rustls) and certificate hot reload.
+//! - `cors` — CORS preflight answers and response headers for the listeners.
 //! - `client` — the CLI's HTTP client.
 //! - `format` — JSON/YAML document decoding (the only place YAML is parsed).
 //! - `outbound` — the pooled client, deadlines and bounded retries for calls to auth services.
@@ -23,6 +25,7 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod cors;
 pub mod decisions;
 pub mod format;
 pub mod outbound;
@@ -30,6 +33,7 @@ pub mod pipeline;
 pub mod rules;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 
 /// The crate version, served by `/version` and `gatehouse version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -22,13 +22,26 @@ pub struct Api {
 }
 
 impl Handler for Api {
-    fn call(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> BoxFuture {
+    fn call(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr, _tls: bool) -> BoxFuture {
         Box::pin(async move { self.route(req, peer).await })
     }
 }
 
 impl Api {
     pub async fn route<B>(&self, req: Request<B>, peer: SocketAddr) -> Response<Body> {
+        // CORS first: preflights are answered here and never reach rules (SPEC §2.4).
+        // TODO(integrator): build once per snapshot instead of per request.
+        let cors = crate::cors::Cors::from_config(&self.state.snapshot().config.serve.api.cors);
+        if let Some(preflight) = cors.preflight(req.method(), req.headers()) {
+            return preflight;
+        }
+        let cors = cors.actual(req.method(), req.headers());
+        let mut resp = self.dispatch(req, peer).await;
+        cors.apply(resp.headers_mut());
+        resp
+    }
+
+    async fn dispatch<B>(&self, req: Request<B>, peer: SocketAddr) -> Response<Body> {
         let path = req.uri().path().to_string();
         if path == "/decisions" || path.starts_with("/decisions/") {
             let snapshot = self.state.snapshot();
