@@ -101,7 +101,7 @@ impl Cors {
             return true;
         }
         let o = origin.to_ascii_lowercase();
-        self.exact.iter().any(|e| *e == o) || self.wildcards.iter().any(|w| w.matches(&o))
+        self.exact.contains(&o) || self.wildcards.iter().any(|w| w.matches(&o))
     }
 
     fn method_allowed(&self, method: &str) -> bool {
