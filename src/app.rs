@@ -21,6 +21,9 @@ pub struct Snapshot {
     pub rules: RuleSet,
     pub fallback: Vec<Fallback>,
     pub trusted_proxies: Vec<IpNet>,
+    /// CORS layers of the two listeners (SPEC §2.4), built with the snapshot.
+    pub cors_api: crate::cors::Cors,
+    pub cors_proxy: crate::cors::Cors,
 }
 
 impl Snapshot {
@@ -49,11 +52,20 @@ impl Snapshot {
         let fallback = build_fallback(&config).map_err(|e| vec![LoadError::source("config", e)])?;
         let rules = RuleSet::compile(docs, &config, disabled)?;
         let trusted_proxies = config.serve.api.trusted_proxies.clone();
+        let cors_api = crate::cors::Cors::from_config(&config.serve.api.cors);
+        let cors_proxy = crate::cors::Cors::from_config(&config.serve.proxy.cors);
+        for (listener, cors) in [("api", &cors_api), ("proxy", &cors_proxy)] {
+            for pattern in cors.ignored() {
+                tracing::warn!(listener, pattern = %pattern, "CORS origin pattern ignored: a wildcard must be followed by a registrable domain");
+            }
+        }
         Ok(Snapshot {
             config,
             rules,
             fallback,
             trusted_proxies,
+            cors_api,
+            cors_proxy,
         })
     }
 
@@ -151,7 +163,9 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
     let proxy = &config.serve.proxy;
     let proxy_listener = bind("proxy", &proxy.host, proxy.port).await?;
     let proxy_addr = proxy_listener.local_addr()?;
-    let proxy_handler = crate::proxy::Proxy::new(state.clone(), false)
+    let proxy_tls = crate::tls::TlsSettings::from_config(&proxy.tls, "proxy")
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let proxy_handler = crate::proxy::Proxy::new(state.clone())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let proxy_limits = crate::server::Limits {
         header_read_timeout: proxy.timeout.read.0,
@@ -165,9 +179,10 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
         header_read_timeout: api.timeout.read.0,
         drain_timeout,
     };
+    let api_tls = crate::tls::TlsSettings::from_config(&api.tls, "api")
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let api_handler = Arc::new(crate::api::Api {
         state: state.clone(),
-        tls: false,
     });
 
     let tasks = vec![
@@ -175,12 +190,14 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
             proxy_listener,
             Arc::new(proxy_handler),
             proxy_limits,
+            proxy_tls,
             rx.clone(),
         )),
         tokio::spawn(crate::server::serve(
             api_listener,
             api_handler,
             api_limits,
+            api_tls,
             rx,
         )),
     ];

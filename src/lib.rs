@@ -13,7 +13,9 @@
 //! - `proxy/` — the reverse proxy: forwarding, header hygiene, upstream client.
 //! - `decisions` — the `/decisions` entry into the pipeline.
 //! - `api/` — the API port's routes.
-//! - `server` — listeners (hyper-util auto, graceful shutdown).
+//! - `server` — listeners (hyper-util auto, TLS handshake, graceful shutdown).
+//! - `tls` — listener TLS config (rustls) and certificate hot reload.
+//! - `cors` — CORS preflight answers and response headers for the listeners.
 //! - `client` — the CLI's HTTP client.
 //! - `format` — JSON/YAML document decoding (the only place YAML is parsed).
 //! - `credentials/` — JWKS fetching and caching (verification keys for `jwt`, later id_token).
@@ -25,6 +27,7 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod cors;
 pub mod credentials;
 pub mod decisions;
 pub mod format;
@@ -34,6 +37,7 @@ pub mod proxy;
 pub mod rules;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 
 /// The crate version, served by `/version` and `gatehouse version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -18,21 +18,35 @@ use crate::server::{self, Body, BoxFuture, Handler};
 #[derive(Debug)]
 pub struct Api {
     pub state: Arc<State>,
-    pub tls: bool,
 }
 
 impl Handler for Api {
-    fn call(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> BoxFuture {
-        Box::pin(async move { self.route(req, peer).await })
+    fn call(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
+        Box::pin(async move { self.route(req, peer, tls).await })
     }
 }
 
 impl Api {
-    pub async fn route<B>(&self, req: Request<B>, peer: SocketAddr) -> Response<Body> {
+    /// `tls`: whether this connection is TLS (the scheme `/decisions` matches without
+    /// `X-Forwarded-Proto`).
+    pub async fn route<B>(&self, req: Request<B>, peer: SocketAddr, tls: bool) -> Response<Body> {
+        // CORS first: preflights are answered here and never reach rules (SPEC §2.4).
+        let snapshot = self.state.snapshot();
+        if let Some(preflight) = snapshot.cors_api.preflight(req.method(), req.headers()) {
+            return preflight;
+        }
+        let cors = snapshot.cors_api.actual(req.method(), req.headers());
+        drop(snapshot);
+        let mut resp = self.dispatch(req, peer, tls).await;
+        cors.apply(resp.headers_mut());
+        resp
+    }
+
+    async fn dispatch<B>(&self, req: Request<B>, peer: SocketAddr, tls: bool) -> Response<Body> {
         let path = req.uri().path().to_string();
         if path == "/decisions" || path.starts_with("/decisions/") {
             let snapshot = self.state.snapshot();
-            return crate::decisions::decide(&snapshot, &req, peer, self.tls).await;
+            return crate::decisions::decide(&snapshot, &req, peer, tls).await;
         }
         let get = matches!(*req.method(), Method::GET | Method::HEAD);
         let mut resp = match (get, path.as_str()) {

@@ -25,7 +25,6 @@ pub use client::Upstream;
 /// The proxy listener's request handler.
 pub struct Proxy {
     pub state: Arc<State>,
-    pub tls: bool,
     client: Upstream,
     response_timeout: Duration,
 }
@@ -33,7 +32,7 @@ pub struct Proxy {
 impl std::fmt::Debug for Proxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Proxy")
-            .field("tls", &self.tls)
+            .field("response_timeout", &self.response_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -41,22 +40,44 @@ impl std::fmt::Debug for Proxy {
 impl Proxy {
     /// Build the handler; the upstream client follows `serve.proxy.upstream` of the config in
     /// force at start-up (listener settings need a restart, SPEC §7).
-    pub fn new(state: Arc<State>, tls: bool) -> Result<Self, String> {
+    pub fn new(state: Arc<State>) -> Result<Self, String> {
         let snapshot = state.snapshot();
         let cfg = &snapshot.config.serve.proxy.upstream;
         Ok(Self {
             client: client::build(cfg)?,
             response_timeout: cfg.response_timeout.0,
             state,
-            tls,
         })
     }
 
-    pub async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    /// One proxied request; `tls`: whether this connection is TLS.
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        tls: bool,
+    ) -> Response<Body> {
         let snapshot = self.state.snapshot();
+        // CORS first: preflights are answered here and never reach rules (SPEC §2.4).
+        if let Some(preflight) = snapshot.cors_proxy.preflight(req.method(), req.headers()) {
+            return preflight;
+        }
+        let cors = snapshot.cors_proxy.actual(req.method(), req.headers());
+        let mut resp = self.decide_and_forward(&snapshot, req, peer, tls).await;
+        cors.apply(resp.headers_mut());
+        resp
+    }
+
+    async fn decide_and_forward(
+        &self,
+        snapshot: &crate::app::Snapshot,
+        mut req: Request<Incoming>,
+        peer: SocketAddr,
+        tls: bool,
+    ) -> Response<Body> {
         let trusted = snapshot.config.serve.proxy.trust_forwarded_headers;
         headers::apply_forwarded_policy(req.headers_mut(), trusted);
-        let info = match request_info(&req, peer, self.tls, trusted) {
+        let info = match request_info(&req, peer, tls, trusted) {
             Ok(info) => info,
             Err(failed) => {
                 let (info, e) = *failed;
@@ -97,8 +118,8 @@ impl Proxy {
 }
 
 impl Handler for Proxy {
-    fn call(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> BoxFuture {
-        Box::pin(async move { self.handle(req, peer).await })
+    fn call(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
+        Box::pin(async move { self.handle(req, peer, tls).await })
     }
 }
 
