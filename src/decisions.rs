@@ -168,6 +168,7 @@ fn request_info<B>(
         remote_addr: Some(peer.ip()),
         forwarded_trusted: trusted,
         original_uri,
+        body: None,
     };
     match normalize_path(&raw_path) {
         Ok(p) => {

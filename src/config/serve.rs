@@ -29,6 +29,9 @@ config_struct! {
         pub tls: Tls = Tls::default(),
         /// gatehouse extension: how the proxy talks to upstreams.
         pub upstream: UpstreamClient = UpstreamClient::default(),
+        /// gatehouse extension: largest request body buffered for handlers that read it (the
+        /// `remote` authorizer); larger bodies get 413. Other requests are streamed, unbounded.
+        pub max_buffered_body: u64 = 10 * 1024 * 1024,
     }
 }
 

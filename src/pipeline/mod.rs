@@ -42,6 +42,9 @@ pub struct RequestInfo {
     /// The request target the client asked for (raw path and query, as sent; for `/decisions`
     /// the gateway's `X-Forwarded-Uri`). Used to rebuild the URL for `return_to`.
     pub original_uri: String,
+    /// The request body, buffered only when the matched rule has a handler that reads it
+    /// (`Rule::needs_body`); `None` otherwise.
+    pub body: Option<Bytes>,
 }
 
 impl RequestInfo {

@@ -6,7 +6,6 @@ use bytes::Bytes;
 use http::header::HOST;
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use super::client::Upstream as UpstreamClient;
@@ -92,7 +91,7 @@ pub async fn forward(
     upstream: &Upstream,
     info: &RequestInfo,
     session: &Session,
-    mut req: Request<Incoming>,
+    mut req: Request<Body>,
 ) -> Result<Response<Body>, ForwardError> {
     let upgrade = is_upgrade(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -116,7 +115,7 @@ pub async fn forward(
         HOST,
         HeaderValue::from_str(&host).map_err(|e| ForwardError::Failed(e.to_string()))?,
     );
-    let mut out = Request::new(body.map_err(Into::into).boxed_unsync());
+    let mut out = Request::new(body);
     *out.method_mut() = parts.method;
     *out.uri_mut() = upstream_uri(upstream, info)?;
     *out.headers_mut() = headers;

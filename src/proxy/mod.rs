@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::app::State;
@@ -77,7 +78,7 @@ impl Proxy {
     ) -> Response<Body> {
         let trusted = snapshot.config.serve.proxy.trust_forwarded_headers;
         headers::apply_forwarded_policy(req.headers_mut(), trusted);
-        let info = match request_info(&req, peer, tls, trusted) {
+        let mut info = match request_info(&req, peer, tls, trusted) {
             Ok(info) => info,
             Err(failed) => {
                 let (info, e) = *failed;
@@ -87,6 +88,21 @@ impl Proxy {
         let (rule, captures) = match snapshot.rules.find(&info) {
             Ok(found) => found,
             Err(e) => return render(snapshot.fallback_reply(&[], &e, &info)),
+        };
+        // Handlers that read the body get a bounded, buffered copy; the upstream then receives
+        // that copy. Every other request streams.
+        let req: Request<Body> = if rule.needs_body {
+            let limit = snapshot.config.serve.proxy.max_buffered_body;
+            let (parts, body) = req.into_parts();
+            match buffer_body(body, limit).await {
+                Ok(bytes) => {
+                    info.body = Some(bytes.clone());
+                    Request::from_parts(parts, crate::server::full(bytes))
+                }
+                Err(e) => return render(snapshot.fallback_reply(&rule.errors, &e, &info)),
+            }
+        } else {
+            req.map(|b| b.map_err(Into::into).boxed_unsync())
         };
         let mut session = info.new_session(captures);
         if let Err(e) = pipeline::run(&rule, &info, &mut session).await {
@@ -120,6 +136,24 @@ impl Proxy {
 impl Handler for Proxy {
     fn call(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
         Box::pin(async move { self.handle(req, peer, tls).await })
+    }
+}
+
+/// Read a body up to `limit` bytes; larger -> 413, a broken stream -> 400.
+async fn buffer_body(body: Incoming, limit: u64) -> Result<bytes::Bytes, PipelineError> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(PipelineError::new(
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            "The request body is too large",
+        )
+        .with_reason(format!(
+            "bodies read by this rule's handlers are limited to {limit} bytes"
+        ))),
+        Err(e) => Err(PipelineError::bad_request(format!(
+            "reading the request body: {e}"
+        ))),
     }
 }
 
@@ -166,6 +200,7 @@ fn request_info<B>(
         remote_addr: Some(peer.ip()),
         forwarded_trusted: trusted,
         original_uri,
+        body: None,
     };
     match normalize_path(req.uri().path()) {
         Ok(p) => {

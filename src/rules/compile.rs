@@ -37,6 +37,9 @@ pub struct Rule {
     pub errors: Vec<ErrorHandlerEntry>,
     /// Every header name this rule's mutators set (client copies are stripped before forwarding).
     pub mutator_headers: Vec<HeaderName>,
+    /// A handler of this rule reads the request body: the proxy buffers it (bounded) before
+    /// the pipeline and forwards the buffered copy.
+    pub needs_body: bool,
 }
 
 /// Where a rule forwards to (SPEC §4.6).
@@ -329,6 +332,7 @@ fn compile_rule(
             let mut mutator_headers: Vec<HeaderName> =
                 mutators.iter().flat_map(Mutator::header_names).collect();
             mutator_headers.dedup();
+            let needs_body = authorizer.needs_body();
             let rule = Rule {
                 id: id.to_string(),
                 origin: origin.to_string(),
@@ -342,6 +346,7 @@ fn compile_rule(
                 mutators,
                 errors: error_handlers,
                 mutator_headers,
+                needs_body,
             };
             Ok((rule, pattern))
         }

@@ -58,6 +58,11 @@ impl Authorizer {
         })
     }
 
+    /// Whether this authorizer reads the request body (SPEC §5.2 `remote`).
+    pub fn needs_body(&self) -> bool {
+        false
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::Allow => "allow",
