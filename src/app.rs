@@ -139,6 +139,7 @@ pub struct Running {
     pub state: Arc<State>,
     pub api_addr: std::net::SocketAddr,
     pub proxy_addr: std::net::SocketAddr,
+    pub metrics_addr: std::net::SocketAddr,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -185,6 +186,21 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
         state: state.clone(),
     });
 
+    let prom = &config.serve.prometheus;
+    let metrics = crate::telemetry::metrics::init(prom);
+    metrics
+        .rules_loaded
+        .set(i64::try_from(state.snapshot().rules.len()).unwrap_or(i64::MAX));
+    let metrics_listener = bind("metrics", &prom.host, prom.port).await?;
+    let metrics_addr = metrics_listener.local_addr()?;
+    let metrics_handler = Arc::new(crate::telemetry::endpoint::MetricsEndpoint {
+        path: prom.metrics_path.clone(),
+    });
+    let metrics_limits = crate::server::Limits {
+        header_read_timeout: std::time::Duration::from_secs(5),
+        drain_timeout,
+    };
+
     let tasks = vec![
         tokio::spawn(crate::server::serve(
             proxy_listener,
@@ -198,6 +214,13 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
             api_handler,
             api_limits,
             api_tls,
+            rx.clone(),
+        )),
+        tokio::spawn(crate::server::serve(
+            metrics_listener,
+            metrics_handler,
+            metrics_limits,
+            None,
             rx,
         )),
     ];
@@ -205,6 +228,7 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
         state,
         api_addr,
         proxy_addr,
+        metrics_addr,
         shutdown,
         tasks,
     })

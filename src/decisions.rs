@@ -12,21 +12,10 @@ use crate::app::Snapshot;
 use crate::pipeline::errors::{handle, ErrorHandlerEntry};
 use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, Reply, RequestInfo};
+use crate::proxy::headers::HOP_BY_HOP;
 use crate::rules::matcher::normalize_path;
 use crate::server::Body;
-
-/// Headers that describe a connection, never copied into a decision response.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+use crate::telemetry::access::Outcome;
 
 /// Decide one `/decisions` request.
 pub async fn decide<B>(
@@ -58,23 +47,35 @@ pub async fn decide<B>(
             for name in session.header.keys() {
                 let n = name.as_str();
                 if n == CONTENT_LENGTH.as_str() || n == HOST.as_str() || HOP_BY_HOP.contains(&n) {
+                    // Never describe this connection or its framing in a decision answer.
                     continue;
                 }
                 if let Some(v) = session.header.get(name) {
                     headers.insert(name.clone(), v.clone());
                 }
             }
+            resp.extensions_mut().insert(Outcome {
+                rule_id: rule.id.clone(),
+                subject: session.subject,
+                granted: true,
+            });
             resp
         }
         Err(e) => {
             log_decision(&info, Some(&rule.id), &session.subject, &e);
-            render(snapshot.fallback_reply(&rule.errors, &e, &info))
+            let mut resp = render(snapshot.fallback_reply(&rule.errors, &e, &info));
+            resp.extensions_mut().insert(Outcome {
+                rule_id: rule.id.clone(),
+                subject: session.subject,
+                granted: false,
+            });
+            resp
         }
     }
 }
 
 fn log_decision(info: &RequestInfo, rule_id: Option<&str>, subject: &str, e: &PipelineError) {
-    tracing::info!(
+    tracing::debug!(
         rule_id = rule_id.unwrap_or(""),
         subject,
         method = %info.method,

@@ -21,8 +21,12 @@ pub struct Api {
 }
 
 impl Handler for Api {
-    fn call(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
-        Box::pin(async move { self.route(req, peer, tls).await })
+    fn call(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
+        Box::pin(async move {
+            let observation =
+                crate::telemetry::access::Observation::begin("gatehouse-api", &mut req);
+            observation.finish(self.route(req, peer, tls).await)
+        })
     }
 }
 

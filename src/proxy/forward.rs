@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 
 use super::client::Upstream as UpstreamClient;
-use super::headers::{is_upgrade, strip_hop_by_hop, strip_spoofed};
+use super::headers::{is_spoof_variant, is_upgrade, strip_hop_by_hop, strip_spoofed};
 use crate::pipeline::session::Session;
 use crate::pipeline::RequestInfo;
 use crate::rules::compile::Upstream;
@@ -100,6 +100,11 @@ pub async fn forward(
     strip_hop_by_hop(&mut headers, upgrade);
     strip_spoofed(&mut headers, &rule.mutator_headers);
     for name in session.header.keys() {
+        // The noop mutator copies client headers into the session: never let it bring back a
+        // variant spelling of a header another handler of the rule sets.
+        if is_spoof_variant(name, &rule.mutator_headers) {
+            continue;
+        }
         if let Some(v) = session.header.get(name) {
             headers.insert(name.clone(), v.clone());
         }

@@ -80,6 +80,16 @@ fn normalise(name: &str) -> String {
         .collect()
 }
 
+/// Whether `name` is a variant spelling (`X_User`, `x.user`) of one of `names` without being
+/// one of them exactly.
+pub fn is_spoof_variant(name: &HeaderName, names: &[HeaderName]) -> bool {
+    if names.contains(name) {
+        return false;
+    }
+    let n = normalise(name.as_str());
+    names.iter().any(|m| normalise(m.as_str()) == n)
+}
+
 /// Remove every client header that could be read as one of `names` (DESIGN §6).
 pub fn strip_spoofed(headers: &mut HeaderMap, names: &[HeaderName]) {
     if names.is_empty() {

@@ -20,6 +20,7 @@ use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, RequestInfo};
 use crate::rules::matcher::normalize_path;
 use crate::server::{Body, BoxFuture, Handler};
+use crate::telemetry::access::{Observation, Outcome};
 
 pub use client::Upstream;
 
@@ -105,15 +106,24 @@ impl Proxy {
             req.map(|b| b.map_err(Into::into).boxed_unsync())
         };
         let mut session = info.new_session(captures);
+        let outcome = |session: &crate::pipeline::session::Session, granted: bool| Outcome {
+            rule_id: rule.id.clone(),
+            subject: session.subject.clone(),
+            granted,
+        };
         if let Err(e) = pipeline::run(&rule, &info, &mut session).await {
-            tracing::info!(rule_id = %rule.id, status = e.status.as_u16(), reason = e.reason.as_deref().unwrap_or(""), "access request denied");
-            return render(snapshot.fallback_reply(&rule.errors, &e, &info));
+            tracing::debug!(rule_id = %rule.id, status = e.status.as_u16(), reason = e.reason.as_deref().unwrap_or(""), "access request denied");
+            let mut resp = render(snapshot.fallback_reply(&rule.errors, &e, &info));
+            resp.extensions_mut().insert(outcome(&session, false));
+            return resp;
         }
         let Some(upstream) = &rule.upstream else {
             let e = PipelineError::internal(msg::NO_UPSTREAM);
-            return render(snapshot.fallback_reply(&rule.errors, &e, &info));
+            let mut resp = render(snapshot.fallback_reply(&rule.errors, &e, &info));
+            resp.extensions_mut().insert(outcome(&session, true));
+            return resp;
         };
-        match forward::forward(
+        let mut resp = match forward::forward(
             &self.client,
             self.response_timeout,
             &rule,
@@ -129,13 +139,18 @@ impl Proxy {
                 tracing::warn!(rule_id = %rule.id, upstream = %upstream.url, error = ?e, "upstream request failed");
                 forward::failure(e.status())
             }
-        }
+        };
+        resp.extensions_mut().insert(outcome(&session, true));
+        resp
     }
 }
 
 impl Handler for Proxy {
-    fn call(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
-        Box::pin(async move { self.handle(req, peer, tls).await })
+    fn call(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
+        Box::pin(async move {
+            let observation = Observation::begin("gatehouse-proxy", &mut req);
+            observation.finish(self.handle(req, peer, tls).await)
+        })
     }
 }
 

@@ -97,6 +97,11 @@ impl Reloader {
         match Snapshot::from_documents(config, &docs, disabled) {
             Ok(next) => {
                 tracing::info!(rules = next.rules.len(), "access rules reloaded");
+                let metrics = crate::telemetry::metrics::get();
+                metrics
+                    .rules_loaded
+                    .set(i64::try_from(next.rules.len()).unwrap_or(i64::MAX));
+                metrics.reload(true);
                 self.state.swap(next);
                 self.state.reloads_ok.fetch_add(1, Ordering::Relaxed);
                 Ok(())
@@ -107,6 +112,7 @@ impl Reloader {
 
     fn rejected(&self, errors: Vec<LoadError>) -> Result<(), Vec<LoadError>> {
         self.state.reloads_failed.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::metrics::get().reload(false);
         for e in &errors {
             tracing::error!(error = %e, "reload rejected, keeping the rules in force");
         }

@@ -72,6 +72,8 @@ pub fn base_env() -> Vec<(String, String)> {
         ("SERVE_API_PORT", "0"),
         ("SERVE_PROXY_HOST", "127.0.0.1"),
         ("SERVE_PROXY_PORT", "0"),
+        ("SERVE_PROMETHEUS_HOST", "127.0.0.1"),
+        ("SERVE_PROMETHEUS_PORT", "0"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -82,6 +84,7 @@ pub fn base_env() -> Vec<(String, String)> {
 pub struct Gate {
     pub api: SocketAddr,
     pub proxy: SocketAddr,
+    pub metrics: SocketAddr,
     running: Option<Running>,
     pub setup: Setup,
 }
@@ -145,6 +148,7 @@ impl Gate {
         Ok(Gate {
             api: running.api_addr,
             proxy: running.proxy_addr,
+            metrics: running.metrics_addr,
             running: Some(running),
             setup,
         })

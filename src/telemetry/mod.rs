@@ -1,4 +1,9 @@
-//! Logging (SPEC §2.3 `log`): level and format from the config, written to stderr.
+//! Telemetry: logging (SPEC §2.3 `log`: level and format, to stderr), the access log and
+//! Prometheus metrics (SPEC §6.3).
+
+pub mod access;
+pub mod endpoint;
+pub mod metrics;
 
 use crate::config::Config;
 

@@ -1,0 +1,123 @@
+//! Per-request observation: the access log line and the request metrics, for both listeners.
+//! Tokens and cookies are never logged (only method, host, path, rule, subject, outcome).
+
+use std::time::Instant;
+
+use http::{HeaderValue, Request, Response};
+
+use crate::server::Body;
+
+/// Header carrying the request id (honoured when the client or gateway sends one).
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// What the pipeline decided, attached to the response's extensions by the handler.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub rule_id: String,
+    pub subject: String,
+    pub granted: bool,
+}
+
+/// One request being observed. Dropped without `finish` (the client went away), it is
+/// recorded as 499.
+#[derive(Debug)]
+pub struct Observation {
+    service: &'static str,
+    method: String,
+    host: String,
+    path: String,
+    request_id: HeaderValue,
+    start: Instant,
+    quiet: bool,
+    done: bool,
+}
+
+impl Observation {
+    /// Start observing; a request without `X-Request-Id` gets a generated one (also sent
+    /// upstream, so logs on both sides can be joined).
+    pub fn begin<B>(service: &'static str, req: &mut Request<B>) -> Self {
+        let request_id = match req.headers().get(REQUEST_ID) {
+            Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
+            _ => {
+                let v = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                    .unwrap_or_else(|_| HeaderValue::from_static("-"));
+                req.headers_mut().insert(REQUEST_ID, v.clone());
+                v
+            }
+        };
+        let host = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| req.uri().authority().map(|a| a.to_string()))
+            .unwrap_or_default();
+        let path = req.uri().path().to_string();
+        // Kubernetes probes and scrapes are not traffic.
+        let quiet = path.starts_with("/health/");
+        Self {
+            service,
+            method: req.method().as_str().to_string(),
+            host,
+            path,
+            request_id,
+            start: Instant::now(),
+            quiet,
+            done: false,
+        }
+    }
+
+    /// Record the response and hand it back (with `X-Request-Id` set).
+    pub fn finish(mut self, mut resp: Response<Body>) -> Response<Body> {
+        self.done = true;
+        let outcome = resp
+            .extensions()
+            .get::<Outcome>()
+            .cloned()
+            .unwrap_or_default();
+        self.record(resp.status().as_u16(), &outcome);
+        if !resp.headers().contains_key(REQUEST_ID) {
+            resp.headers_mut()
+                .insert(REQUEST_ID, self.request_id.clone());
+        }
+        resp
+    }
+
+    fn record(&self, status: u16, outcome: &Outcome) {
+        if self.quiet {
+            return;
+        }
+        let took = self.start.elapsed();
+        super::metrics::get().observe(
+            self.service,
+            &self.method,
+            &self.path,
+            status,
+            &outcome.rule_id,
+            took,
+        );
+        tracing::info!(
+            target: "gatehouse::access",
+            service = self.service,
+            method = %self.method,
+            host = %self.host,
+            path = %self.path,
+            rule_id = %outcome.rule_id,
+            subject = %outcome.subject,
+            granted = outcome.granted,
+            status,
+            duration_ms = took.as_secs_f64() * 1000.0,
+            request_id = self.request_id.to_str().unwrap_or(""),
+            "request"
+        );
+    }
+}
+
+impl Drop for Observation {
+    fn drop(&mut self) {
+        if !self.done {
+            // Client closed the connection before the answer (SPEC §4.1: 499).
+            self.record(499, &Outcome::default());
+        }
+    }
+}

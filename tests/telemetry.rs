@@ -1,0 +1,95 @@
+//! Metrics (SPEC §6.3 with gatehouse's additions) and request ids.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use bytes::Bytes;
+use common::upstream::Upstream;
+use common::{send, Gate, BASE_CONFIG};
+use http::Method;
+
+// After traffic, `GET :9000/metrics` shows the request counter and histogram labelled by
+// service, method, status and rule; reload counters, loaded rules and build info; other paths
+// of the metrics port are 404, and the proxy port never serves metrics.
+#[tokio::test]
+async fn metrics_after_traffic() {
+    let up = Upstream::start().await;
+    let rules = format!(
+        "- id: metered\n  match: {{ url: 'http://<[^/]+>/m/<.*>', methods: [GET] }}\n  upstream: {{ url: '{}' }}\n  authenticators: [{{ handler: noop }}]\n  authorizer: {{ handler: allow }}\n  mutators: [{{ handler: noop }}]\n",
+        up.url()
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    for _ in 0..3 {
+        assert_eq!(g.proxy("GET", "/m/x", &[]).await.status, 200);
+    }
+    assert_eq!(g.req("GET", "/decisions/m/y", &[]).await.status, 200);
+    assert_eq!(g.req("GET", "/decisions/none", &[]).await.status, 404);
+    let r = send(g.metrics, Method::GET, "/metrics", &[], Bytes::new()).await;
+    assert_eq!(r.status, 200);
+    let m = r.body;
+    let line = |needle: &str| {
+        m.lines()
+            .find(|l| l.starts_with(needle) && !l.starts_with('#'))
+            .map(str::to_string)
+    };
+    let proxy = line("gatehouse_requests_total{service=\"gatehouse-proxy\",method=\"GET\",request=\"/m\",status_code=\"200\",rule=\"metered\"}")
+        .unwrap_or_else(|| panic!("no proxy counter in:\n{m}"));
+    // The metrics registry is process-wide: other tests in this binary may add to it.
+    assert!(
+        proxy
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+            >= 3.0,
+        "{proxy}"
+    );
+    assert!(line("gatehouse_requests_total{service=\"gatehouse-api\",method=\"GET\",request=\"/decisions\",status_code=\"404\",rule=\"\"}").is_some(), "{m}");
+    assert!(
+        m.contains("gatehouse_requests_duration_seconds_bucket{"),
+        "{m}"
+    );
+    assert!(m.contains("gatehouse_rules_loaded "), "{m}");
+    assert!(m.contains("gatehouse_build_info{version=\""), "{m}");
+    assert!(m.contains("# TYPE gatehouse_reloads counter"), "{m}");
+    assert_eq!(
+        send(g.metrics, Method::GET, "/other", &[], Bytes::new())
+            .await
+            .status,
+        404
+    );
+    // Not on the proxy port: /metrics there is just an unmatched request.
+    assert_eq!(g.proxy("GET", "/metrics", &[]).await.status, 404);
+}
+
+// X-Request-Id: honoured when sent, generated otherwise; the upstream sees the same id.
+#[tokio::test]
+async fn request_ids() {
+    let up = Upstream::start().await;
+    let rules = format!(
+        "- id: r\n  match: {{ url: 'http://<[^/]+>/r', methods: [GET] }}\n  upstream: {{ url: '{}' }}\n  authenticators: [{{ handler: noop }}]\n  authorizer: {{ handler: allow }}\n  mutators: [{{ handler: noop }}]\n",
+        up.url()
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let r = g.proxy("GET", "/r", &[("X-Request-Id", "abc-123")]).await;
+    assert_eq!(r.header("x-request-id"), Some("abc-123"));
+    assert_eq!(up.last().headers.get("x-request-id").unwrap(), "abc-123");
+    let r = g.proxy("GET", "/r", &[]).await;
+    let generated = r.header("x-request-id").expect("generated id").to_string();
+    assert_eq!(generated.len(), 36);
+    assert_eq!(
+        up.last()
+            .headers
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        generated
+    );
+    // The verbose JSON error carries it too (SPEC §4.9 `request`).
+    let r = g
+        .req("GET", "/decisions/nothing", &[("X-Request-Id", "rid-9")])
+        .await;
+    assert_eq!(r.json()["error"]["request"], "rid-9");
+}
