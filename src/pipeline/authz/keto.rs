@@ -60,8 +60,9 @@ impl Keto {
         );
         url.set_path(&path);
         let parse = |key: &str, source: &str| {
-            Template::parse(source)
-                .map_err(|e| BuildError::new(format!("config.{key}"), format!("invalid template: {e}")))
+            Template::parse(source).map_err(|e| {
+                BuildError::new(format!("config.{key}"), format!("invalid template: {e}"))
+            })
         };
         // Oathkeeper's Config(): an empty action/resource becomes the literal "unset".
         let or_unset = |s: Option<String>| s.filter(|s| !s.is_empty()).unwrap_or("unset".into());
@@ -330,7 +331,11 @@ mod tests {
             std::str::from_utf8(&body).expect("utf8"),
             r#"{"action":"unset","context":{"remoteIpAddress":"203.0.113.5","requestedAt":"2024-02-29T12:30:15.5Z"},"resource":"res:7","subject":"alice"}"#
         );
-        let k = keto("user:{{ print .Subject }}", Some("get"), MatchingStrategy::Regexp);
+        let k = keto(
+            "user:{{ print .Subject }}",
+            Some("get"),
+            MatchingStrategy::Regexp,
+        );
         let body: serde_json::Value =
             serde_json::from_slice(&k.body(&req, &session, at).expect("body")).expect("json");
         assert_eq!(body["subject"], "user:alice");

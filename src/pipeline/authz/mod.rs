@@ -76,7 +76,10 @@ impl Authorizer {
                 Self::Remote(Remote::new(c)?)
             }
             _ => {
-                let c = a.remote_json.merged(rule_config).map_err(BuildError::config)?;
+                let c = a
+                    .remote_json
+                    .merged(rule_config)
+                    .map_err(BuildError::config)?;
                 Self::RemoteJson(RemoteJson::new(c)?)
             }
         })

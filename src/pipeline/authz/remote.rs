@@ -168,14 +168,16 @@ impl Endpoint {
             out.insert(AUTHORIZATION, v.clone());
         }
         for (name, template) in &self.headers {
-            let value = template.render(session).map_err(|e| {
-                self.internal(format!("rendering header template `{name}`: {e}"))
-            })?;
+            let value = template
+                .render(session)
+                .map_err(|e| self.internal(format!("rendering header template `{name}`: {e}")))?;
             if value.is_empty() {
                 continue;
             }
             let value = HeaderValue::from_str(&value).map_err(|_| {
-                self.internal(format!("header `{name}` rendered to an invalid header value"))
+                self.internal(format!(
+                    "header `{name}` rendered to an invalid header value"
+                ))
             })?;
             out.insert(name.clone(), value);
         }
@@ -204,15 +206,17 @@ impl Endpoint {
                 body: Some(resp),
                 started,
             }),
-            StatusCode::FORBIDDEN => Err(PipelineError::forbidden()
-                .with_reason(format!("the {} authorizer denied the request", self.handler))),
-            StatusCode::TOO_MANY_REQUESTS => Err(PipelineError::too_many_requests(resp.headers())
-                .with_reason(format!("the {} authorizer rate limit was exceeded", self.handler))),
-            s if s.is_server_error() => Err(self.unavailable(OutboundError::Status(s))),
-            s => Err(self.internal(format!(
-                "expected status code 200 but got {}",
-                s.as_u16()
+            StatusCode::FORBIDDEN => Err(PipelineError::forbidden().with_reason(format!(
+                "the {} authorizer denied the request",
+                self.handler
             ))),
+            StatusCode::TOO_MANY_REQUESTS => Err(PipelineError::too_many_requests(resp.headers())
+                .with_reason(format!(
+                    "the {} authorizer rate limit was exceeded",
+                    self.handler
+                ))),
+            s if s.is_server_error() => Err(self.unavailable(OutboundError::Status(s))),
+            s => Err(self.internal(format!("expected status code 200 but got {}", s.as_u16()))),
         }
     }
 
