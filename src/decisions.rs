@@ -20,11 +20,15 @@ use crate::telemetry::access::Outcome;
 /// Decide one `/decisions` request.
 pub async fn decide<B>(
     snapshot: &Snapshot,
-    req: &Request<B>,
+    req: Request<B>,
     peer: SocketAddr,
     tls: bool,
-) -> Response<Body> {
-    let info = match request_info(snapshot, req, peer, tls) {
+) -> Response<Body>
+where
+    B: hyper::body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut info = match request_info(snapshot, &req, peer, tls) {
         Ok(i) => i,
         Err(failed) => {
             let (info, e) = *failed;
@@ -38,6 +42,18 @@ pub async fn decide<B>(
             return render(snapshot.fallback_reply(&[], &e, &info));
         }
     };
+    // A handler reads the body (`remote`): the sub-request's body stands for the original
+    // one, bounded like the proxy's.
+    if rule.needs_body {
+        let limit = snapshot.config.serve.proxy.max_buffered_body;
+        match crate::proxy::buffer_body(req.into_body(), limit).await {
+            Ok(bytes) => info.body = Some(bytes),
+            Err(e) => {
+                log_decision(&info, Some(&rule.id), "", &e);
+                return render(snapshot.fallback_reply(&rule.errors, &e, &info));
+            }
+        }
+    }
     let mut session = info.new_session(captures);
     match pipeline::run(&rule, &info, &mut session).await {
         Ok(()) => {

@@ -33,7 +33,11 @@ impl Handler for Api {
 impl Api {
     /// `tls`: whether this connection is TLS (the scheme `/decisions` matches without
     /// `X-Forwarded-Proto`).
-    pub async fn route<B>(&self, req: Request<B>, peer: SocketAddr, tls: bool) -> Response<Body> {
+    pub async fn route<B>(&self, req: Request<B>, peer: SocketAddr, tls: bool) -> Response<Body>
+    where
+        B: hyper::body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         // CORS first: preflights are answered here and never reach rules (SPEC §2.4).
         let snapshot = self.state.snapshot();
         if let Some(preflight) = snapshot.cors_api.preflight(req.method(), req.headers()) {
@@ -46,11 +50,15 @@ impl Api {
         resp
     }
 
-    async fn dispatch<B>(&self, req: Request<B>, peer: SocketAddr, tls: bool) -> Response<Body> {
+    async fn dispatch<B>(&self, req: Request<B>, peer: SocketAddr, tls: bool) -> Response<Body>
+    where
+        B: hyper::body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let path = req.uri().path().to_string();
         if path == "/decisions" || path.starts_with("/decisions/") {
             let snapshot = self.state.snapshot();
-            return crate::decisions::decide(&snapshot, &req, peer, tls).await;
+            return crate::decisions::decide(&snapshot, req, peer, tls).await;
         }
         let get = matches!(*req.method(), Method::GET | Method::HEAD);
         let mut resp = match (get, path.as_str()) {

@@ -154,8 +154,13 @@ impl Handler for Proxy {
     }
 }
 
-/// Read a body up to `limit` bytes; larger -> 413, a broken stream -> 400.
-async fn buffer_body(body: Incoming, limit: u64) -> Result<bytes::Bytes, PipelineError> {
+/// Read a body up to `limit` bytes; larger -> 413, a broken stream -> 400. Shared with
+/// `/decisions`, whose sub-request body is read the same way.
+pub(crate) async fn buffer_body<B>(body: B, limit: u64) -> Result<bytes::Bytes, PipelineError>
+where
+    B: hyper::body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),

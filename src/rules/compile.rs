@@ -331,6 +331,7 @@ fn compile_rule(
         (true, Some(pattern), Some(authorizer)) => {
             let mut mutator_headers: Vec<HeaderName> =
                 mutators.iter().flat_map(Mutator::header_names).collect();
+            mutator_headers.extend(authorizer.header_names());
             mutator_headers.dedup();
             let needs_body = authorizer.needs_body();
             let rule = Rule {

@@ -2,6 +2,13 @@
 
 mod allow;
 mod deny;
+mod keto;
+mod remote;
+mod remote_json;
+
+pub use keto::Keto;
+pub use remote::Remote;
+pub use remote_json::RemoteJson;
 
 use serde_json::Value;
 
@@ -22,13 +29,16 @@ pub const NAMES: &[&str] = &[
 pub enum Authorizer {
     Allow,
     Deny,
+    Keto(Keto),
+    Remote(Remote),
+    RemoteJson(RemoteJson),
     Disabled(&'static str),
 }
 
 impl Authorizer {
     pub fn build(
         name: &str,
-        _rule_config: Option<&Value>,
+        rule_config: Option<&Value>,
         config: &Config,
         disabled: DisabledHandlers,
     ) -> Result<Self, BuildError> {
@@ -54,31 +64,64 @@ impl Authorizer {
         Ok(match static_name {
             "allow" => Self::Allow,
             "deny" => Self::Deny,
-            other => return Err(BuildError::unsupported("authorizer", other)),
+            "keto_engine_acp_ory" => {
+                let c = a
+                    .keto_engine_acp_ory
+                    .merged(rule_config)
+                    .map_err(BuildError::config)?;
+                Self::Keto(Keto::new(c, config.access_rules.matching_strategy)?)
+            }
+            "remote" => {
+                let c = a.remote.merged(rule_config).map_err(BuildError::config)?;
+                Self::Remote(Remote::new(c)?)
+            }
+            _ => {
+                let c = a
+                    .remote_json
+                    .merged(rule_config)
+                    .map_err(BuildError::config)?;
+                Self::RemoteJson(RemoteJson::new(c)?)
+            }
         })
     }
 
     /// Whether this authorizer reads the request body (SPEC §5.2 `remote`).
     pub fn needs_body(&self) -> bool {
-        false
+        matches!(self, Self::Remote(_))
+    }
+
+    /// Header names this authorizer puts into the session (`forward_response_headers_to_upstream`),
+    /// known at load time; the proxy strips client-sent copies like it does for mutators'.
+    pub fn header_names(&self) -> Vec<http::HeaderName> {
+        match self {
+            Self::Remote(r) => r.header_names(),
+            Self::RemoteJson(r) => r.endpoint().forwarded_names().to_vec(),
+            _ => Vec::new(),
+        }
     }
 
     pub fn name(&self) -> &'static str {
         match self {
             Self::Allow => "allow",
             Self::Deny => "deny",
+            Self::Keto(_) => "keto_engine_acp_ory",
+            Self::Remote(_) => "remote",
+            Self::RemoteJson(_) => "remote_json",
             Self::Disabled(n) => n,
         }
     }
 
     pub async fn authorize(
         &self,
-        _req: &RequestInfo,
-        _session: &mut Session,
+        req: &RequestInfo,
+        session: &mut Session,
     ) -> Result<(), PipelineError> {
         match self {
             Self::Allow => allow::authorize(),
             Self::Deny => deny::authorize(),
+            Self::Keto(k) => k.authorize(req, session).await,
+            Self::Remote(r) => r.authorize(req, session).await,
+            Self::RemoteJson(r) => r.authorize(req, session).await,
             Self::Disabled(n) => Err(disabled_error("authorizer", n)),
         }
     }
