@@ -82,7 +82,11 @@ async fn client_cookie_replaced_not_duplicated() {
         .proxy(
             "GET",
             "/x",
-            &[("Host", "h"), ("Cookie", "sid=abc"), ("Connection", "Cookie")],
+            &[
+                ("Host", "h"),
+                ("Cookie", "sid=abc"),
+                ("Connection", "Cookie"),
+            ],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);

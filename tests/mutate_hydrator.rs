@@ -119,7 +119,10 @@ async fn case23_extra_reaches_the_next_mutator() {
     let seen = up.last();
     assert_eq!(seen.headers["x-group"], "admins");
     assert_eq!(seen.headers.get_all("x-group").iter().count(), 1);
-    assert_eq!(h.last().body["match_context"]["regexp_capture_groups"], json!(["7"]));
+    assert_eq!(
+        h.last().body["match_context"]["regexp_capture_groups"],
+        json!(["7"])
+    );
     assert_eq!(h.calls(), 2);
 }
 
@@ -265,7 +268,11 @@ async fn cache_key_headers() {
     .await;
     for (tenant, calls) in [("a", 1), ("a", 1), ("b", 2), ("a", 2)] {
         let r = g
-            .req("GET", "/decisions/users/1", &[("Host", "h"), ("X-Tenant", tenant)])
+            .req(
+                "GET",
+                "/decisions/users/1",
+                &[("Host", "h"), ("X-Tenant", tenant)],
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(h.calls(), calls, "tenant {tenant}");

@@ -93,9 +93,9 @@ fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
 /// RFC 6265 cookie-name: an HTTP token.
 fn valid_cookie_name(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

@@ -102,9 +102,8 @@ impl HydratorMutator {
             Some(b) => {
                 let raw = format!("{}:{}", b.username, b.password.expose());
                 let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
-                let mut v = HeaderValue::from_str(&format!("Basic {encoded}")).map_err(|_| {
-                    BuildError::new("config.api.auth.basic", "invalid credentials")
-                })?;
+                let mut v = HeaderValue::from_str(&format!("Basic {encoded}"))
+                    .map_err(|_| BuildError::new("config.api.auth.basic", "invalid credentials"))?;
                 v.set_sensitive(true);
                 Some(v)
             }
@@ -229,7 +228,11 @@ impl HydratorMutator {
         };
         field(url.as_str().as_bytes());
         field(s.subject.as_bytes());
-        field(serde_json::Value::Object(s.extra.clone()).to_string().as_bytes());
+        field(
+            serde_json::Value::Object(s.extra.clone())
+                .to_string()
+                .as_bytes(),
+        );
         let mut names: Vec<&HeaderName> = s.header.keys().collect();
         names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         for n in names {
