@@ -93,6 +93,10 @@ config_struct! {
         pub enabled: bool = false,
         /// `0s` also means 1m (Oathkeeper code).
         pub ttl: Duration = Duration::from_secs(60),
+        /// Extension: request headers whose values are part of the cache key, for hydrators
+        /// that answer differently per header (tenant, locale...). Forwarded headers are not in
+        /// the key otherwise (SPEC §9 item 18).
+        pub key_headers: Vec<String> = Vec::new(),
     }
 }
 

@@ -58,34 +58,13 @@ impl ErrorHandlerEntry {
             return Err(BuildError::unknown("error handler", name, NAMES));
         };
         let h = &config.errors.handlers;
-        let (enabled, handler, when) = match static_name {
-            "json" => {
-                let c = h.json.merged(rule_config).map_err(BuildError::config)?;
-                let when = When::build(&c.when)?;
-                (h.json.enabled, ErrorHandler::Json(Json::new(&c)), when)
-            }
-            "redirect" => {
-                let c = h.redirect.merged(rule_config).map_err(BuildError::config)?;
-                let when = When::build(&c.when)?;
-                (
-                    h.redirect.enabled,
-                    ErrorHandler::Redirect(Redirect::new(&c)?),
-                    when,
-                )
-            }
-            _ => {
-                let c = h
-                    .www_authenticate
-                    .merged(rule_config)
-                    .map_err(BuildError::config)?;
-                let when = When::build(&c.when)?;
-                (
-                    h.www_authenticate.enabled,
-                    ErrorHandler::WwwAuthenticate(WwwAuthenticate::new(&c)),
-                    when,
-                )
-            }
+        let enabled = match static_name {
+            "json" => h.json.enabled,
+            "redirect" => h.redirect.enabled,
+            _ => h.www_authenticate.enabled,
         };
+        // A disabled handler's config is never validated (Oathkeeper; a disabled fallback
+        // without `redirect.to` must load and answer 500, Appendix B case 8).
         if !enabled {
             return match disabled {
                 DisabledHandlers::Reject => Err(BuildError::disabled(
@@ -95,12 +74,49 @@ impl ErrorHandlerEntry {
                 )),
                 DisabledHandlers::FailAtRequest => Ok(Self {
                     handler: ErrorHandler::Disabled(static_name),
-                    when,
+                    when: disabled_when(static_name, rule_config, config),
                 }),
             };
         }
+        let (handler, when) = match static_name {
+            "json" => {
+                let c = h.json.merged(rule_config).map_err(BuildError::config)?;
+                (ErrorHandler::Json(Json::new(&c)), When::build(&c.when)?)
+            }
+            "redirect" => {
+                let c = h.redirect.merged(rule_config).map_err(BuildError::config)?;
+                (
+                    ErrorHandler::Redirect(Redirect::new(&c)?),
+                    When::build(&c.when)?,
+                )
+            }
+            _ => {
+                let c = h
+                    .www_authenticate
+                    .merged(rule_config)
+                    .map_err(BuildError::config)?;
+                (
+                    ErrorHandler::WwwAuthenticate(WwwAuthenticate::new(&c)),
+                    When::build(&c.when)?,
+                )
+            }
+        };
         Ok(Self { handler, when })
     }
+}
+
+/// The `when` of a rule-level handler disabled after the rule loaded: its own clauses when its
+/// config still merges, else always responsible (either way selecting it answers 500).
+fn disabled_when(name: &str, rule_config: Option<&Value>, config: &Config) -> When {
+    let h = &config.errors.handlers;
+    let clauses = match name {
+        "json" => h.json.merged(rule_config).map(|c| c.when).ok(),
+        "redirect" => h.redirect.merged(rule_config).map(|c| c.when).ok(),
+        _ => h.www_authenticate.merged(rule_config).map(|c| c.when).ok(),
+    };
+    clauses
+        .and_then(|c| When::build(&c).ok())
+        .unwrap_or_default()
 }
 
 /// Resolve `errors.fallback` against the global handler configs.

@@ -10,9 +10,10 @@ use crate::pipeline::{BuildError, Reply, RequestInfo};
 
 #[derive(Debug)]
 pub struct Redirect {
-    to: url::Url,
-    /// `to` was a relative reference: keep it relative in `Location`.
-    relative_to: Option<String>,
+    /// `to` as configured (absolute URL or relative reference), used verbatim when no
+    /// `return_to` is added: Go keeps `https://login` as it is, where a parsed `url::Url` would
+    /// print `https://login/`.
+    to: String,
     code: StatusCode,
     return_to_query_param: Option<String>,
 }
@@ -24,23 +25,10 @@ impl Redirect {
             return Err(BuildError::new("config.to", "is required"));
         }
         // `to` is a uri-reference: an absolute URL or a path such as `/login`.
-        let (to, relative_to) = match url::Url::parse(&raw) {
-            Ok(u) => (u, None),
-            Err(url::ParseError::RelativeUrlWithoutBase) => {
-                let base = url::Url::parse("http://relative.invalid/")
-                    .map_err(|e| BuildError::new("config.to", e.to_string()))?;
-                let u = base.join(&raw).map_err(|e| {
-                    BuildError::new("config.to", format!("invalid URL `{raw}`: {e}"))
-                })?;
-                (u, Some(raw.clone()))
-            }
-            Err(e) => {
-                return Err(BuildError::new(
-                    "config.to",
-                    format!("invalid URL `{raw}`: {e}"),
-                ))
-            }
-        };
+        let base = url::Url::parse("http://relative.invalid/")
+            .map_err(|e| BuildError::new("config.to", e.to_string()))?;
+        base.join(&raw)
+            .map_err(|e| BuildError::new("config.to", format!("invalid URL `{raw}`: {e}")))?;
         let code = match config.code.get() {
             301 => StatusCode::MOVED_PERMANENTLY,
             _ => StatusCode::FOUND,
@@ -48,8 +36,7 @@ impl Redirect {
         let return_to_query_param =
             Some(config.return_to_query_param.clone()).filter(|p| !p.is_empty());
         Ok(Self {
-            to,
-            relative_to,
+            to: raw,
             code,
             return_to_query_param,
         })
@@ -81,27 +68,47 @@ impl Redirect {
         }
     }
 
+    /// `to`, plus `<param>=<original URL>` when configured. As Go's `q.Set(param, url);
+    /// u.RawQuery = q.Encode()`: the parameter replaces any of the same name in `to`, the query
+    /// is re-encoded sorted by key, the fragment is kept.
     fn location(&self, req: &RequestInfo) -> String {
         let Some(param) = &self.return_to_query_param else {
-            return self
-                .relative_to
-                .clone()
-                .unwrap_or_else(|| self.to.to_string());
+            return self.to.clone();
         };
-        let mut u = self.to.clone();
-        u.query_pairs_mut().append_pair(param, &req.original_url());
-        match &self.relative_to {
-            None => u.to_string(),
-            Some(_) => {
-                let mut s = u.path().to_string();
-                if let Some(q) = u.query() {
-                    s.push('?');
-                    s.push_str(q);
-                }
-                s
-            }
+        let (rest, fragment) = match self.to.split_once('#') {
+            Some((r, f)) => (r, Some(f)),
+            None => (self.to.as_str(), None),
+        };
+        let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k != param)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        pairs.push((param.clone(), req.original_url()));
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let encoded: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+            .collect();
+        let mut out = format!("{base}?{}", encoded.join("&"));
+        if let Some(f) = fragment {
+            out.push('#');
+            out.push_str(f);
         }
+        out
     }
+}
+
+/// Go `url.QueryEscape`: everything but `A-Za-z0-9-_.~` percent-encoded, space as `+`.
+fn query_escape(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SET)
+        .to_string()
+        .replace("%20", "+")
 }
 
 fn html_escape(s: &str) -> String {
@@ -109,4 +116,54 @@ fn html_escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&#34;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::session::RequestUrl;
+
+    fn redirect(to: &str, param: &str) -> Redirect {
+        let config = RedirectConfig {
+            to: Some(to.into()),
+            return_to_query_param: param.into(),
+            ..RedirectConfig::default()
+        };
+        Redirect::new(&config).expect("build")
+    }
+
+    fn req() -> RequestInfo {
+        RequestInfo {
+            method: "GET".into(),
+            url: RequestUrl {
+                scheme: "http".into(),
+                host: "h".into(),
+                path: "/test".into(),
+                raw_query: "a=1 2".into(),
+            },
+            original_uri: "/test?a=1 2".into(),
+            ..RequestInfo::default()
+        }
+    }
+
+    // SPEC Appendix B case 7 / §4.9: `to` verbatim; return_to URL-encoded, `to`'s query kept.
+    #[test]
+    fn locations() {
+        assert_eq!(
+            redirect("https://login", "").location(&req()),
+            "https://login"
+        );
+        assert_eq!(
+            redirect("https://login", "return_to").location(&req()),
+            "https://login?return_to=http%3A%2F%2Fh%2Ftest%3Fa%3D1+2"
+        );
+        assert_eq!(
+            redirect("https://login/in?z=1&return_to=old&a=b~c#frag", "return_to").location(&req()),
+            "https://login/in?a=b~c&return_to=http%3A%2F%2Fh%2Ftest%3Fa%3D1+2&z=1#frag"
+        );
+        assert_eq!(
+            redirect("/signin", "rt").location(&req()),
+            "/signin?rt=http%3A%2F%2Fh%2Ftest%3Fa%3D1+2"
+        );
+    }
 }

@@ -1,9 +1,14 @@
 //! Mutators (SPEC §4.5, §5.3): turn the session into what the upstream (or the gateway) receives.
 
+mod cookie;
 mod header;
+mod hydrator;
+mod hydrator_json;
 mod noop;
 
+pub use cookie::CookieMutator;
 pub use header::HeaderMutator;
+pub use hydrator::HydratorMutator;
 
 use serde_json::Value;
 
@@ -18,6 +23,8 @@ pub const NAMES: &[&str] = &["noop", "cookie", "header", "hydrator", "id_token"]
 pub enum Mutator {
     Noop,
     Header(HeaderMutator),
+    Cookie(CookieMutator),
+    Hydrator(HydratorMutator),
     Disabled(&'static str),
 }
 
@@ -51,6 +58,14 @@ impl Mutator {
                 let c = m.header.merged(rule_config).map_err(BuildError::config)?;
                 Self::Header(HeaderMutator::new(c)?)
             }
+            "cookie" => {
+                let c = m.cookie.merged(rule_config).map_err(BuildError::config)?;
+                Self::Cookie(CookieMutator::new(c)?)
+            }
+            "hydrator" => {
+                let c = m.hydrator.merged(rule_config).map_err(BuildError::config)?;
+                Self::Hydrator(HydratorMutator::new(c)?)
+            }
             other => return Err(BuildError::unsupported("mutator", other)),
         })
     }
@@ -59,6 +74,8 @@ impl Mutator {
         match self {
             Self::Noop => "noop",
             Self::Header(_) => "header",
+            Self::Cookie(_) => "cookie",
+            Self::Hydrator(_) => "hydrator",
             Self::Disabled(n) => n,
         }
     }
@@ -67,6 +84,8 @@ impl Mutator {
     pub fn header_names(&self) -> Vec<http::HeaderName> {
         match self {
             Self::Header(h) => h.names(),
+            Self::Cookie(c) => c.names(),
+            // The hydrator's headers are only known from its answer.
             _ => Vec::new(),
         }
     }
@@ -82,6 +101,8 @@ impl Mutator {
                 Ok(())
             }
             Self::Header(h) => h.mutate(session),
+            Self::Cookie(c) => c.mutate(req, session),
+            Self::Hydrator(h) => h.mutate(req, session).await,
             Self::Disabled(n) => Err(disabled_error("mutator", n)),
         }
     }
