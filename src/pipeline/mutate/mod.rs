@@ -1,9 +1,11 @@
 //! Mutators (SPEC §4.5, §5.3): turn the session into what the upstream (or the gateway) receives.
 
 mod header;
+mod id_token;
 mod noop;
 
 pub use header::HeaderMutator;
+pub use id_token::IdToken;
 
 use serde_json::Value;
 
@@ -18,6 +20,7 @@ pub const NAMES: &[&str] = &["noop", "cookie", "header", "hydrator", "id_token"]
 pub enum Mutator {
     Noop,
     Header(HeaderMutator),
+    IdToken(IdToken),
     Disabled(&'static str),
 }
 
@@ -51,6 +54,10 @@ impl Mutator {
                 let c = m.header.merged(rule_config).map_err(BuildError::config)?;
                 Self::Header(HeaderMutator::new(c)?)
             }
+            "id_token" => {
+                let c = m.id_token.merged(rule_config).map_err(BuildError::config)?;
+                Self::IdToken(IdToken::new(c, &config.authenticators.jwt.config)?)
+            }
             other => return Err(BuildError::unsupported("mutator", other)),
         })
     }
@@ -59,6 +66,7 @@ impl Mutator {
         match self {
             Self::Noop => "noop",
             Self::Header(_) => "header",
+            Self::IdToken(_) => "id_token",
             Self::Disabled(n) => n,
         }
     }
@@ -67,7 +75,16 @@ impl Mutator {
     pub fn header_names(&self) -> Vec<http::HeaderName> {
         match self {
             Self::Header(h) => h.names(),
+            Self::IdToken(_) => vec![http::header::AUTHORIZATION],
             _ => Vec::new(),
+        }
+    }
+
+    /// The key set an id_token mutator signs with (`/.well-known/jwks.json` publishes it).
+    pub fn signing_jwks(&self) -> Option<&std::sync::Arc<crate::credentials::JwksSource>> {
+        match self {
+            Self::IdToken(t) => Some(t.source()),
+            _ => None,
         }
     }
 
@@ -82,6 +99,7 @@ impl Mutator {
                 Ok(())
             }
             Self::Header(h) => h.mutate(session),
+            Self::IdToken(t) => t.mutate(session).await,
             Self::Disabled(n) => Err(disabled_error("mutator", n)),
         }
     }
