@@ -24,6 +24,8 @@ pub struct Snapshot {
     /// CORS layers of the two listeners (SPEC §2.4), built with the snapshot.
     pub cors_api: crate::cors::Cors,
     pub cors_proxy: crate::cors::Cors,
+    /// Every id_token key set in use (global config and rules), for `/.well-known/jwks.json`.
+    pub id_token_jwks: Vec<Arc<crate::credentials::JwksSource>>,
 }
 
 impl Snapshot {
@@ -59,6 +61,7 @@ impl Snapshot {
                 tracing::warn!(listener, pattern = %pattern, "CORS origin pattern ignored: a wildcard must be followed by a registrable domain");
             }
         }
+        let id_token_jwks = id_token_jwks(&config, &rules);
         Ok(Snapshot {
             config,
             rules,
@@ -66,6 +69,7 @@ impl Snapshot {
             trusted_proxies,
             cors_api,
             cors_proxy,
+            id_token_jwks,
         })
     }
 
@@ -73,6 +77,28 @@ impl Snapshot {
     pub fn ready(&self) -> bool {
         !self.rules.is_empty()
     }
+}
+
+/// The key sets `/.well-known/jwks.json` publishes (SPEC §6.2): `mutators.id_token.config.
+/// jwks_url` and every rule's id_token key set, each URL once.
+fn id_token_jwks(config: &Config, rules: &RuleSet) -> Vec<Arc<crate::credentials::JwksSource>> {
+    let mut out: Vec<Arc<crate::credentials::JwksSource>> = Vec::new();
+    if let Some(url) = &config.mutators.id_token.config.jwks_url {
+        match crate::credentials::JwksCache::global().source(url.as_str()) {
+            Ok(s) => out.push(s),
+            Err(e) => tracing::warn!("mutators.id_token.config.jwks_url: {e}"),
+        }
+    }
+    let from_rules = rules
+        .rules()
+        .iter()
+        .flat_map(|r| r.mutators.iter().filter_map(|m| m.signing_jwks()));
+    for source in from_rules {
+        if !out.iter().any(|s| s.url() == source.url()) {
+            out.push(source.clone());
+        }
+    }
+    out
 }
 
 /// Read all repositories, collecting every error. Remote repositories come from `remote`

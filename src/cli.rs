@@ -1,4 +1,5 @@
-//! Command line (clap): `serve`, `rules validate|list|get`, `health alive|ready`, `version`.
+//! Command line (clap): `serve`, `rules validate|list|get`, `health alive|ready`,
+//! `credentials generate`, `version`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ pub enum Command {
     Rules(RulesArgs),
     /// Check a running instance's health.
     Health(HealthArgs),
+    /// Signing keys for the id_token mutator.
+    Credentials(CredentialsArgs),
     /// Print the version.
     Version,
 }
@@ -86,6 +89,29 @@ pub enum HealthCommand {
     Ready,
 }
 
+#[derive(Debug, Args)]
+pub struct CredentialsArgs {
+    #[command(subcommand)]
+    pub command: CredentialsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Print a JSON Web Key Set holding one new private signing key.
+    Generate {
+        /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA, HS256, HS384 or HS512.
+        #[arg(long)]
+        alg: String,
+        /// Key id (default: a random UUID).
+        #[arg(long)]
+        kid: Option<String>,
+        /// Key size: RSA modulus (default and minimum 2048) or HMAC secret (default 256, 384,
+        /// 1024 bits for HS256, HS384, HS512).
+        #[arg(long)]
+        bits: Option<usize>,
+    },
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve => crate::app::serve(&cli.config),
@@ -114,6 +140,21 @@ pub fn run(cli: Cli) -> ExitCode {
                 v.get("status").and_then(|s| s.as_str()) == Some("ok")
             })
         }
+        Command::Credentials(CredentialsArgs {
+            command: CredentialsCommand::Generate { alg, kid, bits },
+        }) => match crate::credentials::keygen::generate(&alg, kid.as_deref(), bits) {
+            Ok(jwks) => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&jwks).unwrap_or_default()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Version => {
             println!("gatehouse {}", crate::VERSION);
             ExitCode::SUCCESS

@@ -18,7 +18,8 @@
 //! - `cors` — CORS preflight answers and response headers for the listeners.
 //! - `client` — the CLI's HTTP client.
 //! - `format` — JSON/YAML document decoding (the only place YAML is parsed).
-//! - `credentials/` — JWKS fetching and caching (verification keys for `jwt`, later id_token).
+//! - `credentials/` — JWKS fetching and caching, id_token signing keys and their publication,
+//!   key generation (`credentials generate`).
 //! - `outbound` — the pooled client, deadlines and bounded retries for calls to auth services.
 //! - `telemetry` — logging.
 

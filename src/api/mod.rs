@@ -2,6 +2,7 @@
 //! `/health/ready`, `/version`, `/.well-known/jwks.json`.
 
 mod health;
+mod jwks;
 mod rules;
 
 use std::net::SocketAddr;
@@ -68,7 +69,7 @@ impl Api {
                 server::json(StatusCode::OK, &json!({ "version": crate::VERSION }))
             }
             (true, "/rules") => rules::list(&self.state.snapshot(), req.uri().query()),
-            (true, "/.well-known/jwks.json") => jwks_unavailable(),
+            (true, "/.well-known/jwks.json") => jwks::well_known(&self.state.snapshot()).await,
             (true, p) if p.starts_with("/rules/") && p.len() > "/rules/".len() => {
                 rules::get(&self.state.snapshot(), &p["/rules/".len()..])
             }
@@ -79,19 +80,6 @@ impl Api {
         }
         resp
     }
-}
-
-/// No id_token signing keys are configured: nothing to publish (SPEC Appendix A).
-fn jwks_unavailable() -> Response<Body> {
-    server::json(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &json!({"error": {
-            "code": 500,
-            "status": "Internal Server Error",
-            "reason": "None of the provided URLs returned a valid JSON Web Key Set.",
-            "message": crate::pipeline::error::msg::INTERNAL,
-        }}),
-    )
 }
 
 /// Unknown route: 404 negotiated between JSON, plain text and HTML (SPEC §6.2).

@@ -130,12 +130,17 @@ impl JwksCache {
 
     /// The source for `url` (`http(s)://`, `file://` or a plain path), created on first use.
     pub fn source(&self, url: &str) -> Result<Arc<JwksSource>, UnsupportedLocation> {
+        if let Some(rest) = url.strip_prefix("file://") {
+            // `file:///abs` is absolute; `file://rel/x.json` is relative to the working
+            // directory (as for rule repositories and in Oathkeeper).
+            let path = percent_encoding::percent_decode_str(rest).decode_utf8_lossy();
+            if path.is_empty() {
+                return Err(UnsupportedLocation(url.to_owned()));
+            }
+            return Ok(self.insert(url, Location::File(PathBuf::from(path.as_ref()))));
+        }
         let location = match url::Url::parse(url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Location::Http(u),
-            Ok(u) if u.scheme() == "file" => Location::File(
-                u.to_file_path()
-                    .map_err(|()| UnsupportedLocation(url.to_owned()))?,
-            ),
             Ok(_) => return Err(UnsupportedLocation(url.to_owned())),
             Err(_) if !url.is_empty() => Location::File(PathBuf::from(url)),
             Err(_) => return Err(UnsupportedLocation(url.to_owned())),

@@ -4,11 +4,13 @@ mod cookie;
 mod header;
 mod hydrator;
 mod hydrator_json;
+mod id_token;
 mod noop;
 
 pub use cookie::CookieMutator;
 pub use header::HeaderMutator;
 pub use hydrator::HydratorMutator;
+pub use id_token::IdToken;
 
 use serde_json::Value;
 
@@ -25,6 +27,7 @@ pub enum Mutator {
     Header(HeaderMutator),
     Cookie(CookieMutator),
     Hydrator(HydratorMutator),
+    IdToken(IdToken),
     Disabled(&'static str),
 }
 
@@ -66,6 +69,10 @@ impl Mutator {
                 let c = m.hydrator.merged(rule_config).map_err(BuildError::config)?;
                 Self::Hydrator(HydratorMutator::new(c)?)
             }
+            "id_token" => {
+                let c = m.id_token.merged(rule_config).map_err(BuildError::config)?;
+                Self::IdToken(IdToken::new(c, &config.authenticators.jwt.config)?)
+            }
             other => return Err(BuildError::unsupported("mutator", other)),
         })
     }
@@ -76,6 +83,7 @@ impl Mutator {
             Self::Header(_) => "header",
             Self::Cookie(_) => "cookie",
             Self::Hydrator(_) => "hydrator",
+            Self::IdToken(_) => "id_token",
             Self::Disabled(n) => n,
         }
     }
@@ -86,7 +94,16 @@ impl Mutator {
             Self::Header(h) => h.names(),
             Self::Cookie(c) => c.names(),
             // The hydrator's headers are only known from its answer.
+            Self::IdToken(_) => vec![http::header::AUTHORIZATION],
             _ => Vec::new(),
+        }
+    }
+
+    /// The key set an id_token mutator signs with (`/.well-known/jwks.json` publishes it).
+    pub fn signing_jwks(&self) -> Option<&std::sync::Arc<crate::credentials::JwksSource>> {
+        match self {
+            Self::IdToken(t) => Some(t.source()),
+            _ => None,
         }
     }
 
@@ -103,6 +120,7 @@ impl Mutator {
             Self::Header(h) => h.mutate(session),
             Self::Cookie(c) => c.mutate(req, session),
             Self::Hydrator(h) => h.mutate(req, session).await,
+            Self::IdToken(t) => t.mutate(session).await,
             Self::Disabled(n) => Err(disabled_error("mutator", n)),
         }
     }

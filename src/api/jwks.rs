@@ -1,0 +1,70 @@
+//! `GET /.well-known/jwks.json` (SPEC §6.2): the public half of every id_token key set in use
+//! (`mutators.id_token.config.jwks_url` and every rule's id_token `jwks_url`), plus keys rotated
+//! out of their set that signed tokens which have not expired yet ([`PublishedKeys`]).
+//!
+//! Private members and symmetric keys are never published. When no key set is configured or
+//! none could be fetched: 500 "None of the provided URLs returned a valid JSON Web Key Set."
+
+use std::collections::HashSet;
+
+use http::{Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::app::Snapshot;
+use crate::credentials::published::identity;
+use crate::credentials::signer::PRIVATE_MEMBERS;
+use crate::credentials::{JwksSource, PublishedKeys};
+use crate::server::{self, Body};
+
+pub async fn well_known(snapshot: &Snapshot) -> Response<Body> {
+    well_known_with(snapshot, PublishedKeys::global()).await
+}
+
+async fn well_known_with(snapshot: &Snapshot, published: &PublishedKeys) -> Response<Body> {
+    let jwt = &snapshot.config.authenticators.jwt.config;
+    let deadline = tokio::time::Instant::now() + jwt.jwks_max_wait.get();
+    let fetched = JwksSource::get_all(&snapshot.id_token_jwks, jwt.jwks_ttl.get(), deadline).await;
+    let mut keys = Vec::new();
+    let mut any = false;
+    for (source, f) in snapshot.id_token_jwks.iter().zip(fetched) {
+        match f.keys {
+            Some(set) => {
+                any = true;
+                keys.extend(set.public_jwks());
+            }
+            None => tracing::warn!(url = source.url(), "id_token key set unavailable"),
+        }
+    }
+    if !any {
+        return unavailable();
+    }
+    let mut seen: HashSet<String> = keys.iter().map(identity).collect();
+    for jwk in published.recent() {
+        if seen.insert(identity(&jwk)) {
+            keys.push(jwk);
+        }
+    }
+    // Defence in depth: whatever a key set holds, nothing private leaves this route.
+    for k in &mut keys {
+        if let Some(m) = k.as_object_mut() {
+            for p in PRIVATE_MEMBERS {
+                m.remove(p);
+            }
+        }
+    }
+    keys.retain(|k| k.get("kty").and_then(Value::as_str) != Some("oct"));
+    server::json(StatusCode::OK, &json!({ "keys": keys }))
+}
+
+/// No id_token key set is configured or none could be fetched (SPEC Appendix A).
+pub fn unavailable() -> Response<Body> {
+    server::json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &json!({"error": {
+            "code": 500,
+            "status": "Internal Server Error",
+            "reason": "None of the provided URLs returned a valid JSON Web Key Set.",
+            "message": crate::pipeline::error::msg::INTERNAL,
+        }}),
+    )
+}
