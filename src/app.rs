@@ -195,7 +195,7 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
     let proxy_handler = crate::proxy::Proxy::new(state.clone())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let proxy_limits = crate::server::Limits {
-        header_read_timeout: proxy.timeout.read.0,
+        header_read_timeout: header_wait(&proxy.timeout),
         drain_timeout,
     };
 
@@ -203,7 +203,7 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
     let api_listener = bind("api", &api.host, api.port).await?;
     let api_addr = api_listener.local_addr()?;
     let api_limits = crate::server::Limits {
-        header_read_timeout: api.timeout.read.0,
+        header_read_timeout: header_wait(&api.timeout),
         drain_timeout,
     };
     let api_tls = crate::tls::TlsSettings::from_config(&api.tls, "api")
@@ -258,6 +258,14 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
         shutdown,
         tasks,
     })
+}
+
+/// hyper's HTTP/1 header timer also runs while a keep-alive connection waits for its next
+/// request, so it cannot be the short `read` timeout: gateways (Envoy, nginx, Caddy) keep idle
+/// connections far longer, and closing them under their feet fails requests. It is the longer of
+/// `read` and `idle`.
+fn header_wait(t: &crate::config::serve::Timeouts) -> std::time::Duration {
+    t.read.0.max(t.idle.0)
 }
 
 async fn bind(service: &str, host: &str, port: u16) -> std::io::Result<tokio::net::TcpListener> {

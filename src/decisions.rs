@@ -66,6 +66,11 @@ where
                     // Never describe this connection or its framing in a decision answer.
                     continue;
                 }
+                // The noop mutator echoes client headers: never a variant spelling of a
+                // header another handler of the rule sets (DESIGN §6).
+                if crate::proxy::headers::is_spoof_variant(name, &rule.mutator_headers) {
+                    continue;
+                }
                 if let Some(v) = session.header.get(name) {
                     headers.insert(name.clone(), v.clone());
                 }

@@ -149,6 +149,38 @@ pub enum DisabledHandlers {
     FailAtRequest,
 }
 
+/// A handler name checked against the known names and the config's `enabled` flags.
+pub(crate) enum Resolved {
+    /// Known and enabled: build it.
+    Enabled(&'static str),
+    /// Known, disabled, and the caller keeps the rule (`DisabledHandlers::FailAtRequest`).
+    Disabled(&'static str),
+}
+
+/// Resolve `name` for a stage: `kind` names it in messages (`authenticator`), `section` is its
+/// config section (`authenticators`, `errors.handlers`). Unknown -> error listing `names`;
+/// disabled -> error or [`Resolved::Disabled`] per `mode`.
+pub(crate) fn resolve(
+    kind: &str,
+    section: &str,
+    name: &str,
+    names: &[&'static str],
+    config: &crate::config::Config,
+    mode: DisabledHandlers,
+) -> Result<Resolved, BuildError> {
+    let Some(&known) = names.iter().find(|n| **n == name) else {
+        return Err(BuildError::unknown(kind, name, names));
+    };
+    let config_kind = section.strip_suffix(".handlers").unwrap_or(section);
+    if config.handler_enabled(config_kind, known) == Some(true) {
+        return Ok(Resolved::Enabled(known));
+    }
+    match mode {
+        DisabledHandlers::Reject => Err(BuildError::disabled(kind, name, section)),
+        DisabledHandlers::FailAtRequest => Ok(Resolved::Disabled(known)),
+    }
+}
+
 /// Run a matched rule's handlers (SPEC §4.3–4.5). On success the session carries the subject,
 /// extra and the headers to set.
 pub async fn run(

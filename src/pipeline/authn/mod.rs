@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use super::error::PipelineError;
 use super::session::Session;
-use super::{disabled_error, BuildError, DisabledHandlers, RequestInfo};
+use super::{disabled_error, resolve, BuildError, DisabledHandlers, RequestInfo, Resolved};
 use crate::config::Config;
 
 /// Every authenticator name Oathkeeper knows, in its order.
@@ -72,30 +72,18 @@ impl Authenticator {
         config: &Config,
         disabled: DisabledHandlers,
     ) -> Result<Self, BuildError> {
-        let Some(&static_name) = NAMES.iter().find(|n| **n == name) else {
-            return Err(BuildError::unknown("authenticator", name, NAMES));
+        let static_name = match resolve(
+            "authenticator",
+            "authenticators",
+            name,
+            NAMES,
+            config,
+            disabled,
+        )? {
+            Resolved::Enabled(n) => n,
+            Resolved::Disabled(n) => return Ok(Self::Disabled(n)),
         };
         let a = &config.authenticators;
-        let enabled = match static_name {
-            "noop" => a.noop.enabled,
-            "anonymous" => a.anonymous.enabled,
-            "unauthorized" => a.unauthorized.enabled,
-            "cookie_session" => a.cookie_session.enabled,
-            "bearer_token" => a.bearer_token.enabled,
-            "jwt" => a.jwt.enabled,
-            "oauth2_client_credentials" => a.oauth2_client_credentials.enabled,
-            _ => a.oauth2_introspection.enabled,
-        };
-        if !enabled {
-            return match disabled {
-                DisabledHandlers::Reject => Err(BuildError::disabled(
-                    "authenticator",
-                    name,
-                    "authenticators",
-                )),
-                DisabledHandlers::FailAtRequest => Ok(Self::Disabled(static_name)),
-            };
-        }
         Ok(match static_name {
             "noop" => Self::Noop,
             "unauthorized" => Self::Unauthorized,

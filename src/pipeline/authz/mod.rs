@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::error::PipelineError;
 use super::session::Session;
-use super::{disabled_error, BuildError, DisabledHandlers, RequestInfo};
+use super::{disabled_error, resolve, BuildError, DisabledHandlers, RequestInfo, Resolved};
 use crate::config::Config;
 
 pub const NAMES: &[&str] = &[
@@ -42,25 +42,12 @@ impl Authorizer {
         config: &Config,
         disabled: DisabledHandlers,
     ) -> Result<Self, BuildError> {
-        let Some(&static_name) = NAMES.iter().find(|n| **n == name) else {
-            return Err(BuildError::unknown("authorizer", name, NAMES));
+        let static_name = match resolve("authorizer", "authorizers", name, NAMES, config, disabled)?
+        {
+            Resolved::Enabled(n) => n,
+            Resolved::Disabled(n) => return Ok(Self::Disabled(n)),
         };
         let a = &config.authorizers;
-        let enabled = match static_name {
-            "allow" => a.allow.enabled,
-            "deny" => a.deny.enabled,
-            "keto_engine_acp_ory" => a.keto_engine_acp_ory.enabled,
-            "remote" => a.remote.enabled,
-            _ => a.remote_json.enabled,
-        };
-        if !enabled {
-            return match disabled {
-                DisabledHandlers::Reject => {
-                    Err(BuildError::disabled("authorizer", name, "authorizers"))
-                }
-                DisabledHandlers::FailAtRequest => Ok(Self::Disabled(static_name)),
-            };
-        }
         Ok(match static_name {
             "allow" => Self::Allow,
             "deny" => Self::Deny,

@@ -17,7 +17,7 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde_json::Value;
 
 use super::error::{error_body, msg, PipelineError};
-use super::{BuildError, DisabledHandlers, Reply, RequestInfo};
+use super::{resolve, BuildError, DisabledHandlers, Reply, RequestInfo, Resolved};
 use crate::config::Config;
 
 pub const NAMES: &[&str] = &["json", "redirect", "www_authenticate"];
@@ -54,30 +54,25 @@ impl ErrorHandlerEntry {
         config: &Config,
         disabled: DisabledHandlers,
     ) -> Result<Self, BuildError> {
-        let Some(&static_name) = NAMES.iter().find(|n| **n == name) else {
-            return Err(BuildError::unknown("error handler", name, NAMES));
-        };
-        let h = &config.errors.handlers;
-        let enabled = match static_name {
-            "json" => h.json.enabled,
-            "redirect" => h.redirect.enabled,
-            _ => h.www_authenticate.enabled,
-        };
         // A disabled handler's config is never validated (Oathkeeper; a disabled fallback
         // without `redirect.to` must load and answer 500, Appendix B case 8).
-        if !enabled {
-            return match disabled {
-                DisabledHandlers::Reject => Err(BuildError::disabled(
-                    "error handler",
-                    name,
-                    "errors.handlers",
-                )),
-                DisabledHandlers::FailAtRequest => Ok(Self {
-                    handler: ErrorHandler::Disabled(static_name),
-                    when: disabled_when(static_name, rule_config, config),
-                }),
-            };
-        }
+        let static_name = match resolve(
+            "error handler",
+            "errors.handlers",
+            name,
+            NAMES,
+            config,
+            disabled,
+        )? {
+            Resolved::Enabled(n) => n,
+            Resolved::Disabled(n) => {
+                return Ok(Self {
+                    handler: ErrorHandler::Disabled(n),
+                    when: disabled_when(n, rule_config, config),
+                })
+            }
+        };
+        let h = &config.errors.handlers;
         let (handler, when) = match static_name {
             "json" => {
                 let c = h.json.merged(rule_config).map_err(BuildError::config)?;

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::error::PipelineError;
 use super::session::Session;
-use super::{disabled_error, BuildError, DisabledHandlers, RequestInfo};
+use super::{disabled_error, resolve, BuildError, DisabledHandlers, RequestInfo, Resolved};
 use crate::config::Config;
 
 pub const NAMES: &[&str] = &["noop", "cookie", "header", "hydrator", "id_token"];
@@ -38,23 +38,11 @@ impl Mutator {
         config: &Config,
         disabled: DisabledHandlers,
     ) -> Result<Self, BuildError> {
-        let Some(&static_name) = NAMES.iter().find(|n| **n == name) else {
-            return Err(BuildError::unknown("mutator", name, NAMES));
+        let static_name = match resolve("mutator", "mutators", name, NAMES, config, disabled)? {
+            Resolved::Enabled(n) => n,
+            Resolved::Disabled(n) => return Ok(Self::Disabled(n)),
         };
         let m = &config.mutators;
-        let enabled = match static_name {
-            "noop" => m.noop.enabled,
-            "cookie" => m.cookie.enabled,
-            "header" => m.header.enabled,
-            "hydrator" => m.hydrator.enabled,
-            _ => m.id_token.enabled,
-        };
-        if !enabled {
-            return match disabled {
-                DisabledHandlers::Reject => Err(BuildError::disabled("mutator", name, "mutators")),
-                DisabledHandlers::FailAtRequest => Ok(Self::Disabled(static_name)),
-            };
-        }
         Ok(match static_name {
             "noop" => Self::Noop,
             "header" => {
