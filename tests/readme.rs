@@ -114,3 +114,45 @@ async fn readme_curl_examples_answer_as_written() {
         }
     }
 }
+
+/// The "Integrations" recipes are the files the gateway tests use: every block after a
+/// `<!-- deploy-file: PATH -->` marker is byte-identical to PATH, and every gateway recipe under
+/// deploy/ has such a block.
+#[test]
+fn readme_recipes_are_the_deploy_files() {
+    let root = repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let marker = "<!-- deploy-file: ";
+    let mut shown = Vec::new();
+    for (at, _) in readme.match_indices(marker) {
+        let rest = &readme[at + marker.len()..];
+        let (path, rest) = rest.split_once(" -->\n").expect("marker line");
+        let rest = rest
+            .strip_prefix("```")
+            .expect("a fenced block right after the marker");
+        let body = &rest[rest.find('\n').unwrap() + 1..];
+        let end = body.find("\n```\n").expect("closing fence");
+        let block = &body[..end + 1];
+        let file =
+            std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(
+            block == file,
+            "README block for {path} differs from the file: copy the file into the README"
+        );
+        shown.push(path.to_string());
+    }
+    for recipe in [
+        "deploy/nginx/gatehouse.conf",
+        "deploy/nginx/gatehouse-proxy.conf",
+        "deploy/envoy/envoy.yaml",
+        "deploy/caddy/Caddyfile",
+        "deploy/traefik/dynamic.yml",
+        "deploy/kong/kong.yml",
+        "deploy/kong/kong-decisions.yml",
+    ] {
+        assert!(
+            shown.iter().any(|s| s == recipe),
+            "README shows no {recipe}"
+        );
+    }
+}
