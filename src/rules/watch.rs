@@ -222,29 +222,30 @@ fn warn_restart_only(old: &Config, new: &Config) {
 
 /// Run the watcher until shutdown.
 pub fn spawn(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
-        let mut watcher = match notify::recommended_watcher(
-            move |res: notify::Result<notify::Event>| {
-                // Reading the files (our own reload) produces access events: only changes count.
-                if let Ok(ev) = res.and_then(|ev| match ev.kind {
-                    notify::EventKind::Access(_) => Err(notify::Error::generic("access")),
-                    _ => Ok(ev),
-                }) {
-                    for p in ev.paths {
-                        let _ = tx.send(p);
-                    }
+    // The watches are in place before this returns: a change made right after start-up is seen.
+    let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+    let mut watcher = match notify::recommended_watcher(
+        move |res: notify::Result<notify::Event>| {
+            // Reading the files (our own reload) produces access events: only changes count.
+            if let Ok(ev) = res.and_then(|ev| match ev.kind {
+                notify::EventKind::Access(_) => Err(notify::Error::generic("access")),
+                _ => Ok(ev),
+            }) {
+                for p in ev.paths {
+                    let _ = tx.send(p);
                 }
-            },
-        ) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot watch files; rules and config will not hot-reload");
-                None
             }
-        };
-        let mut watched = BTreeSet::new();
-        rewatch(&reloader, watcher.as_mut(), &mut watched);
+        },
+    ) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch files; rules and config will not hot-reload");
+            None
+        }
+    };
+    let mut watched = BTreeSet::new();
+    rewatch(&reloader, watcher.as_mut(), &mut watched);
+    tokio::spawn(async move {
         let poll_every = reloader
             .state
             .snapshot()
