@@ -194,7 +194,9 @@ fn pipeline(c: &mut Criterion) {
         .unwrap();
     let f = fixture(&rt);
     let jwt = request("/jwt/x", Some(&f.token));
-    assert!(rt.block_on(decide(&f.snapshot, &jwt)).contains_key("x-user"));
+    assert!(rt
+        .block_on(decide(&f.snapshot, &jwt))
+        .contains_key("x-user"));
     c.bench_function("pipeline/jwt_rs256+header", |b| {
         b.iter(|| rt.block_on(decide(&f.snapshot, black_box(&jwt))))
     });

@@ -53,9 +53,10 @@ async fn serve(port: u16) -> std::io::Result<()> {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let svc = service_fn(|req: Request<Incoming>| async move {
-                Ok::<_, Infallible>(respond(&req))
-            });
+            let svc =
+                service_fn(
+                    |req: Request<Incoming>| async move { Ok::<_, Infallible>(respond(&req)) },
+                );
             // Errors are clients going away mid-request: nothing to report in a benchmark.
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
@@ -115,7 +116,9 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            rt.block_on(serve(port)).map(|()| String::new()).map_err(|e| e.to_string())
+            rt.block_on(serve(port))
+                .map(|()| String::new())
+                .map_err(|e| e.to_string())
         }
         ["mint", path] => mint(path),
         ["public", path] => public(path),
