@@ -24,7 +24,8 @@ fn patterns(strategy: Strategy, n: usize) -> Vec<Pattern> {
         .map(|i| {
             let p = match strategy {
                 Strategy::Regexp => format!("<http|https>://<[^/]+>/svc-{i}/v<[0-9]+>/<.*>"),
-                Strategy::Glob => format!("<{{http,https}}>://<*>/svc-{i}/v<[0-9]>/<**>"),
+                // `*` stops at `.` and `/` (Oathkeeper's glob separators): a literal host.
+                Strategy::Glob => format!("<{{http,https}}>://api.example.com/svc-{i}/v1/<**>"),
             };
             Pattern::compile(strategy, &p).unwrap()
         })
