@@ -47,6 +47,18 @@ pub struct VerifyKey {
     pub alg: Option<String>,
     pub kind: KeyKind,
     pub key: DecodingKey,
+    /// The public key in the form `ring` verifies with (RSA, ECDSA, Ed25519): several times
+    /// faster than the pure-Rust backend for RSA. `None` for `oct` keys.
+    public: Option<PublicKey>,
+}
+
+/// Public key material for `ring`.
+#[derive(Clone)]
+enum PublicKey {
+    Rsa(ring::signature::RsaPublicKeyComponents<Vec<u8>>),
+    /// Uncompressed point `04 || x || y`.
+    Ec(Vec<u8>),
+    Ed25519(Vec<u8>),
 }
 
 // Hand-written: an `oct` key is a secret.
@@ -61,6 +73,50 @@ impl fmt::Debug for VerifyKey {
 }
 
 impl VerifyKey {
+    /// Whether `signature_b64` (base64url, as in the token) is a valid signature of `message`
+    /// under `alg`. Callers check [`Self::accepts`] first. RSA below 2048 bits never verifies.
+    pub fn verify(&self, alg: Algorithm, message: &[u8], signature_b64: &str) -> bool {
+        use ring::signature as sig;
+        let Some(public) = &self.public else {
+            return jsonwebtoken::crypto::verify(signature_b64, message, &self.key, alg)
+                .unwrap_or(false);
+        };
+        let Ok(signature) = URL_SAFE_NO_PAD.decode(signature_b64) else {
+            return false;
+        };
+        let ec = |params: &'static sig::EcdsaVerificationAlgorithm, point: &[u8]| {
+            sig::UnparsedPublicKey::new(params, point)
+                .verify(message, &signature)
+                .is_ok()
+        };
+        match (public, alg) {
+            (PublicKey::Rsa(k), _) => {
+                let params: &sig::RsaParameters = match alg {
+                    Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+                    Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+                    Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+                    Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+                    Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+                    Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+                    _ => return false,
+                };
+                k.verify(params, message, &signature).is_ok()
+            }
+            (PublicKey::Ec(point), Algorithm::ES256) if self.kind == KeyKind::P256 => {
+                ec(&sig::ECDSA_P256_SHA256_FIXED, point)
+            }
+            (PublicKey::Ec(point), Algorithm::ES384) if self.kind == KeyKind::P384 => {
+                ec(&sig::ECDSA_P384_SHA384_FIXED, point)
+            }
+            (PublicKey::Ed25519(x), Algorithm::EdDSA) => {
+                sig::UnparsedPublicKey::new(&sig::ED25519, x)
+                    .verify(message, &signature)
+                    .is_ok()
+            }
+            _ => false,
+        }
+    }
+
     /// Whether this key may verify a token with header `alg` (key type and the JWK's `alg`).
     pub fn accepts(&self, alg: Algorithm, alg_name: &str) -> bool {
         self.kind.fits(alg) && self.alg.as_deref().is_none_or(|a| a == alg_name)
@@ -169,13 +225,21 @@ fn verify_key(jwk: &Map<String, Value>) -> Result<Option<VerifyKey>, String> {
             .decode(s(name)?)
             .map_err(|_| format!("`{name}` is not base64url"))
     };
-    let (kind, key) = match s("kty")? {
+    let (kind, key, public) = match s("kty")? {
         "RSA" => {
             let (n, e) = (b64("n")?, b64("e")?);
             if n.is_empty() || e.is_empty() {
                 return Err("empty RSA modulus or exponent".to_owned());
             }
-            (KeyKind::Rsa, DecodingKey::from_rsa_raw_components(&n, &e))
+            let key = DecodingKey::from_rsa_raw_components(&n, &e);
+            (
+                KeyKind::Rsa,
+                key,
+                Some(PublicKey::Rsa(ring::signature::RsaPublicKeyComponents {
+                    n,
+                    e,
+                })),
+            )
         }
         "EC" => {
             let (kind, len) = match s("crv")? {
@@ -191,7 +255,11 @@ fn verify_key(jwk: &Map<String, Value>) -> Result<Option<VerifyKey>, String> {
             point.push(0x04);
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            (kind, DecodingKey::from_ec_der(&point))
+            (
+                kind,
+                DecodingKey::from_ec_der(&point),
+                Some(PublicKey::Ec(point)),
+            )
         }
         "OKP" => match s("crv")? {
             "Ed25519" => {
@@ -199,7 +267,11 @@ fn verify_key(jwk: &Map<String, Value>) -> Result<Option<VerifyKey>, String> {
                 if x.len() != 32 {
                     return Err("Ed25519 key of the wrong length".to_owned());
                 }
-                (KeyKind::Ed25519, DecodingKey::from_ed_der(&x))
+                (
+                    KeyKind::Ed25519,
+                    DecodingKey::from_ed_der(&x),
+                    Some(PublicKey::Ed25519(x)),
+                )
             }
             other => return Err(format!("unsupported curve `{other}`")),
         },
@@ -208,7 +280,7 @@ fn verify_key(jwk: &Map<String, Value>) -> Result<Option<VerifyKey>, String> {
             if k.is_empty() {
                 return Err("empty symmetric key".to_owned());
             }
-            (KeyKind::Hmac, DecodingKey::from_secret(&k))
+            (KeyKind::Hmac, DecodingKey::from_secret(&k), None)
         }
         other => return Err(format!("unsupported kty `{other}`")),
     };
@@ -217,6 +289,7 @@ fn verify_key(jwk: &Map<String, Value>) -> Result<Option<VerifyKey>, String> {
         alg: jwk.get("alg").and_then(Value::as_str).map(str::to_owned),
         kind,
         key,
+        public,
     }))
 }
 

@@ -167,8 +167,7 @@ impl Jwt {
         let key = &set.keys()[index];
         let message_len = header_b64.len() + 1 + claims_b64.len();
         let message = &token.as_bytes()[..message_len];
-        let valid =
-            jsonwebtoken::crypto::verify(signature, message, &key.key, *alg).unwrap_or(false);
+        let valid = key.verify(*alg, message, signature);
         if !valid {
             return Err(reject("the token signature is invalid".into()));
         }
