@@ -57,7 +57,8 @@ impl Func {
     }
 }
 
-const fn f(name: &'static str, min: usize, max: usize, imp: NativeFn) -> Func {
+/// A native function taking `min..=max` arguments.
+pub(super) const fn f(name: &'static str, min: usize, max: usize, imp: NativeFn) -> Func {
     Func {
         name,
         min,
@@ -66,7 +67,8 @@ const fn f(name: &'static str, min: usize, max: usize, imp: NativeFn) -> Func {
     }
 }
 
-const fn v(name: &'static str, min: usize, imp: NativeFn) -> Func {
+/// A variadic native function taking at least `min` arguments.
+pub(super) const fn v(name: &'static str, min: usize, imp: NativeFn) -> Func {
     Func {
         name,
         min,

@@ -5,27 +5,9 @@
 use base64::Engine as _;
 
 use super::format::{go_quote, strval, Buf, MAX_STRING};
-use super::funcs::{arg, want_int, want_str, Func, Imp, NativeFn};
+use super::funcs::{arg, f, v, want_int, want_str, Func};
 use super::sprig_data as d;
 use super::value::Value;
-
-const fn f(name: &'static str, min: usize, max: usize, imp: NativeFn) -> Func {
-    Func {
-        name,
-        min,
-        max: Some(max),
-        imp: Imp::Native(imp),
-    }
-}
-
-const fn v(name: &'static str, min: usize, imp: NativeFn) -> Func {
-    Func {
-        name,
-        min,
-        max: None,
-        imp: Imp::Native(imp),
-    }
-}
 
 pub(crate) static SPRIG: &[Func] = &[
     // Defaults and flow.
