@@ -161,7 +161,8 @@ def parse_wrk(out):
 
 def run_wrk(url, headers, connections, duration, wrk_cpu=None):
     threads = max(1, min(2, connections))
-    argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s",
+    # wrk takes whole seconds only (`-d 4.0s` runs for 0 s).
+    argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s",
             "--latency", "--timeout", "5s"]
     for k, v in headers.items():
         argv += ["-H", f"{k}: {v}"]

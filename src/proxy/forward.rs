@@ -37,7 +37,14 @@ impl ForwardError {
 /// cleaned, then `strip_path` removed once (SPEC §4.6). The removal only happens at a segment
 /// boundary (`/api` is stripped from `/api/x`, never from `/apiary/x`).
 pub fn upstream_path(upstream: &Upstream, request_path: &str) -> String {
-    let joined = clean_path(&format!("{}/{}", upstream.url.path(), request_path));
+    let base = upstream.url.path();
+    // The request path is already normalized (clean, rooted): joined to a root upstream path it
+    // stays as it is, the common case, without a second cleaning pass.
+    let joined = if (base.is_empty() || base == "/") && request_path.starts_with('/') {
+        request_path.to_owned()
+    } else {
+        clean_path(&format!("{base}/{request_path}"))
+    };
     let Some(strip) = &upstream.strip_path else {
         return joined;
     };
@@ -58,15 +65,26 @@ pub fn upstream_path(upstream: &Upstream, request_path: &str) -> String {
     joined
 }
 
-fn upstream_uri(upstream: &Upstream, info: &RequestInfo) -> Result<Uri, ForwardError> {
-    let mut s = format!("{}://{}", upstream.url.scheme(), authority(upstream));
-    s.push_str(&encode_path(&upstream_path(upstream, &info.url.path)));
+fn upstream_uri(
+    upstream: &Upstream,
+    authority: &str,
+    info: &RequestInfo,
+) -> Result<Uri, ForwardError> {
+    let path = upstream_path(upstream, &info.url.path);
+    let path = encode_path(&path);
+    let scheme = upstream.url.scheme();
+    let mut s = String::with_capacity(
+        scheme.len() + 3 + authority.len() + path.len() + 1 + info.url.raw_query.len(),
+    );
+    s.push_str(scheme);
+    s.push_str("://");
+    s.push_str(authority);
+    s.push_str(&path);
     if !info.url.raw_query.is_empty() {
         s.push('?');
         s.push_str(&info.url.raw_query);
     }
-    s.parse()
-        .map_err(|e| ForwardError::Failed(format!("invalid upstream URI {s}: {e}")))
+    Uri::try_from(s).map_err(|e| ForwardError::Failed(format!("invalid upstream URI: {e}")))
 }
 
 /// `host[:port]` of the upstream URL (default ports omitted, as clients send them).
@@ -111,18 +129,19 @@ pub async fn forward(
     }
     // SPEC §4.6: the upstream's host, or the client's when `preserve_host` (also when the
     // client spoke h2 and sent `:authority` rather than `Host`).
+    let authority = authority(upstream);
     let host = if upstream.preserve_host {
-        info.url.host.clone()
+        &info.url.host
     } else {
-        authority(upstream)
+        &authority
     };
     headers.insert(
         HOST,
-        HeaderValue::from_str(&host).map_err(|e| ForwardError::Failed(e.to_string()))?,
+        HeaderValue::from_str(host).map_err(|e| ForwardError::Failed(e.to_string()))?,
     );
     let mut out = Request::new(body);
     *out.method_mut() = parts.method;
-    *out.uri_mut() = upstream_uri(upstream, info)?;
+    *out.uri_mut() = upstream_uri(upstream, &authority, info)?;
     *out.headers_mut() = headers;
     // HTTP/1.1 upstream regardless of the client's version; the pool negotiates h2 over TLS.
     *out.version_mut() = http::Version::HTTP_11;

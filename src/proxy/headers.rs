@@ -21,22 +21,30 @@ pub const HOP_BY_HOP: [&str; 9] = [
 /// set (a WebSocket or other `Upgrade` request that passed the pipeline), `Upgrade` is kept and
 /// `Connection: upgrade` restored.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    // One pass over the names first: most requests and responses carry none of these, and a
+    // removal by name that is absent still parses and hashes the name.
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(&k.as_str())) {
+        return;
+    }
     let upgrade_value = if upgrade {
         headers.get(UPGRADE).cloned()
     } else {
         None
     };
-    let named: Vec<HeaderName> = headers
+    let mut doomed: Vec<HeaderName> = headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
         .collect();
-    for n in named {
-        headers.remove(n);
-    }
-    for n in HOP_BY_HOP {
+    doomed.extend(
+        headers
+            .keys()
+            .filter(|k| HOP_BY_HOP.contains(&k.as_str()))
+            .cloned(),
+    );
+    for n in doomed {
         headers.remove(n);
     }
     if let Some(v) = upgrade_value {
@@ -68,16 +76,21 @@ pub fn apply_forwarded_policy(headers: &mut HeaderMap, trusted: bool) {
 
 /// `X_User`, `x.user`, `X-USER` all normalise to `x-user`: some upstream frameworks (CGI, PHP,
 /// nginx with underscores_in_headers) treat them as the same header.
-fn normalise(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b == b'_' || b == b'.' {
-                '-'
-            } else {
-                b.to_ascii_lowercase() as char
-            }
-        })
-        .collect()
+fn normalise(b: u8) -> u8 {
+    if b == b'_' || b == b'.' {
+        b'-'
+    } else {
+        b.to_ascii_lowercase()
+    }
+}
+
+/// Whether two header names normalise to the same name (no allocation: this runs for every
+/// header of every request).
+fn same_normalised(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .all(|(x, y)| normalise(x) == normalise(y))
 }
 
 /// Whether `name` is a variant spelling (`X_User`, `x.user`) of one of `names` without being
@@ -86,8 +99,9 @@ pub fn is_spoof_variant(name: &HeaderName, names: &[HeaderName]) -> bool {
     if names.contains(name) {
         return false;
     }
-    let n = normalise(name.as_str());
-    names.iter().any(|m| normalise(m.as_str()) == n)
+    names
+        .iter()
+        .any(|m| same_normalised(m.as_str(), name.as_str()))
 }
 
 /// Remove every client header that could be read as one of `names` (DESIGN §6).
@@ -95,10 +109,13 @@ pub fn strip_spoofed(headers: &mut HeaderMap, names: &[HeaderName]) {
     if names.is_empty() {
         return;
     }
-    let wanted: Vec<String> = names.iter().map(|n| normalise(n.as_str())).collect();
     let doomed: Vec<HeaderName> = headers
         .keys()
-        .filter(|k| wanted.contains(&normalise(k.as_str())))
+        .filter(|k| {
+            names
+                .iter()
+                .any(|n| same_normalised(n.as_str(), k.as_str()))
+        })
         .cloned()
         .collect();
     for k in doomed {

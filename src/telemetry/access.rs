@@ -23,9 +23,11 @@ pub struct Outcome {
 #[derive(Debug)]
 pub struct Observation {
     service: &'static str,
-    method: String,
+    method: http::Method,
     host: String,
-    path: String,
+    /// The request target as received (cheap to clone: shared bytes); its path is logged and,
+    /// collapsed, a metrics label.
+    uri: http::Uri,
     request_id: HeaderValue,
     start: Instant,
     quiet: bool,
@@ -39,27 +41,29 @@ impl Observation {
         let request_id = match req.headers().get(REQUEST_ID) {
             Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
             _ => {
-                let v = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-                    .unwrap_or_else(|_| HeaderValue::from_static("-"));
+                let v = new_request_id();
                 req.headers_mut().insert(REQUEST_ID, v.clone());
                 v
             }
         };
-        let host = req
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .or_else(|| req.uri().authority().map(|a| a.to_string()))
-            .unwrap_or_default();
-        let path = req.uri().path().to_string();
+        // The host only appears in the access log: not copied when that is off.
+        let host = if tracing::enabled!(target: "gatehouse::access", tracing::Level::INFO) {
+            req.headers()
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .or_else(|| req.uri().authority().map(|a| a.to_string()))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         // Kubernetes probes and scrapes are not traffic.
-        let quiet = path.starts_with("/health/");
+        let quiet = req.uri().path().starts_with("/health/");
         Self {
             service,
-            method: req.method().as_str().to_string(),
+            method: req.method().clone(),
             host,
-            path,
+            uri: req.uri().clone(),
             request_id,
             start: Instant::now(),
             quiet,
@@ -71,9 +75,8 @@ impl Observation {
     pub fn finish(mut self, mut resp: Response<Body>) -> Response<Body> {
         self.done = true;
         let outcome = resp
-            .extensions()
-            .get::<Outcome>()
-            .cloned()
+            .extensions_mut()
+            .remove::<Outcome>()
             .unwrap_or_default();
         self.record(resp.status().as_u16(), &outcome);
         if !resp.headers().contains_key(REQUEST_ID) {
@@ -90,8 +93,8 @@ impl Observation {
         let took = self.start.elapsed();
         super::metrics::get().observe(
             self.service,
-            &self.method,
-            &self.path,
+            self.method.as_str(),
+            self.uri.path(),
             status,
             &outcome.rule_id,
             took,
@@ -101,7 +104,7 @@ impl Observation {
             service = self.service,
             method = %self.method,
             host = %self.host,
-            path = %self.path,
+            path = %self.uri.path(),
             rule_id = %outcome.rule_id,
             subject = %outcome.subject,
             granted = outcome.granted,
@@ -111,6 +114,19 @@ impl Observation {
             "request"
         );
     }
+}
+
+/// A random UUID v4 for a request without an id. Request ids correlate log lines; they are not
+/// secrets, so a per-thread generator (seeded from the OS once) is enough — `Uuid::new_v4` asks
+/// the kernel (`getrandom(2)`) on every call, a system call per request.
+fn new_request_id() -> HeaderValue {
+    let bytes = fastrand::u128(..).to_le_bytes();
+    let mut buf = uuid::Uuid::encode_buffer();
+    let id = uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .encode_lower(&mut buf);
+    HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
 impl Drop for Observation {

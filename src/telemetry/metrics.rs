@@ -2,7 +2,10 @@
 //! histogram per service, method, status, request path (collapsed) and rule id; reload outcomes;
 //! loaded rules; build info. Served only on `serve.prometheus` (never on the proxy port).
 
-use std::sync::OnceLock;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -46,6 +49,28 @@ pub struct Metrics {
     pub rules_loaded: Gauge,
     collapse_paths: bool,
     hide_paths: bool,
+    /// Handles to the request series already created, by a hash of their labels: a request
+    /// then costs one hash and no allocation, where the families would need owned labels and a
+    /// lookup each (the series share their values with the families' copies).
+    series: RwLock<HashMap<u64, Vec<Series>>>,
+}
+
+/// One request series: its labels and handles to its counter and histogram.
+#[derive(Debug)]
+struct Series {
+    labels: RequestLabels,
+    count: Counter,
+    duration: Histogram,
+}
+
+impl RequestLabels {
+    fn is(&self, service: &str, method: &str, request: &str, status: u16, rule: &str) -> bool {
+        self.status_code == status
+            && self.service == service
+            && self.method == method
+            && self.request == request
+            && self.rule == rule
+    }
 }
 
 /// SPEC §6.3 default buckets (.005 … 10 s).
@@ -104,6 +129,7 @@ impl Metrics {
             rules_loaded,
             collapse_paths,
             hide_paths,
+            series: RwLock::new(HashMap::new()),
         }
     }
 
@@ -117,24 +143,50 @@ impl Metrics {
         rule: &str,
         took: Duration,
     ) {
-        let request = if self.hide_paths {
-            String::new()
+        let request: Cow<'_, str> = if self.hide_paths {
+            Cow::Borrowed("")
         } else if self.collapse_paths {
             collapse(path)
         } else {
-            path.to_string()
+            Cow::Borrowed(path)
         };
+        let secs = took.as_secs_f64();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (service, method, &*request, status, rule).hash(&mut h);
+        let key = h.finish();
+        let found = |series: &HashMap<u64, Vec<Series>>| {
+            series.get(&key).and_then(|v| {
+                v.iter()
+                    .find(|s| s.labels.is(service, method, &request, status, rule))
+                    .map(|s| {
+                        s.count.inc();
+                        s.duration.observe(secs);
+                    })
+            })
+        };
+        if found(&self.series.read().unwrap_or_else(|e| e.into_inner())).is_some() {
+            return;
+        }
+        let mut series = self.series.write().unwrap_or_else(|e| e.into_inner());
+        if found(&series).is_some() {
+            return;
+        }
         let labels = RequestLabels {
             service,
-            method: method.to_string(),
-            request,
+            method: method.to_owned(),
+            request: request.into_owned(),
             status_code: status,
-            rule: rule.to_string(),
+            rule: rule.to_owned(),
         };
-        self.requests.get_or_create(&labels).inc();
-        self.duration
-            .get_or_create(&labels)
-            .observe(took.as_secs_f64());
+        let count = self.requests.get_or_create(&labels).clone();
+        let duration = self.duration.get_or_create(&labels).clone();
+        count.inc();
+        duration.observe(secs);
+        series.entry(key).or_default().push(Series {
+            labels,
+            count,
+            duration,
+        });
     }
 
     pub fn reload(&self, ok: bool) {
@@ -153,13 +205,18 @@ impl Metrics {
     }
 }
 
-/// `/decisions/x/y` -> `/decisions` (SPEC §6.3).
-fn collapse(path: &str) -> String {
+/// `/decisions/x/y` -> `/decisions` (SPEC §6.3). A slice of `path` in the usual case.
+fn collapse(path: &str) -> Cow<'_, str> {
     let rest = path.trim_start_matches('/');
-    match rest.split('/').next() {
-        Some(first) if !first.is_empty() => format!("/{first}"),
-        _ => "/".to_string(),
+    let first = rest.split('/').next().unwrap_or("");
+    if first.is_empty() {
+        return Cow::Borrowed("/");
     }
+    if path.len() == rest.len() + 1 {
+        // Exactly one leading slash: `/first` is a prefix of the path.
+        return Cow::Borrowed(&path[..1 + first.len()]);
+    }
+    Cow::Owned(format!("/{first}"))
 }
 
 /// Initialise the process metrics from the config in force at start-up (prefix and path
@@ -210,9 +267,36 @@ mod tests {
         assert!(text.contains("gatehouse_build_info{version="), "{text}");
     }
 
+    // The series cache: repeated labels land in the family's series, distinct ones apart.
+    #[test]
+    fn repeated_series_share_values() {
+        let m = Metrics::new("gatehouse_", true, false);
+        for (path, status) in [("/a/1", 200), ("/a/2", 200), ("/a/3", 403), ("/b", 200)] {
+            m.observe(
+                "gatehouse-api",
+                "GET",
+                path,
+                status,
+                "r",
+                Duration::from_millis(1),
+            );
+        }
+        let text = m.encode();
+        for (request, status, n) in [("/a", 200, 2), ("/a", 403, 1), ("/b", 200, 1)] {
+            let line = format!("gatehouse_requests_total{{service=\"gatehouse-api\",method=\"GET\",request=\"{request}\",status_code=\"{status}\",rule=\"r\"}} {n}");
+            assert!(text.contains(&line), "{line} missing in {text}");
+        }
+        assert!(
+            text.contains("gatehouse_requests_duration_seconds_count{service=\"gatehouse-api\",method=\"GET\",request=\"/a\",status_code=\"200\",rule=\"r\"} 2"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn collapsing() {
         assert_eq!(collapse("/decisions/x/y"), "/decisions");
+        assert_eq!(collapse("/decisions"), "/decisions");
+        assert_eq!(collapse("//a/b"), "/a");
         assert_eq!(collapse("/"), "/");
         assert_eq!(collapse(""), "/");
     }

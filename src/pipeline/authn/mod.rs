@@ -153,11 +153,14 @@ impl Authenticator {
             Self::Noop => Ok(noop::authenticate()),
             Self::Anonymous(h) => Ok(h.authenticate(req, session)),
             Self::Unauthorized => unauthorized::authenticate(),
-            Self::CookieSession(h) => h.authenticate(req, session).await,
-            Self::BearerToken(h) => h.authenticate(req, session).await,
-            Self::OAuth2ClientCredentials(h) => h.authenticate(req, session).await,
-            Self::OAuth2Introspection(h) => h.authenticate(req, session).await,
-            Self::Jwt(h) => h.authenticate(req, session).await,
+            // Handlers that may wait on the network have large futures (HTTP client state):
+            // boxed, so the chain's own future (allocated for every request of every rule) stays
+            // small and only the rules that use them pay for the allocation.
+            Self::CookieSession(h) => Box::pin(h.authenticate(req, session)).await,
+            Self::BearerToken(h) => Box::pin(h.authenticate(req, session)).await,
+            Self::OAuth2ClientCredentials(h) => Box::pin(h.authenticate(req, session)).await,
+            Self::OAuth2Introspection(h) => Box::pin(h.authenticate(req, session)).await,
+            Self::Jwt(h) => Box::pin(h.authenticate(req, session)).await,
             Self::Disabled(n) => Err(disabled_error("authenticator", n)),
         }
     }

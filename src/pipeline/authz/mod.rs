@@ -106,9 +106,10 @@ impl Authorizer {
         match self {
             Self::Allow => allow::authorize(),
             Self::Deny => deny::authorize(),
-            Self::Keto(k) => k.authorize(req, session).await,
-            Self::Remote(r) => r.authorize(req, session).await,
-            Self::RemoteJson(r) => r.authorize(req, session).await,
+            // Boxed for the reason given in `Authenticator::authenticate`.
+            Self::Keto(k) => Box::pin(k.authorize(req, session)).await,
+            Self::Remote(r) => Box::pin(r.authorize(req, session)).await,
+            Self::RemoteJson(r) => Box::pin(r.authorize(req, session)).await,
             Self::Disabled(n) => Err(disabled_error("authorizer", n)),
         }
     }

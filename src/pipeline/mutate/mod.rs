@@ -107,8 +107,9 @@ impl Mutator {
             }
             Self::Header(h) => h.mutate(session),
             Self::Cookie(c) => c.mutate(req, session),
-            Self::Hydrator(h) => h.mutate(req, session).await,
-            Self::IdToken(t) => t.mutate(session).await,
+            // Boxed for the reason given in `Authenticator::authenticate`.
+            Self::Hydrator(h) => Box::pin(h.mutate(req, session)).await,
+            Self::IdToken(t) => Box::pin(t.mutate(session)).await,
             Self::Disabled(n) => Err(disabled_error("mutator", n)),
         }
     }

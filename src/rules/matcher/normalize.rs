@@ -53,8 +53,8 @@ const PATH_ENCODE: &AsciiSet = &CONTROLS
     .add(b'}');
 
 /// Re-encodes a normalized path for the upstream request line (non-ASCII as UTF-8 `%XX`).
-pub fn encode_path(normalized: &str) -> String {
-    utf8_percent_encode(normalized, PATH_ENCODE).to_string()
+pub fn encode_path(normalized: &str) -> std::borrow::Cow<'_, str> {
+    utf8_percent_encode(normalized, PATH_ENCODE).into()
 }
 
 fn percent_decode_strict(raw: &[u8]) -> Result<Vec<u8>, NormalizeError> {
