@@ -1,5 +1,6 @@
 //! criterion micro-benchmarks (bench/README.md): rule matching at 10 / 1,000 / 10,000 rules,
-//! template rendering, the whole pipeline of a JWT rule without network I/O, id_token signing
+//! template rendering, the whole pipeline of a JWT rule without network I/O (one token repeated:
+//! a verified-token cache hit by default, and with `cache.enabled: false`), id_token signing
 //! with and without the token cache. Run with `cargo bench --bench gatehouse`; not part of the
 //! test command (`cargo test --all-targets` only compiles this file).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -122,8 +123,16 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
             "jwks_url": format!("file://{jwks}"),
             "claims": "{\"path\": \"{{ .MatchContext.URL.Path }}\"}"}})
     };
+    // The same JWT rule with the verified-token cache off: every request verifies RS256.
+    let mut nocache = rule(
+        "jwt-nocache",
+        "jwt",
+        serde_json::json!({"handler": "header"}),
+    );
+    nocache["authenticators"][0]["config"] = serde_json::json!({"cache": {"enabled": false}});
     let rules = serde_json::json!([
         rule("jwt", "jwt", serde_json::json!({"handler": "header"})),
+        nocache,
         rule("idt-rs", "anonymous", idt(&idt_rs)),
         rule("idt-es", "anonymous", idt(&idt_es)),
     ]);
@@ -200,6 +209,13 @@ fn pipeline(c: &mut Criterion) {
         .contains_key("x-user"));
     c.bench_function("pipeline/jwt_rs256+header", |b| {
         b.iter(|| rt.block_on(decide(&f.snapshot, black_box(&jwt))))
+    });
+    let nocache = request("/jwt-nocache/x", Some(&f.token));
+    assert!(rt
+        .block_on(decide(&f.snapshot, &nocache))
+        .contains_key("x-user"));
+    c.bench_function("pipeline/jwt_rs256+header/cache_off", |b| {
+        b.iter(|| rt.block_on(decide(&f.snapshot, black_box(&nocache))))
     });
 
     let mut g = c.benchmark_group("id_token");

@@ -99,7 +99,8 @@ impl HandlerConfig for BearerTokenConfig {
 }
 
 config_struct! {
-    /// `jwt`. Extension: `leeway` (clock skew allowed for `exp`/`nbf`/`iat`, default 0s).
+    /// `jwt`. Extensions: `leeway` (clock skew allowed for `exp`/`nbf`/`iat`, default 0s),
+    /// `cache` (verified-token cache, on by default).
     /// `jwks_max_wait`/`jwks_ttl` take Go duration syntax; only the global values are used.
     pub struct JwtConfig {
         /// Required when enabled (http(s), file, s3, gs, azblob URLs).
@@ -114,6 +115,24 @@ config_struct! {
         pub jwks_max_wait: GoDuration = GoDuration::from_secs(1),
         pub jwks_ttl: GoDuration = GoDuration::from_secs(30),
         pub leeway: Duration = Duration::from_secs(0),
+        pub cache: JwtCache = JwtCache::default(),
+    }
+}
+
+config_struct! {
+    /// gatehouse extension `jwt.cache`: tokens whose signature verified, keyed by their SHA-256
+    /// (the token itself is never stored), kept for `ttl` but never past their `exp`; at most
+    /// `max_entries` per cache.
+    ///
+    /// On by default because a hit skips only what cannot change for the same bytes: decoding
+    /// and the signature check against the same key. Everything else runs on every hit: the
+    /// `alg` allow-list of the rule, the key lookup (a refetched, rotated or removed key means a
+    /// new verification or a 401), and every claims check (`exp`/`nbf`/`iat` with leeway, `iss`,
+    /// `aud`, scopes) at the current time. Failures are never cached.
+    pub struct JwtCache {
+        pub enabled: bool = true,
+        pub ttl: Duration = Duration::from_secs(60),
+        pub max_entries: u64 = 10_000,
     }
 }
 

@@ -112,6 +112,27 @@ fn env_overrides() {
     assert_eq!(cfg.raw()["serve"]["proxy"]["port"], json!(5555));
 }
 
+// The jwt token cache (gatehouse extension) is reachable like every other key.
+#[test]
+fn env_overrides_jwt_cache() {
+    let cfg = load_env(&[
+        ("AUTHENTICATORS_JWT_CONFIG_CACHE_ENABLED", "false"),
+        ("AUTHENTICATORS_JWT_CONFIG_CACHE_TTL", "5s"),
+        ("AUTHENTICATORS_JWT_CONFIG_CACHE_MAX_ENTRIES", "42"),
+    ])
+    .expect("valid");
+    let cache = &cfg.authenticators.jwt.config.cache;
+    assert!(!cache.enabled);
+    assert_eq!(cache.ttl.get().as_secs(), 5);
+    assert_eq!(cache.max_entries, 42);
+    let bad = load_env(&[("AUTHENTICATORS_JWT_CONFIG_CACHE_MAX_ENTRIES", "many")]);
+    let msg = bad.expect_err("not a number").to_string();
+    assert!(
+        msg.contains("AUTHENTICATORS_JWT_CONFIG_CACHE_MAX_ENTRIES"),
+        "{msg}"
+    );
+}
+
 #[test]
 fn env_arrays() {
     let cases: &[(&str, &str, &[&str])] = &[

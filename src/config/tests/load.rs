@@ -139,6 +139,9 @@ fn defaults() {
         ("authenticators.jwt.config.jwks_max_wait", json!("1s")),
         ("authenticators.jwt.config.jwks_ttl", json!("30s")),
         ("authenticators.jwt.config.leeway", json!("0s")),
+        ("authenticators.jwt.config.cache.enabled", json!(true)),
+        ("authenticators.jwt.config.cache.ttl", json!("1m")),
+        ("authenticators.jwt.config.cache.max_entries", json!(10000)),
         (
             "authenticators.oauth2_client_credentials.config.retry.give_up_after",
             json!("1s"),

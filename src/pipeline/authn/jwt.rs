@@ -8,6 +8,9 @@
 //! at load (`none` and unknown names are refused there); `kid` is required; the key is chosen by
 //! `kid` among `use: sig` keys and must be of the type the `alg` needs (an RSA/EC key is never an
 //! HMAC secret), and of the JWK's own `alg` when it names one.
+//!
+//! Verified tokens are cached (`cache`, on by default; see `jwt_cache.rs`): a hit skips decoding
+//! and the signature check, never the allow-list, the key lookup or the claims checks.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,7 +28,10 @@ use crate::credentials::{Fetched, JwksCache, JwksSource, KeySet};
 use crate::pipeline::error::{msg, PipelineError};
 use crate::pipeline::session::Session;
 use crate::pipeline::{BuildError, RequestInfo};
+use cache::{Proof, TokenCache};
 
+#[path = "jwt_cache.rs"]
+mod cache;
 #[path = "jwt_claims.rs"]
 mod claims;
 
@@ -40,6 +46,8 @@ pub struct Jwt {
     ttl: Duration,
     max_wait: Duration,
     checks: claims::Checks,
+    /// `None` when `cache.enabled` is false.
+    cache: Option<Arc<TokenCache>>,
 }
 
 /// The algorithm of an `allowed_algorithms` entry, or why it cannot be allowed.
@@ -110,6 +118,7 @@ impl Jwt {
                 .map_err(|e| BuildError::new(format!("config.jwks_urls[{i}]"), e.to_string()))?;
             sources.push(source);
         }
+        let tokens = TokenCache::shared(&config.cache, &urls, &allowed);
         Ok(Self {
             token_from: config.token_from,
             allowed,
@@ -123,6 +132,7 @@ impl Jwt {
                 trusted_issuers: config.trusted_issuers,
                 leeway: config.leeway.get().as_secs_f64(),
             },
+            cache: tokens,
         })
     }
 
@@ -131,12 +141,58 @@ impl Jwt {
         req: &RequestInfo,
         session: &mut Session,
     ) -> Result<AuthnOutcome, PipelineError> {
+        self.authenticate_at(req, session, SystemTime::now()).await
+    }
+
+    /// [`Jwt::authenticate`] with the clock as a parameter (tests move it).
+    async fn authenticate_at(
+        &self,
+        req: &RequestInfo,
+        session: &mut Session,
+        now: SystemTime,
+    ) -> Result<AuthnOutcome, PipelineError> {
         let Some(token) = token::extract(req, self.token_from.as_ref()) else {
             return Ok(AuthnOutcome::NotResponsible);
         };
-        let parts: Vec<&str> = token.split('.').collect();
-        let [header_b64, claims_b64, signature] = parts[..] else {
+        if split(&token).is_none() {
             return Ok(AuthnOutcome::NotResponsible);
+        }
+        let claims = match &self.cache {
+            None => self.verify(&token).await?.claims,
+            Some(cache) => {
+                let key = TokenCache::key(&token);
+                match cache.get(&key, now).await {
+                    Some(hit) => match self.recheck(&token, &hit.proof).await? {
+                        None => Arc::clone(&hit.proof.claims),
+                        Some(proof) => cache.store(key, proof, now).await,
+                    },
+                    None => cache.store(key, self.verify(&token).await?, now).await,
+                }
+            }
+        };
+        // The checks normalise scopes in place: work on a copy, report the claims as decoded.
+        let mut verified = (*claims).clone();
+        let now_secs = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        self.checks
+            .check(&mut verified, now_secs)
+            .map_err(|reason| invalid(reason, Some(&claims)))?;
+        session.subject = verified
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        session.extra = verified;
+        Ok(AuthnOutcome::Authenticated)
+    }
+
+    /// Decode `token` and verify its signature from scratch (the claims checks are the
+    /// caller's).
+    async fn verify(&self, token: &str) -> Result<Proof, PipelineError> {
+        let Some((header_b64, claims_b64, _)) = split(token) else {
+            return Err(invalid("the token is not a compact JWS".into(), None));
         };
         let unverified = decode_object(claims_b64);
         let reject = |reason: String| invalid(reason, unverified.as_ref());
@@ -161,29 +217,53 @@ impl Jwt {
             .filter(|k| !k.is_empty())
             .ok_or_else(|| reject("the token header has no `kid`".into()))?;
 
-        let (set, index) = self
+        let (keys, index) = self
             .find_key(kid, *alg, alg_name, unverified.as_ref())
             .await?;
-        let key = &set.keys()[index];
-        let message_len = header_b64.len() + 1 + claims_b64.len();
-        let message = &token.as_bytes()[..message_len];
-        let valid = key.verify(*alg, message, signature);
-        if !valid {
+        if !signed_by(token, &keys, index, *alg) {
             return Err(reject("the token signature is invalid".into()));
         }
-        let Some(mut verified) = unverified.clone() else {
-            return Err(reject("the token claims are not a JSON object".into()));
+        let Some(claims) = unverified else {
+            return Err(invalid(
+                "the token claims are not a JSON object".into(),
+                None,
+            ));
         };
-        self.checks
-            .check(&mut verified, now_secs())
-            .map_err(&reject)?;
-        session.subject = verified
-            .get("sub")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        session.extra = verified;
-        Ok(AuthnOutcome::Authenticated)
+        Ok(Proof {
+            alg: alg_name.to_owned(),
+            kid: kid.to_owned(),
+            claims: Arc::new(claims),
+            keys,
+            index,
+        })
+    }
+
+    /// On a cache hit, re-run what depends on this rule and on the current keys: the `alg`
+    /// allow-list and the key lookup. `Ok(None)`: the key found is the very key that verified
+    /// the token, the hit stands. `Ok(Some)`: another key object was found (a refetched or
+    /// rotated key set) and it verified the token again.
+    async fn recheck(&self, token: &str, hit: &Proof) -> Result<Option<Proof>, PipelineError> {
+        let claims = Some(&*hit.claims);
+        let Some((_, alg)) = self.allowed.iter().find(|(n, _)| *n == hit.alg) else {
+            return Err(invalid(
+                format!("algorithm {:?} is not allowed", hit.alg),
+                claims,
+            ));
+        };
+        let (keys, index) = self.find_key(&hit.kid, *alg, &hit.alg, claims).await?;
+        if hit.same_key(&keys, index) {
+            return Ok(None);
+        }
+        if !signed_by(token, &keys, index, *alg) {
+            return Err(invalid("the token signature is invalid".into(), claims));
+        }
+        Ok(Some(Proof {
+            alg: hit.alg.clone(),
+            kid: hit.kid.clone(),
+            claims: Arc::clone(&hit.claims),
+            keys,
+            index,
+        }))
     }
 
     /// The key for `kid` and `alg` across all sources: a refetch when the keys are stale, and one
@@ -281,6 +361,21 @@ fn invalid(reason: String, unverified: Option<&Map<String, Value>>) -> PipelineE
         .with_details(details)
 }
 
+/// The three dot-separated parts of a compact JWS, or `None` (not a JWT: not responsible).
+fn split(token: &str) -> Option<(&str, &str, &str)> {
+    let (header, rest) = token.split_once('.')?;
+    let (claims, signature) = rest.split_once('.')?;
+    (!signature.contains('.')).then_some((header, claims, signature))
+}
+
+/// Whether key `index` of `keys` signed `token` (a compact JWS) with `alg`.
+fn signed_by(token: &str, keys: &KeySet, index: usize, alg: Algorithm) -> bool {
+    let (Some(dot), Some(key)) = (token.rfind('.'), keys.keys().get(index)) else {
+        return false;
+    };
+    key.verify(alg, &token.as_bytes()[..dot], &token[dot + 1..])
+}
+
 /// A base64url-encoded JSON object (JWT header or claims).
 fn decode_object(part: &str) -> Option<Map<String, Value>> {
     let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
@@ -288,13 +383,6 @@ fn decode_object(part: &str) -> Option<Map<String, Value>> {
         Value::Object(m) => Some(m),
         _ => None,
     }
-}
-
-fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 #[cfg(test)]

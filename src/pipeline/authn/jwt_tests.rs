@@ -309,3 +309,6 @@ fn jwks_urls_must_not_be_empty() {
     c.jwks_urls = Some(Vec::<Uri>::new());
     assert!(Jwt::new(c, &JwtConfig::default()).is_err());
 }
+
+#[path = "jwt_cache_tests.rs"]
+mod cache_tests;

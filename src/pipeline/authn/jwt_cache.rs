@@ -1,0 +1,241 @@
+//! Verified-token cache of the `jwt` authenticator (DESIGN §4 "caches that are correct"; config
+//! `cache: {enabled, ttl, max_entries}`, on by default).
+//!
+//! An entry is a proof that one key signed one token, nothing more:
+//! - Key: SHA-256 of the whole token string; the token itself is never stored.
+//! - Value: the header `alg` and `kid`, the decoded claims (before any check), and the key that
+//!   verified the signature (the fetched [`KeySet`] by identity, plus the index in it).
+//! - Only tokens whose signature verified are stored; failures never are.
+//! - Lifetime: `ttl`, capped by the token's `exp` (leeway ignored: a token past `exp` is never
+//!   stored); a token without `exp` lives `ttl`.
+//!
+//! Everything that depends on the rule or on the time is the caller's to re-run on every hit
+//! (see `Jwt::authenticate`): the `alg` allow-list, the key lookup — the hit counts only if it
+//! returns the same key set object and index, so a refetched set costs one new verification and
+//! a removed key is a 401 — and every claims check.
+//!
+//! Scope: one cache per (JWKS URLs, allowed algorithms, `ttl`, `max_entries`), shared by every
+//! rule with the same values and kept across rule reloads while some rule uses it (a registry of
+//! weak references, as `session_cache`). Rules with other sources or algorithms never share an
+//! entry, even though the key-identity check alone would already keep them apart. The entries
+//! (moka) are allocated on the first verified token, so rules that never see a token cost a
+//! small shell shared by all rules of the same identity.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::Algorithm;
+use moka::future::Cache;
+use moka::Expiry;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::config::handlers::authn::JwtCache;
+use crate::config::types::Uri;
+use crate::credentials::KeySet;
+
+/// SHA-256 of a token (entry key) or of a cache identity (registry key).
+pub(super) type Key = [u8; 32];
+
+/// What a successful signature verification proved.
+pub(super) struct Proof {
+    /// Header `alg`, as written in the token.
+    pub alg: String,
+    pub kid: String,
+    /// The claims as decoded, before checks (they normalise scopes in place).
+    pub claims: Arc<Map<String, Value>>,
+    /// The key that verified the signature: `keys.keys()[index]`.
+    pub keys: Arc<KeySet>,
+    pub index: usize,
+}
+
+impl Proof {
+    /// Whether `(keys, index)` is the very key this proof was made with.
+    pub fn same_key(&self, keys: &Arc<KeySet>, index: usize) -> bool {
+        Arc::ptr_eq(&self.keys, keys) && self.index == index
+    }
+}
+
+// Hand-written: claims can carry personal data; print only what identifies the key.
+impl std::fmt::Debug for Proof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proof")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored proof and until when it may be served.
+pub(super) struct Entry {
+    pub proof: Proof,
+    /// Checked on every hit against the caller's clock (moka expires by its own monotonic
+    /// clock; this keeps `exp` authoritative even if the two disagree).
+    pub expires_at: SystemTime,
+    lifetime: Duration,
+}
+
+/// Per-entry lifetime, also on replacement (moka's default keeps the old one).
+struct EntryLifetime;
+
+impl Expiry<Key, Arc<Entry>> for EntryLifetime {
+    fn expire_after_create(
+        &self,
+        _key: &Key,
+        value: &Arc<Entry>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.lifetime)
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &Key,
+        value: &Arc<Entry>,
+        _updated_at: std::time::Instant,
+        _remaining: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.lifetime)
+    }
+}
+
+/// The verified-token cache of one identity (see the module docs).
+pub(super) struct TokenCache {
+    ttl: Duration,
+    max_entries: u64,
+    /// Created by the first store.
+    entries: OnceLock<Cache<Key, Arc<Entry>>>,
+    /// Stores so far (each follows one signature verification); tests observe hits with it.
+    #[cfg(test)]
+    pub stores: std::sync::atomic::AtomicUsize,
+}
+
+// Hand-written: no token material, only the size.
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("ttl", &self.ttl)
+            .field("entries", &self.entries.get().map(Cache::entry_count))
+            .finish()
+    }
+}
+
+/// Weak references to live caches by identity, with the size at which dead ones are next
+/// dropped (amortised, so loading many distinct identities stays linear).
+#[derive(Default)]
+struct Registry {
+    caches: HashMap<Key, Weak<TokenCache>>,
+    purge_at: usize,
+}
+
+impl TokenCache {
+    fn new(ttl: Duration, max_entries: u64) -> Self {
+        Self {
+            ttl,
+            max_entries,
+            entries: OnceLock::new(),
+            #[cfg(test)]
+            stores: Default::default(),
+        }
+    }
+
+    /// The cache of rules verifying with keys from `urls` and the algorithms `allowed` (in
+    /// config order), or `None` when caching is off (`enabled: false`, a zero `ttl` or
+    /// `max_entries`).
+    pub fn shared(
+        config: &JwtCache,
+        urls: &[Uri],
+        allowed: &[(String, Algorithm)],
+    ) -> Option<Arc<Self>> {
+        let (ttl, max_entries) = (config.ttl.get(), config.max_entries);
+        if !config.enabled || ttl.is_zero() || max_entries == 0 {
+            return None;
+        }
+        let urls: Vec<&str> = urls.iter().map(Uri::as_str).collect();
+        let algorithms: Vec<&str> = allowed.iter().map(|(name, _)| name.as_str()).collect();
+        let mut h = Sha256::new();
+        h.update(b"gatehouse jwt token cache v1\0");
+        for list in [&urls, &algorithms] {
+            h.update((list.len() as u64).to_be_bytes());
+            for part in list {
+                h.update((part.len() as u64).to_be_bytes());
+                h.update(part.as_bytes());
+            }
+        }
+        h.update(ttl.as_nanos().to_be_bytes());
+        h.update(max_entries.to_be_bytes());
+        let identity: Key = h.finalize().into();
+
+        static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
+        let mut reg = REGISTRY
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(live) = reg.caches.get(&identity).and_then(Weak::upgrade) {
+            return Some(live);
+        }
+        if reg.caches.len() >= reg.purge_at {
+            reg.caches.retain(|_, w| w.strong_count() > 0);
+            reg.purge_at = (reg.caches.len() * 2).max(16);
+        }
+        let cache = Arc::new(Self::new(ttl, max_entries));
+        reg.caches.insert(identity, Arc::downgrade(&cache));
+        Some(cache)
+    }
+
+    /// The entry key of `token`.
+    pub fn key(token: &str) -> Key {
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    /// The live entry for `key` at `now`. Creates nothing.
+    pub async fn get(&self, key: &Key, now: SystemTime) -> Option<Arc<Entry>> {
+        let entry = self.entries.get()?.get(key).await?;
+        (now < entry.expires_at).then_some(entry)
+    }
+
+    /// Store `proof` (verified at `now`) for its lifetime (a token already past `exp` is not
+    /// stored); returns its claims.
+    pub async fn store(&self, key: Key, proof: Proof, now: SystemTime) -> Arc<Map<String, Value>> {
+        let claims = Arc::clone(&proof.claims);
+        let Some(lifetime) = lifetime(self.ttl, &claims, now) else {
+            return claims;
+        };
+        let entries = self.entries.get_or_init(|| {
+            Cache::builder()
+                .max_capacity(self.max_entries)
+                .expire_after(EntryLifetime)
+                .build()
+        });
+        #[cfg(test)]
+        self.stores
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let entry = Entry {
+            proof,
+            expires_at: now + lifetime,
+            lifetime,
+        };
+        entries.insert(key, Arc::new(entry)).await;
+        claims
+    }
+}
+
+/// How long a token verified at `now` may be served: `ttl`, capped by its `exp`. `None` when
+/// `exp` is not in the future or not a number (the claims checks reject such a token anyway).
+pub(super) fn lifetime(
+    ttl: Duration,
+    claims: &Map<String, Value>,
+    now: SystemTime,
+) -> Option<Duration> {
+    let lifetime = match claims.get("exp") {
+        None | Some(Value::Null) => ttl,
+        Some(exp) => {
+            let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
+            let left = Duration::try_from_secs_f64(exp.as_f64()? - now).ok()?;
+            ttl.min(left)
+        }
+    };
+    (!lifetime.is_zero()).then_some(lifetime)
+}
