@@ -25,7 +25,8 @@ def markdown(doc, scenarios):
         for sid, what, _, base in scenarios:
             s = doc["scenarios"].get(sid, {}).get(c)
             if s is None:
-                lines.append(f"| {sid} | {what} | failed | | | | | | |")
+                state = "failed" if sid in doc["failed"] else "not run"
+                lines.append(f"| {sid} | {what} | {state} | | | | | | |")
                 continue
             m = s["median"]
             ratio = doc["ratios_to_base"][c].get(sid)
@@ -38,6 +39,8 @@ def markdown(doc, scenarios):
         lines.append("")
     lines += ["| target | connections | ratio | met |", "|---|--:|--:|---|"]
     for t in doc["targets"]:
+        if t["ratio"] is None and not doc["failed"]:
+            continue  # not run (--only)
         lines.append(f"| {t['target']} | {t['connections']} | {_f(t['ratio'], '.2f')} | "
                      f"{'yes' if t['met'] else '**no**'} |")
     for m in doc["memory"]:
