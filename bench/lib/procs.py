@@ -31,19 +31,23 @@ class Procs:
         if self.pin_cpu is not None:
             argv = ["taskset", "-c", str(self.pin_cpu)] + argv
         log = open(os.path.join(self.logdir, name + ".log"), "wb")
+        # Own process group: stopping it also stops what it forked (nginx workers outlived
+        # their master otherwise).
         p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         self.started.append((name, p))
         return p
 
     def stop_all(self):
+        def signal_group(p, sig):
+            try:
+                os.killpg(p.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
         for _, p in reversed(self.started):
-            if p.poll() is None:
-                try:
-                    p.send_signal(signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+            signal_group(p, signal.SIGTERM)
         deadline = time.time() + 10
         for _, p in reversed(self.started):
             try:
@@ -51,6 +55,8 @@ class Procs:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            # Whatever of the group is left (forked workers) goes too.
+            signal_group(p, signal.SIGKILL)
         self.started = []
 
     def log_tail(self, name, n=20):
