@@ -25,13 +25,14 @@ pub const NAMES: &[&str] = &[
     "remote_json",
 ];
 
+/// Large variants are boxed: every rule holds one (see [`crate::pipeline::authn::Authenticator`]).
 #[derive(Debug)]
 pub enum Authorizer {
     Allow,
     Deny,
-    Keto(Keto),
-    Remote(Remote),
-    RemoteJson(RemoteJson),
+    Keto(Box<Keto>),
+    Remote(Box<Remote>),
+    RemoteJson(Box<RemoteJson>),
     Disabled(&'static str),
 }
 
@@ -56,18 +57,21 @@ impl Authorizer {
                     .keto_engine_acp_ory
                     .merged(rule_config)
                     .map_err(BuildError::config)?;
-                Self::Keto(Keto::new(c, config.access_rules.matching_strategy)?)
+                Self::Keto(Box::new(Keto::new(
+                    c,
+                    config.access_rules.matching_strategy,
+                )?))
             }
             "remote" => {
                 let c = a.remote.merged(rule_config).map_err(BuildError::config)?;
-                Self::Remote(Remote::new(c)?)
+                Self::Remote(Box::new(Remote::new(c)?))
             }
             _ => {
                 let c = a
                     .remote_json
                     .merged(rule_config)
                     .map_err(BuildError::config)?;
-                Self::RemoteJson(RemoteJson::new(c)?)
+                Self::RemoteJson(Box::new(RemoteJson::new(c)?))
             }
         })
     }

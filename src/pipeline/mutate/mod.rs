@@ -21,13 +21,15 @@ use crate::config::Config;
 
 pub const NAMES: &[&str] = &["noop", "cookie", "header", "hydrator", "id_token"];
 
+/// Large variants are boxed: every rule holds its mutators (see
+/// [`crate::pipeline::authn::Authenticator`]).
 #[derive(Debug)]
 pub enum Mutator {
     Noop,
     Header(HeaderMutator),
     Cookie(CookieMutator),
-    Hydrator(HydratorMutator),
-    IdToken(IdToken),
+    Hydrator(Box<HydratorMutator>),
+    IdToken(Box<IdToken>),
     Disabled(&'static str),
 }
 
@@ -55,11 +57,14 @@ impl Mutator {
             }
             "hydrator" => {
                 let c = m.hydrator.merged(rule_config).map_err(BuildError::config)?;
-                Self::Hydrator(HydratorMutator::new(c)?)
+                Self::Hydrator(Box::new(HydratorMutator::new(c)?))
             }
             "id_token" => {
                 let c = m.id_token.merged(rule_config).map_err(BuildError::config)?;
-                Self::IdToken(IdToken::new(c, &config.authenticators.jwt.config)?)
+                Self::IdToken(Box::new(IdToken::new(
+                    c,
+                    &config.authenticators.jwt.config,
+                )?))
             }
             other => return Err(BuildError::unsupported("mutator", other)),
         })

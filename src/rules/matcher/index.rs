@@ -1,6 +1,10 @@
 //! [`MatchIndex`]: finds every pattern matching a URL without testing them all (design in the
 //! module doc of `matcher`).
 
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
 use super::{Key, MatchError, Pattern};
 
 /// Below this many linear fallback patterns a `RegexSet` is not worth building.
@@ -10,10 +14,8 @@ const MIN_FALLBACK_SET: usize = 4;
 #[derive(Debug)]
 pub struct MatchIndex {
     patterns: Vec<Pattern>,
-    prefix: KeySet,
-    anywhere: KeySet,
-    /// `anywhere_start[b]`: some anywhere-key starts with byte `b`.
-    anywhere_start: [bool; 256],
+    /// Every distinct prefix and anywhere key; `None` when no pattern has one.
+    keys: Option<KeyAutomaton>,
     fallback_set: Option<regex::RegexSet>,
     /// Pattern ids behind `fallback_set`, by set position.
     fallback_set_ids: Vec<usize>,
@@ -23,20 +25,24 @@ pub struct MatchIndex {
 
 impl MatchIndex {
     pub fn build(patterns: Vec<Pattern>) -> MatchIndex {
-        let (mut prefix, mut anywhere) = (Vec::new(), Vec::new());
-        let mut anywhere_start = [false; 256];
+        let mut keyed = Vec::new();
         let (mut set_ids, mut fallback_each) = (Vec::new(), Vec::new());
         for (id, pattern) in patterns.iter().enumerate() {
             match pattern.key() {
-                Key::Prefix(key) => prefix.push((key.as_bytes(), id)),
-                Key::Anywhere(key) => {
-                    anywhere_start[usize::from(key.as_bytes()[0])] = true;
-                    anywhere.push((key.as_bytes(), id));
-                }
-                Key::None if !pattern.is_backtracking() => set_ids.push(id),
-                Key::None => fallback_each.push(id),
+                Key::Prefix(key) if !key.is_empty() => keyed.push((&**key, true, id)),
+                Key::Anywhere(key) if !key.is_empty() => keyed.push((&**key, false, id)),
+                _ if !pattern.is_backtracking() => set_ids.push(id),
+                _ => fallback_each.push(id),
             }
         }
+        let keys = match KeyAutomaton::build(&keyed) {
+            Ok(keys) => keys,
+            // Too many states for the automaton: still correct, just every pattern tested.
+            Err(_) => {
+                fallback_each.extend(keyed.iter().map(|&(_, _, id)| id));
+                None
+            }
+        };
         let mut fallback_set = None;
         if set_ids.len() >= MIN_FALLBACK_SET {
             let regexes = set_ids.iter().map(|&id| patterns[id].regex_str());
@@ -50,9 +56,7 @@ impl MatchIndex {
         }
         fallback_each.sort_unstable();
         MatchIndex {
-            prefix: KeySet::build(prefix),
-            anywhere: KeySet::build(anywhere),
-            anywhere_start,
+            keys,
             fallback_set,
             fallback_set_ids: set_ids,
             fallback_each,
@@ -63,16 +67,9 @@ impl MatchIndex {
     /// Indices of every pattern that matches `url`, ascending. An error from any candidate
     /// (backtracking budget) fails the whole lookup: the caller must not pick a rule.
     pub fn find(&self, url: &str) -> Result<Vec<usize>, MatchError> {
-        let bytes = url.as_bytes();
         let mut candidates = Vec::new();
-        self.prefix.prefixes_of(bytes, |id| candidates.push(id));
-        if !self.anywhere.is_empty() {
-            for (offset, &b) in bytes.iter().enumerate() {
-                if self.anywhere_start[usize::from(b)] {
-                    self.anywhere
-                        .prefixes_of(&bytes[offset..], |id| candidates.push(id));
-                }
-            }
+        if let Some(keys) = &self.keys {
+            keys.candidates(url.as_bytes(), &mut candidates);
         }
         candidates.sort_unstable();
         candidates.dedup();
@@ -107,83 +104,100 @@ impl MatchIndex {
     /// How many patterns went to each part of the index: (prefix, anywhere, fallback).
     pub fn stats(&self) -> (usize, usize, usize) {
         let fallback = self.fallback_each.len() + self.fallback_set_ids.len();
-        (self.prefix.ids_len(), self.anywhere.ids_len(), fallback)
-    }
-}
-
-/// Sorted byte keys, each knowing its longest proper prefix among the keys (`parent`), so
-/// that all keys which are prefixes of a string form one parent chain.
-#[derive(Debug, Default)]
-pub(super) struct KeySet {
-    keys: Vec<Box<[u8]>>,
-    parent: Vec<Option<u32>>,
-    ids: Vec<Box<[u32]>>,
-}
-
-impl KeySet {
-    pub(super) fn build(mut entries: Vec<(&[u8], usize)>) -> KeySet {
-        entries.sort_unstable();
-        let mut set = KeySet::default();
-        let mut ids: Vec<u32> = Vec::new();
-        for (i, (key, id)) in entries.iter().enumerate() {
-            // Pattern ids fit u32: a rule set of 4 billion rules is not loadable anyway.
-            ids.push(*id as u32);
-            if entries.get(i + 1).is_some_and(|(next, _)| next == key) {
-                continue;
-            }
-            set.keys.push((*key).into());
-            set.ids.push(std::mem::take(&mut ids).into());
-        }
-        // In sorted order the keys having `k` as prefix directly follow `k`: a stack of the
-        // current ancestors yields every key's parent in one pass.
-        let mut stack: Vec<u32> = Vec::new();
-        for (i, key) in set.keys.iter().enumerate() {
-            while let Some(&top) = stack.last() {
-                if key.starts_with(&set.keys[top as usize]) {
-                    break;
-                }
-                stack.pop();
-            }
-            set.parent.push(stack.last().copied());
-            stack.push(i as u32);
-        }
-        set
-    }
-
-    fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    fn ids_len(&self) -> usize {
-        self.ids.iter().map(|ids| ids.len()).sum()
-    }
-
-    /// Calls `f` with the ids of every key that is a prefix of `hay`.
-    pub(super) fn prefixes_of(&self, hay: &[u8], mut f: impl FnMut(usize)) {
-        // The greatest key <= hay is hay's longest prefix among the keys if it is a prefix at
-        // all; otherwise that longest prefix is the first ancestor no longer than the common
-        // prefix of the two.
-        let below = self.keys.partition_point(|k| k.as_ref() <= hay);
-        let Some(mut i) = below.checked_sub(1) else {
-            return;
+        let count = |f: fn(&Owners) -> usize| {
+            let owners = self.keys.iter().flat_map(|k| k.owners.iter());
+            owners.map(f).sum::<usize>()
         };
-        let common = self.keys[i]
-            .iter()
-            .zip(hay)
-            .take_while(|(a, b)| a == b)
-            .count();
-        while self.keys[i].len() > common {
-            match self.parent[i] {
-                Some(p) => i = p as usize,
-                None => return,
+        (
+            count(|o| o.prefix.len()),
+            count(|o| o.anywhere.len()),
+            fallback,
+        )
+    }
+
+    /// Heap bytes of the key automaton (reported by the scale test).
+    pub fn key_memory(&self) -> usize {
+        self.keys.as_ref().map_or(0, |k| k.automaton.memory_usage())
+    }
+}
+
+/// The distinct key literals in one Aho-Corasick automaton: one pass over the URL reports every
+/// key occurring in it, so a lookup costs O(|url| + occurrences) whatever the rule count. A
+/// sorted array probed at each offset (the former design) paid a binary search of cache-missing
+/// string compares per `/` of the URL when the keys sit after a host wildcard.
+#[derive(Debug)]
+struct KeyAutomaton {
+    automaton: AhoCorasick,
+    /// By automaton pattern id: the patterns keyed by that literal.
+    owners: Vec<Owners>,
+}
+
+#[derive(Debug, Default)]
+struct Owners {
+    /// Patterns whose URL must start with the key.
+    prefix: Box<[u32]>,
+    /// Patterns whose URL must contain the key somewhere.
+    anywhere: Box<[u32]>,
+}
+
+impl KeyAutomaton {
+    /// `keyed`: (key, is a prefix key, pattern id), pattern ids ascending.
+    fn build(
+        keyed: &[(&str, bool, usize)],
+    ) -> Result<Option<KeyAutomaton>, aho_corasick::BuildError> {
+        if keyed.is_empty() {
+            return Ok(None);
+        }
+        let mut slot: HashMap<&str, usize> = HashMap::with_capacity(keyed.len());
+        let mut literals: Vec<&str> = Vec::new();
+        let mut owners: Vec<(Vec<u32>, Vec<u32>)> = Vec::new();
+        for &(key, prefix, id) in keyed {
+            let at = *slot.entry(key).or_insert_with(|| {
+                literals.push(key);
+                owners.push(Default::default());
+                literals.len() - 1
+            });
+            // Pattern ids fit u32: a rule set of 4 billion rules is not loadable anyway.
+            let id = id as u32;
+            if prefix {
+                owners[at].0.push(id);
+            } else {
+                owners[at].1.push(id);
             }
         }
-        loop {
-            self.ids[i].iter().for_each(|&id| f(id as usize));
-            match self.parent[i] {
-                Some(p) => i = p as usize,
-                None => return,
+        // Standard semantics is the one that reports every (overlapping) occurrence of every
+        // key; the kind (DFA or contiguous NFA) is left to the crate's size heuristics.
+        let automaton = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .build(&literals)?;
+        let owners = owners
+            .into_iter()
+            .map(|(prefix, anywhere)| Owners {
+                prefix: prefix.into(),
+                anywhere: anywhere.into(),
+            })
+            .collect();
+        Ok(Some(KeyAutomaton { automaton, owners }))
+    }
+
+    /// Appends the ids of the patterns whose key occurs in `hay` (at offset 0 for prefix keys);
+    /// ids may repeat.
+    fn candidates(&self, hay: &[u8], out: &mut Vec<usize>) {
+        let mut anywhere: Vec<u32> = Vec::new();
+        for m in self.automaton.find_overlapping_iter(hay) {
+            let key = m.pattern().as_u32();
+            if m.start() == 0 {
+                let owners = &self.owners[key as usize];
+                out.extend(owners.prefix.iter().map(|&id| id as usize));
             }
+            anywhere.push(key);
+        }
+        // A key occurring several times adds its patterns once.
+        anywhere.sort_unstable();
+        anywhere.dedup();
+        for key in anywhere {
+            let owners = &self.owners[key as usize].anywhere;
+            out.extend(owners.iter().map(|&id| id as usize));
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use super::index::KeySet;
 use super::*;
 
 /// xorshift: deterministic inputs without a property-testing dependency.
@@ -44,28 +43,49 @@ fn compile_all(specs: &[(Strategy, String)]) -> Vec<Pattern> {
     specs.iter().map(compile).collect()
 }
 
-// The key set yields exactly the keys that are prefixes of the probe.
+// DESIGN §4: keys that nest, overlap and repeat in the URL — the same literal as a prefix key
+// of one pattern and an anywhere key of another, keys that are substrings of other keys, URLs
+// holding a key several times — against brute force. Fixed seed.
 #[test]
-fn key_set_prefixes_equal_brute_force() {
+fn overlapping_keys_equal_brute_force() {
+    const ALPHABET: &[&str] = &["a", "b", "/", "ab"];
     let mut rng = Rng(7);
-    let keys: Vec<String> = (0..300).map(|_| rng.string(&["a", "b", "/"], 6)).collect();
-    let keys: Vec<String> = keys.into_iter().filter(|k| !k.is_empty()).collect();
-    let entries = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (k.as_bytes(), i))
-        .collect();
-    let set = KeySet::build(entries);
-    for _ in 0..2_000 {
-        let hay = rng.string(&["a", "b", "/"], 9);
-        let mut got = Vec::new();
-        set.prefixes_of(hay.as_bytes(), |id| got.push(id));
-        got.sort_unstable();
-        let want: Vec<usize> = (0..keys.len())
-            .filter(|&i| hay.starts_with(keys[i].as_str()))
-            .collect();
-        assert_eq!(got, want, "{hay:?}");
+    let mut specs = Vec::new();
+    for _ in 0..600 {
+        let lit = loop {
+            let lit = rng.string(ALPHABET, 5);
+            if lit.len() >= 4 {
+                break lit;
+            }
+        };
+        let (strategy, pattern) = match rng.next() % 6 {
+            0 => (Strategy::Regexp, format!("{lit}<.*>")),
+            1 => (Strategy::Regexp, format!("<.*>{lit}<.*>")),
+            2 => (Strategy::Regexp, format!("<[ab]*>{lit}<[ab/]*>")),
+            3 => (Strategy::Regexp, format!("<https?>://{lit}")),
+            4 => (Strategy::Glob, format!("<**>{lit}<*>")),
+            _ => (Strategy::Glob, format!("{lit}<**>")),
+        };
+        specs.push((strategy, pattern));
     }
+    let patterns = compile_all(&specs);
+    let brute = reference(&patterns);
+    assert_eq!(brute.len(), patterns.len());
+    let index = MatchIndex::build(patterns);
+    let (prefix, anywhere, _) = index.stats();
+    assert!(prefix > 100 && anywhere > 300, "{:?}", index.stats());
+    let mut matched = 0;
+    for _ in 0..4_000 {
+        let scheme = rng.pick(&["http://", "https://", ""]);
+        let url = format!("{scheme}{}", rng.string(ALPHABET, 12));
+        let want = brute_force(&brute, &url);
+        matched += usize::from(want.len() > 1);
+        assert_eq!(index.find(&url).ok(), Some(want), "{url:?}");
+    }
+    assert!(
+        matched > 1_000,
+        "too few URLs matched several patterns: {matched}"
+    );
 }
 
 // DESIGN §4: random mixes of regexp and glob patterns with every kind of key, against
@@ -255,8 +275,9 @@ fn index_scale() {
         let per_lookup = started.elapsed() / rounds as u32;
         println!(
             "index_scale: {n:>6} rules: build {build:>10.2?}, lookup {per_lookup:>8.2?} \
-             (keys prefix/anywhere/fallback = {:?})",
-            index.stats()
+             (keys prefix/anywhere/fallback = {:?}, automaton {} KB)",
+            index.stats(),
+            index.key_memory() / 1024
         );
     }
 }
