@@ -97,22 +97,28 @@ impl ResultCache {
         cache
     }
 
-    /// The cached outcome for `key`, or the outcome of `check` (run once for all concurrent
+    /// The cached outcome for `key`, or the outcome of `check()` (run once for all concurrent
     /// callers of the same key). `check` returns the outcome and how long it may be cached
     /// (`None`: not at all).
-    pub async fn get_or_check<F>(&self, key: Key, check: F) -> Outcome
+    pub async fn get_or_check<C, F>(&self, key: Key, check: C) -> Outcome
     where
+        C: FnOnce() -> F,
         F: Future<Output = (Outcome, Option<Duration>)>,
     {
-        // An uncacheable outcome travels as the "error" of try_get_with: moka then inserts
-        // nothing but still hands it to every caller waiting on this key.
+        if let Some(entry) = self.entries.get(&key).await {
+            return entry.outcome.clone();
+        }
+        // A miss calls the session store: that future (HTTP client state) is large, so it is
+        // only built here and boxed, and a hit never allocates or moves it.
         let init = async move {
-            match check.await {
+            match check().await {
                 (outcome, Some(ttl)) if !ttl.is_zero() => Ok(Arc::new(Entry { outcome, ttl })),
                 (outcome, _) => Err(outcome),
             }
         };
-        match self.entries.try_get_with(key, init).await {
+        // An uncacheable outcome travels as the "error" of try_get_with: moka then inserts
+        // nothing but still hands it to every caller waiting on this key.
+        match Box::pin(self.entries.try_get_with(key, init)).await {
             Ok(entry) => entry.outcome.clone(),
             Err(uncached) => (*uncached).clone(),
         }
@@ -291,7 +297,7 @@ mod tests {
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..20 {
             let (cache, check) = (cache.clone(), check(hour, true));
-            set.spawn(async move { cache.get_or_check([1; 32], check).await });
+            set.spawn(async move { cache.get_or_check([1; 32], move || check).await });
         }
         while let Some(r) = set.join_next().await {
             assert!(r.expect("join").is_ok());
@@ -299,14 +305,14 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         // Not cacheable: every call goes upstream.
         for _ in 0..3 {
-            let r = cache.get_or_check([2; 32], check(None, false)).await;
+            let r = cache.get_or_check([2; 32], || check(None, false)).await;
             assert_eq!(r.expect_err("401").status.as_u16(), 401);
         }
         assert_eq!(calls.load(Ordering::SeqCst), 4);
         // A rejection with a TTL is served from the cache.
         for _ in 0..3 {
             let r = cache
-                .get_or_check([3; 32], check(Some(NEGATIVE_TTL), false))
+                .get_or_check([3; 32], || check(Some(NEGATIVE_TTL), false))
                 .await;
             assert!(r.is_err());
         }

@@ -157,7 +157,7 @@ impl SessionCheck {
             Some((store, ttl, config_hash)) => {
                 let key = cache_key(config_hash, &call);
                 store
-                    .get_or_check(key, self.check_for_cache(&call, *ttl))
+                    .get_or_check(key, || self.check_for_cache(&call, *ttl))
                     .await?
             }
         };
