@@ -35,6 +35,7 @@ pub mod format;
 pub mod outbound;
 pub mod pipeline;
 pub mod proxy;
+pub mod registry;
 pub mod rules;
 pub mod server;
 pub mod telemetry;

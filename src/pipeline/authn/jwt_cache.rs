@@ -21,8 +21,7 @@
 //! (moka) are allocated on the first verified token, so rules that never see a token cost a
 //! small shell shared by all rules of the same identity.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
@@ -34,6 +33,7 @@ use sha2::{Digest, Sha256};
 use crate::config::handlers::authn::JwtCache;
 use crate::config::types::Uri;
 use crate::credentials::KeySet;
+use crate::registry::WeakRegistry;
 
 /// SHA-256 of a token (entry key) or of a cache identity (registry key).
 pub(super) type Key = [u8; 32];
@@ -122,14 +122,6 @@ impl std::fmt::Debug for TokenCache {
     }
 }
 
-/// Weak references to live caches by identity, with the size at which dead ones are next
-/// dropped (amortised, so loading many distinct identities stays linear).
-#[derive(Default)]
-struct Registry {
-    caches: HashMap<Key, Weak<TokenCache>>,
-    purge_at: usize,
-}
-
 impl TokenCache {
     fn new(ttl: Duration, max_entries: u64) -> Self {
         Self {
@@ -168,21 +160,8 @@ impl TokenCache {
         h.update(max_entries.to_be_bytes());
         let identity: Key = h.finalize().into();
 
-        static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
-        let mut reg = REGISTRY
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(live) = reg.caches.get(&identity).and_then(Weak::upgrade) {
-            return Some(live);
-        }
-        if reg.caches.len() >= reg.purge_at {
-            reg.caches.retain(|_, w| w.strong_count() > 0);
-            reg.purge_at = (reg.caches.len() * 2).max(16);
-        }
-        let cache = Arc::new(Self::new(ttl, max_entries));
-        reg.caches.insert(identity, Arc::downgrade(&cache));
-        Some(cache)
+        static REGISTRY: LazyLock<WeakRegistry<Key, TokenCache>> = LazyLock::new(Default::default);
+        Some(REGISTRY.get_or_insert(&identity, || Self::new(ttl, max_entries)))
     }
 
     /// The entry key of `token`.

@@ -13,9 +13,8 @@
 //!   Sharing is safe because the config is part of the identity of the cache, and it keeps the
 //!   hit ratio of the common "cookie_session on every rule" setup; a config edit starts cold.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use moka::future::Cache;
@@ -23,6 +22,7 @@ use moka::Expiry;
 
 use super::session_check::Identity;
 use crate::pipeline::error::PipelineError;
+use crate::registry::WeakRegistry;
 
 /// Longest time a rejected credential is remembered: long enough to absorb a client retrying a
 /// stale cookie in a loop, short enough that a fresh login is never held back for long.
@@ -81,20 +81,8 @@ impl ResultCache {
 
     /// The cache shared by every handler built from the config hashed as `config_hash`.
     pub fn shared(config_hash: Key, max_entries: u64) -> Arc<Self> {
-        static REGISTRY: OnceLock<Mutex<HashMap<Key, Weak<ResultCache>>>> = OnceLock::new();
-        let mut map = REGISTRY
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(live) = map.get(&config_hash).and_then(Weak::upgrade) {
-            return live;
-        }
-        // Rule sets that no longer exist leave dead references behind; drop them here (only
-        // runs while building handlers, never on the request path).
-        map.retain(|_, w| w.strong_count() > 0);
-        let cache = Arc::new(Self::new(max_entries));
-        map.insert(config_hash, Arc::downgrade(&cache));
-        cache
+        static REGISTRY: LazyLock<WeakRegistry<Key, ResultCache>> = LazyLock::new(Default::default);
+        REGISTRY.get_or_insert(&config_hash, || Self::new(max_entries))
     }
 
     /// The cached outcome for `key`, or the outcome of `check()` (run once for all concurrent

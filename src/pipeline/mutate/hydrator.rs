@@ -13,8 +13,7 @@
 //!   Oathkeeper answers 500, but an outage of the hydrator is an outage); anything else -> 500.
 //! - Cache ([`key`]): see the doc comment there for why the forwarded headers are not part of it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -29,6 +28,7 @@ use crate::outbound::{self, CallPolicy, OutboundError};
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::session::Session;
 use crate::pipeline::{BuildError, RequestInfo};
+use crate::registry::WeakRegistry;
 
 pub const INVALID_JSON: &str = "The call to an external API returned an invalid JSON object";
 pub const NON_200: &str = "The call to an external API returned a non-200 HTTP response";
@@ -347,23 +347,14 @@ impl HydrateCache {
     /// The cache shared by every rule whose hydrator config hashes to `config_hash`, kept across
     /// rule reloads while some rule uses it (as the session-check cache does).
     fn shared(config_hash: Key, ttl: Duration) -> Arc<Self> {
-        static REGISTRY: OnceLock<Mutex<HashMap<Key, Weak<HydrateCache>>>> = OnceLock::new();
-        let mut map = REGISTRY
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(live) = map.get(&config_hash).and_then(Weak::upgrade) {
-            return live;
-        }
-        map.retain(|_, w| w.strong_count() > 0);
-        let cache = Arc::new(Self {
+        static REGISTRY: LazyLock<WeakRegistry<Key, HydrateCache>> =
+            LazyLock::new(Default::default);
+        REGISTRY.get_or_insert(&config_hash, || Self {
             entries: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
                 .build(),
-        });
-        map.insert(config_hash, Arc::downgrade(&cache));
-        cache
+        })
     }
 }
 

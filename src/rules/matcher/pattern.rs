@@ -1,8 +1,9 @@
 //! [`Pattern`]: one compiled `match.url` pattern and how it runs (full regex on either
 //! engine, or piecewise around its index key with shared regexes).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, LazyLock, OnceLock};
+
+use crate::registry::WeakRegistry;
 
 use super::{
     glob, regexp, Key, MatchError, PatternError, Segment, Strategy, Translated, BACKTRACK_LIMIT,
@@ -291,30 +292,10 @@ fn full_matcher(pattern: &str, regex: &str) -> Result<Matcher, PatternError> {
 /// Compiled linear regexes shared by text. Only rule loading takes the lock; entries die with
 /// the last pattern using them (weak references, swept as the map grows).
 fn shared_linear(regex: &str) -> Result<Arc<regex::Regex>, regex::Error> {
-    struct Cache {
-        map: HashMap<Box<str>, Weak<regex::Regex>>,
-        sweep_at: usize,
-    }
-    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| {
-        Mutex::new(Cache {
-            map: HashMap::new(),
-            sweep_at: 1024,
-        })
-    });
-    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(re) = cache.map.get(regex).and_then(Weak::upgrade) {
-        return Ok(re);
-    }
-    let re = Arc::new(
+    static CACHE: LazyLock<WeakRegistry<String, regex::Regex>> = LazyLock::new(Default::default);
+    CACHE.get_or_try_insert(regex, || {
         regex::RegexBuilder::new(regex)
             .dfa_size_limit(LAZY_DFA_LIMIT)
-            .build()?,
-    );
-    if cache.map.len() >= cache.sweep_at {
-        cache.map.retain(|_, weak| weak.strong_count() > 0);
-        cache.sweep_at = (cache.map.len() * 2).max(1024);
-    }
-    cache.map.insert(regex.into(), Arc::downgrade(&re));
-    Ok(re)
+            .build()
+    })
 }
