@@ -87,18 +87,10 @@ fn upstream_uri(
     Uri::try_from(s).map_err(|e| ForwardError::Failed(format!("invalid upstream URI: {e}")))
 }
 
-/// `host[:port]` of the upstream URL (default ports omitted, as clients send them).
-fn authority(upstream: &Upstream) -> String {
-    let host = upstream.url.host_str().unwrap_or_default();
-    let host = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    };
-    match upstream.url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host,
-    }
+/// `host[:port]` of the upstream URL (default ports omitted, as clients send them): a slice of
+/// the URL parsed at rule load, no per-request formatting.
+fn authority(upstream: &Upstream) -> &str {
+    &upstream.url[url::Position::BeforeHost..url::Position::AfterPort]
 }
 
 /// Forward `req` (already decided) to the rule's upstream and relay the answer.
@@ -133,7 +125,7 @@ pub async fn forward(
     let host = if upstream.preserve_host {
         &info.url.host
     } else {
-        &authority
+        authority
     };
     headers.insert(
         HOST,
@@ -141,7 +133,7 @@ pub async fn forward(
     );
     let mut out = Request::new(body);
     *out.method_mut() = parts.method;
-    *out.uri_mut() = upstream_uri(upstream, &authority, info)?;
+    *out.uri_mut() = upstream_uri(upstream, authority, info)?;
     *out.headers_mut() = headers;
     // HTTP/1.1 upstream regardless of the client's version; the pool negotiates h2 over TLS.
     *out.version_mut() = http::Version::HTTP_11;
@@ -205,6 +197,18 @@ mod tests {
             url: url::Url::parse(url).expect("url"),
             preserve_host: false,
             strip_path: strip.map(|s| format!("/{}", s.trim_matches('/'))),
+        }
+    }
+
+    #[test]
+    fn authorities() {
+        for (url, want) in [
+            ("http://localhost:4000/x", "localhost:4000"),
+            ("http://user:pw@Example.COM:80/", "example.com"),
+            ("https://[::1]:8443", "[::1]:8443"),
+            ("https://10.0.0.1", "10.0.0.1"),
+        ] {
+            assert_eq!(authority(&up(url, None)), want, "{url}");
         }
     }
 
