@@ -1,5 +1,6 @@
-//! The upstream client: pooled hyper-util client, HTTP/1.1 and h2 (ALPN for https), system
-//! roots plus an optional extra CA bundle.
+//! The upstream clients: plain-`http` upstreams go through the in-task connection pool
+//! (`super::pool`); https upstreams (HTTP/1.1 or h2 by ALPN, system roots plus an optional extra
+//! CA bundle) and protocol upgrades through hyper-util's pooled client.
 
 use std::time::Duration;
 
@@ -10,19 +11,37 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
+use super::pool::{Pool, Settings};
 use crate::config::serve::UpstreamClient;
 use crate::server::Body;
 
-pub type Upstream = Client<HttpsConnector<HttpConnector>, Body>;
+/// TCP keepalive probes on upstream connections start after this much silence.
+const KEEPALIVE: Duration = Duration::from_secs(60);
 
-/// Build the client for `serve.proxy.upstream`.
+/// Both clients, built from one `serve.proxy.upstream`.
+#[derive(Debug)]
+pub struct Upstream {
+    /// https upstreams and upgrades.
+    pub spawned: Client<HttpsConnector<HttpConnector>, Body>,
+    /// Plain-http upstreams.
+    pub pool: Pool,
+}
+
+/// Build the clients for `serve.proxy.upstream`.
 pub fn build(cfg: &UpstreamClient) -> Result<Upstream, String> {
     crate::outbound::init_crypto();
+    let max_idle = usize::try_from(cfg.max_idle_per_host).unwrap_or(usize::MAX);
+    let pool = Pool::new(Settings {
+        connect_timeout: cfg.connect_timeout.0,
+        idle_timeout: cfg.pool_idle_timeout.0,
+        max_idle_per_host: max_idle,
+        keepalive: KEEPALIVE,
+    });
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(cfg.connect_timeout.0));
     http.set_nodelay(true);
-    http.set_keepalive(Some(Duration::from_secs(60)));
+    http.set_keepalive(Some(KEEPALIVE));
     let builder = match &cfg.ca_file {
         None => HttpsConnectorBuilder::new().with_platform_verifier(),
         Some(path) => HttpsConnectorBuilder::new().with_tls_config(tls_with_extra_ca(path)?),
@@ -32,12 +51,13 @@ pub fn build(cfg: &UpstreamClient) -> Result<Upstream, String> {
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new())
+    let spawned = Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(cfg.pool_idle_timeout.0)
-        .pool_max_idle_per_host(usize::try_from(cfg.max_idle_per_host).unwrap_or(usize::MAX))
-        .build(connector))
+        .pool_max_idle_per_host(max_idle)
+        .build(connector);
+    Ok(Upstream { spawned, pool })
 }
 
 /// System roots plus every certificate of the PEM bundle at `path`.

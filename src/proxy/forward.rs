@@ -65,10 +65,13 @@ pub fn upstream_path(upstream: &Upstream, request_path: &str) -> String {
     joined
 }
 
+/// The upstream request target: origin-form (`/path?query`) for the pooled plain-http client,
+/// absolute-form for hyper-util's client, which takes the connection's address from it.
 fn upstream_uri(
     upstream: &Upstream,
     authority: &str,
     info: &RequestInfo,
+    absolute: bool,
 ) -> Result<Uri, ForwardError> {
     let path = upstream_path(upstream, &info.url.path);
     let path = encode_path(&path);
@@ -76,9 +79,11 @@ fn upstream_uri(
     let mut s = String::with_capacity(
         scheme.len() + 3 + authority.len() + path.len() + 1 + info.url.raw_query.len(),
     );
-    s.push_str(scheme);
-    s.push_str("://");
-    s.push_str(authority);
+    if absolute {
+        s.push_str(scheme);
+        s.push_str("://");
+        s.push_str(authority);
+    }
     s.push_str(&path);
     if !info.url.raw_query.is_empty() {
         s.push('?');
@@ -133,12 +138,27 @@ pub async fn forward(
     );
     let mut out = Request::new(body);
     *out.method_mut() = parts.method;
-    *out.uri_mut() = upstream_uri(upstream, authority, info)?;
     *out.headers_mut() = headers;
     // HTTP/1.1 upstream regardless of the client's version; the pool negotiates h2 over TLS.
     *out.version_mut() = http::Version::HTTP_11;
 
-    let mut resp = match tokio::time::timeout(response_timeout, client.request(out)).await {
+    if !upgrade && upstream.url.scheme() == "http" {
+        *out.uri_mut() = upstream_uri(upstream, authority, info, false)?;
+        // `Url::host_str` keeps an IPv6 literal's brackets; the resolver takes it bare.
+        let host = upstream.url.host_str().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = upstream.url.port_or_known_default().unwrap_or(80);
+        let sent = client.pool.send(authority, host, port, out);
+        let mut resp = match tokio::time::timeout(response_timeout, sent).await {
+            Err(_) => return Err(ForwardError::Timeout),
+            Ok(Err(e)) => return Err(ForwardError::Failed(error_chain(&*e))),
+            Ok(Ok(r)) => r,
+        };
+        strip_hop_by_hop(resp.headers_mut(), false);
+        return Ok(resp);
+    }
+    *out.uri_mut() = upstream_uri(upstream, authority, info, true)?;
+    let mut resp = match tokio::time::timeout(response_timeout, client.spawned.request(out)).await {
         Err(_) => return Err(ForwardError::Timeout),
         Ok(Err(e)) => return Err(ForwardError::Failed(error_chain(&e))),
         Ok(Ok(r)) => r,

@@ -4,6 +4,7 @@
 mod client;
 pub mod forward;
 pub mod headers;
+mod pool;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -123,7 +124,9 @@ impl Proxy {
             resp.extensions_mut().insert(outcome(&session, true));
             return resp;
         };
-        let mut resp = match forward::forward(
+        // Boxed: the forwarding future is the largest part of this one, and every enclosing
+        // future (up to the connection task's) would otherwise carry and copy its size.
+        let forwarding = Box::pin(forward::forward(
             &self.client,
             self.response_timeout,
             &rule,
@@ -131,9 +134,8 @@ impl Proxy {
             &info,
             &session,
             req,
-        )
-        .await
-        {
+        ));
+        let mut resp = match forwarding.await {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::warn!(rule_id = %rule.id, upstream = %upstream.url, error = ?e, "upstream request failed");

@@ -1,0 +1,339 @@
+//! Pooled HTTP/1.1 connections to plain-`http` upstreams, driven inside the request's own task.
+//!
+//! hyper-util's pooled client runs every connection in a task of its own and hands each request
+//! and response across channels, so a proxied request wakes two tasks per exchange. Here a
+//! request checks a connection out, polls it together with the response future, and hands it to
+//! the response body, which keeps polling it while the answer streams to the client. When the
+//! body has been read to its end on a connection that can carry another request, the connection
+//! goes back to the pool; a connection whose body was dropped half-read, that failed, or that the
+//! upstream closed is dropped (closed). TLS upstreams (h2 by ALPN) and protocol upgrades use the
+//! spawned-task client (`super::client`).
+//!
+//! Idle connections are reused most recent first, never after `pool_idle_timeout`, at most
+//! `max_idle_per_host` per upstream `host:port`; a sweeper closes expired and upstream-closed
+//! ones in the background. A request that could not be written on a pooled connection (the
+//! upstream closed it meanwhile) is retried once on a new connection, as hyper-util does.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::{self, Connection, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::server::{Body, BoxError};
+
+/// How often at most the sweeper runs.
+const MAX_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Pool settings (`serve.proxy.upstream`).
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub connect_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_idle_per_host: usize,
+    pub keepalive: Duration,
+}
+
+/// The pool; cheap to share (`Arc` inside).
+#[derive(Clone)]
+pub struct Pool {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("settings", &self.shared.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    settings: Settings,
+    idle: Mutex<HashMap<Arc<str>, Vec<Idle>>>,
+}
+
+struct Idle {
+    conn: Box<Conn>,
+    since: Instant,
+}
+
+/// A connection (boxed wherever it is held: it is ~700 bytes, and every future holding it would
+/// otherwise carry and copy that much).
+struct Conn {
+    send: SendRequest<Body>,
+    driver: Connection<TokioIo<TcpStream>, Body>,
+}
+
+impl Conn {
+    /// Poll the connection once without a task to wake: true while it can carry a request.
+    fn usable(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(&mut self.driver).poll(&mut cx) {
+            Poll::Ready(_) => false,
+            Poll::Pending => self.send.is_ready(),
+        }
+    }
+}
+
+impl Pool {
+    /// A new pool; its sweeper runs on the current tokio runtime, if any, until the pool is
+    /// dropped.
+    pub fn new(settings: Settings) -> Self {
+        let shared = Arc::new(Shared {
+            settings,
+            idle: Mutex::new(HashMap::new()),
+        });
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let every =
+                (settings.idle_timeout / 2).clamp(Duration::from_millis(50), MAX_SWEEP_INTERVAL);
+            let weak = Arc::downgrade(&shared);
+            rt.spawn(sweep(weak, every));
+        }
+        Self { shared }
+    }
+
+    /// Send `req` (origin-form URI, `Host` set) to `host:port` (`authority` is the pool key)
+    /// and return the response with a body that relays the connection back when read to its
+    /// end.
+    pub async fn send(
+        &self,
+        authority: &str,
+        host: &str,
+        port: u16,
+        mut req: Request<Body>,
+    ) -> Result<Response<Body>, BoxError> {
+        loop {
+            let (key, mut conn, pooled) = match self.checkout(authority) {
+                Some((key, conn)) => (key, conn, true),
+                None => (
+                    Arc::from(authority),
+                    Box::pin(self.connect(host, port)).await?,
+                    false,
+                ),
+            };
+            let sent = conn.send.try_send_request(req);
+            match drive(&mut conn, sent).await {
+                Ok((resp, alive)) => {
+                    let pool = Arc::downgrade(&self.shared);
+                    return Ok(resp.map(|body| {
+                        Relay {
+                            body,
+                            conn: alive.then_some(conn),
+                            pool,
+                            key,
+                        }
+                        .into_body()
+                    }));
+                }
+                Err(mut e) => match e.take_message() {
+                    // Never written: the pooled connection was closed meanwhile. Once more on
+                    // a new connection (which is never pooled, so this loop runs at most twice).
+                    Some(again) if pooled => req = again,
+                    _ => return Err(Box::new(e.into_error())),
+                },
+            }
+        }
+    }
+
+    /// The most recently used idle connection to `authority` that can carry a request.
+    fn checkout(&self, authority: &str) -> Option<(Arc<str>, Box<Conn>)> {
+        let timeout = self.shared.settings.idle_timeout;
+        let mut idle = self.shared.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let key = idle.get_key_value(authority)?.0.clone();
+        let list = idle.get_mut(authority)?;
+        while let Some(mut entry) = list.pop() {
+            if entry.since.elapsed() >= timeout {
+                // The rest is older still.
+                list.clear();
+                break;
+            }
+            if entry.conn.usable() {
+                return Some((key.clone(), entry.conn));
+            }
+        }
+        None
+    }
+
+    async fn connect(&self, host: &str, port: u16) -> Result<Box<Conn>, BoxError> {
+        let settings = self.shared.settings;
+        let stream = tokio::time::timeout(settings.connect_timeout, connect_tcp(host, port))
+            .await
+            .map_err(|_| {
+                format!(
+                    "tcp connect error: {host}:{port}: timed out after {:?}",
+                    settings.connect_timeout
+                )
+            })??;
+        let _ = stream.set_nodelay(true);
+        let keepalive = socket2::TcpKeepalive::new().with_time(settings.keepalive);
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+        let (send, driver) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await?;
+        Ok(Box::new(Conn { send, driver }))
+    }
+}
+
+/// Every address `host` resolves to, in order, until one connects.
+async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, BoxError> {
+    let mut last = None;
+    let addrs = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("dns error: {host}: {e}"))?;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(format!("tcp connect error: {addr}: {e}")),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| format!("dns error: {host}: no addresses"))
+        .into())
+}
+
+/// Poll the connection and the response future together until the response head arrives.
+/// Also says whether the connection is still running (it may have closed after answering).
+// The error is hyper's, carrying the request back when it was never written.
+#[allow(clippy::result_large_err)]
+async fn drive<F>(
+    conn: &mut Conn,
+    sent: F,
+) -> Result<(Response<Incoming>, bool), hyper::client::conn::TrySendError<Request<Body>>>
+where
+    F: Future<
+        Output = Result<Response<Incoming>, hyper::client::conn::TrySendError<Request<Body>>>,
+    >,
+{
+    let mut sent = pin!(sent);
+    let mut running = true;
+    std::future::poll_fn(|cx| {
+        if running {
+            if let Poll::Ready(result) = Pin::new(&mut conn.driver).poll(cx) {
+                running = false;
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "upstream connection failed");
+                }
+            }
+        }
+        sent.as_mut()
+            .poll(cx)
+            .map(|r| r.map(|resp| (resp, running)))
+    })
+    .await
+}
+
+/// The response body: relays the upstream's body while driving its connection, and returns the
+/// connection to the pool when the body has been read to its end.
+struct Relay {
+    body: Incoming,
+    conn: Option<Box<Conn>>,
+    pool: Weak<Shared>,
+    key: Arc<str>,
+}
+
+impl Relay {
+    fn into_body(self) -> Body {
+        http_body_util::BodyExt::boxed_unsync(self)
+    }
+
+    /// Back to the pool, if the exchange is complete and the connection can carry another.
+    fn check_in(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let Some(shared) = self.pool.upgrade() else {
+            return;
+        };
+        if !conn.usable() {
+            return;
+        }
+        let max = shared.settings.max_idle_per_host;
+        let mut idle = shared.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = match idle.get_mut(&*self.key) {
+            Some(list) => list,
+            None => idle.entry(self.key.clone()).or_default(),
+        };
+        if list.len() < max {
+            list.push(Idle {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+impl HttpBody for Relay {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if let Some(conn) = &mut this.conn {
+            if let Poll::Ready(result) = Pin::new(&mut conn.driver).poll(cx) {
+                this.conn = None;
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "upstream connection failed");
+                }
+            }
+        }
+        let frame = Pin::new(&mut this.body).poll_frame(cx);
+        match &frame {
+            Poll::Ready(None) => this.check_in(),
+            Poll::Ready(Some(Err(_))) => this.conn = None,
+            _ => {}
+        }
+        frame.map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        // The server stops polling a body whose announced length has been sent.
+        if self.body.is_end_stream() {
+            self.check_in();
+        }
+    }
+}
+
+/// Close expired and upstream-closed idle connections until the pool is gone.
+async fn sweep(pool: Weak<Shared>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(shared) = pool.upgrade() else {
+            return;
+        };
+        let timeout = shared.settings.idle_timeout;
+        let mut idle = shared.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.retain(|_, list| {
+            list.retain_mut(|entry| entry.since.elapsed() < timeout && entry.conn.usable());
+            !list.is_empty()
+        });
+    }
+}
+
+#[cfg(test)]
+#[path = "pool_tests.rs"]
+mod tests;

@@ -1,0 +1,305 @@
+//! The in-task upstream pool against a raw TCP upstream whose connection handling each test
+//! scripts: reuse, what is never reused, stale connections, idle expiry, limits, errors.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{Pool, Settings};
+use crate::server;
+
+/// What the upstream does after answering a request on a connection.
+#[derive(Clone, Copy, PartialEq)]
+enum After {
+    /// Keep the connection for the next request.
+    KeepAlive,
+    /// Close it right after the answer, without saying so (a server-side idle close).
+    SilentClose,
+}
+
+/// A scripted HTTP/1.1 upstream: answers every request with `answer`; counts connections.
+struct Upstream {
+    port: u16,
+    accepted: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
+}
+
+async fn upstream(answer: &'static [u8], after: After) -> Upstream {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let (a, c) = (accepted.clone(), closed.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            a.fetch_add(1, Ordering::SeqCst);
+            let c = c.clone();
+            tokio::spawn(async move {
+                serve(stream, answer, after).await;
+                c.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    Upstream {
+        port,
+        accepted,
+        closed,
+    }
+}
+
+/// Answer requests (headers only; test requests carry no body) until the peer closes.
+async fn serve(mut stream: TcpStream, answer: &[u8], after: After) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+        buf.drain(..end);
+        if stream.write_all(answer).await.is_err() {
+            return;
+        }
+        if after == After::SilentClose {
+            return;
+        }
+    }
+}
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
+
+fn settings() -> Settings {
+    Settings {
+        connect_timeout: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(30),
+        max_idle_per_host: 8,
+        keepalive: Duration::from_secs(60),
+    }
+}
+
+fn get(port: u16, method: &str) -> Request<server::Body> {
+    Request::builder()
+        .method(method)
+        .uri("/x")
+        .header("host", format!("127.0.0.1:{port}"))
+        .body(server::empty())
+        .expect("request")
+}
+
+/// One exchange, body read to its end.
+async fn fetch(pool: &Pool, port: u16, method: &str) -> (StatusCode, Bytes) {
+    let authority = format!("127.0.0.1:{port}");
+    let resp = pool
+        .send(&authority, "127.0.0.1", port, get(port, method))
+        .await
+        .expect("response");
+    let status = resp.status();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, body)
+}
+
+/// Let the upstream's tasks see closes.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
+async fn a_connection_carries_request_after_request() {
+    let up = upstream(OK, After::KeepAlive).await;
+    let pool = Pool::new(settings());
+    for _ in 0..5 {
+        assert_eq!(
+            fetch(&pool, up.port, "GET").await,
+            (StatusCode::OK, Bytes::from("hello"))
+        );
+    }
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn bodiless_answers_return_the_connection_too() {
+    // HEAD, and answers the server never polls for a body (the relay is dropped at its end).
+    let up = upstream(b"HTTP/1.1 204 No Content\r\n\r\n", After::KeepAlive).await;
+    let pool = Pool::new(settings());
+    for method in ["GET", "HEAD", "GET"] {
+        let authority = format!("127.0.0.1:{}", up.port);
+        let resp = pool
+            .send(&authority, "127.0.0.1", up.port, get(up.port, method))
+            .await
+            .expect("response");
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        drop(resp);
+    }
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn concurrent_requests_get_their_own_connections() {
+    let up = upstream(OK, After::KeepAlive).await;
+    let pool = Pool::new(settings());
+    let authority = format!("127.0.0.1:{}", up.port);
+    // Both responses are held (bodies unread): neither connection is free for the other.
+    let a = pool
+        .send(&authority, "127.0.0.1", up.port, get(up.port, "GET"))
+        .await
+        .expect("a");
+    let b = pool
+        .send(&authority, "127.0.0.1", up.port, get(up.port, "GET"))
+        .await
+        .expect("b");
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
+    for resp in [a, b] {
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(body, "hello");
+    }
+    // Both went back: two more requests at once need no new connection.
+    let (x, y) = tokio::join!(fetch(&pool, up.port, "GET"), fetch(&pool, up.port, "GET"));
+    assert_eq!((x.0, y.0), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_body_dropped_half_read_closes_its_connection() {
+    static BIG: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n";
+    // The upstream announces a megabyte and sends only the head: the body is never complete.
+    let up = upstream(BIG, After::KeepAlive).await;
+    let pool = Pool::new(settings());
+    let authority = format!("127.0.0.1:{}", up.port);
+    let resp = pool
+        .send(&authority, "127.0.0.1", up.port, get(up.port, "GET"))
+        .await
+        .expect("response");
+    assert_eq!(resp.status(), StatusCode::OK);
+    drop(resp);
+    settle().await;
+    assert_eq!(up.closed.load(Ordering::SeqCst), 1, "connection closed");
+    let resp = pool
+        .send(&authority, "127.0.0.1", up.port, get(up.port, "GET"))
+        .await
+        .expect("response");
+    drop(resp);
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn connection_close_is_honoured() {
+    let up = upstream(
+        b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello",
+        After::KeepAlive,
+    )
+    .await;
+    let pool = Pool::new(settings());
+    for _ in 0..3 {
+        assert_eq!(fetch(&pool, up.port, "GET").await.0, StatusCode::OK);
+    }
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_connection_the_upstream_closed_while_idle_is_not_used() {
+    // The upstream closes every connection after one answer without announcing it; each
+    // following request must still succeed, on a new connection.
+    let up = upstream(OK, After::SilentClose).await;
+    let pool = Pool::new(settings());
+    for _ in 0..4 {
+        assert_eq!(
+            fetch(&pool, up.port, "GET").await,
+            (StatusCode::OK, Bytes::from("hello"))
+        );
+        settle().await;
+    }
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    let up = upstream(OK, After::KeepAlive).await;
+    let pool = Pool::new(Settings {
+        idle_timeout: Duration::from_millis(200),
+        ..settings()
+    });
+    fetch(&pool, up.port, "GET").await;
+    settle().await;
+    assert_eq!(up.closed.load(Ordering::SeqCst), 0, "still pooled");
+    // The sweeper runs every 100 ms here.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(up.closed.load(Ordering::SeqCst), 1, "closed by the sweeper");
+    fetch(&pool, up.port, "GET").await;
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn no_idle_connections_kept_with_a_zero_limit() {
+    let up = upstream(OK, After::KeepAlive).await;
+    let pool = Pool::new(Settings {
+        max_idle_per_host: 0,
+        ..settings()
+    });
+    for _ in 0..3 {
+        fetch(&pool, up.port, "GET").await;
+    }
+    settle().await;
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 3);
+    assert_eq!(up.closed.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn dropping_the_pool_closes_its_idle_connections() {
+    let up = upstream(OK, After::KeepAlive).await;
+    let pool = Pool::new(settings());
+    fetch(&pool, up.port, "GET").await;
+    drop(pool);
+    settle().await;
+    assert_eq!(up.closed.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn connection_errors_name_the_address() {
+    // A port that was just free: nothing listens there.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let pool = Pool::new(settings());
+    let err = pool
+        .send(
+            &format!("127.0.0.1:{port}"),
+            "127.0.0.1",
+            port,
+            get(port, "GET"),
+        )
+        .await
+        .expect_err("nothing listens");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("tcp connect error: 127.0.0.1:{port}: ")),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_garbled_answer_is_an_error_and_the_connection_is_dropped() {
+    let up = upstream(b"NOT HTTP AT ALL\r\n\r\n", After::KeepAlive).await;
+    let pool = Pool::new(settings());
+    let authority = format!("127.0.0.1:{}", up.port);
+    for _ in 0..2 {
+        let err = pool
+            .send(&authority, "127.0.0.1", up.port, get(up.port, "GET"))
+            .await
+            .expect_err("garbled");
+        assert!(!err.to_string().is_empty());
+    }
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
+}
