@@ -135,6 +135,54 @@ async fn case9_capture_groups() {
     );
 }
 
+// Capture groups are only extracted for rules with a handler that may read them (DESIGN §4); every
+// mutator kind that can read them still sees them, including through the whole session (`.`).
+#[tokio::test]
+async fn capture_groups_reach_every_reader() {
+    let rules = rule(
+        "cookie",
+        "http://h/c/<[0-9]+>",
+        "noop",
+        "allow",
+        "[{handler: header, config: {headers: {X-Plain: '{{ print .Subject }}'}}}, {handler: cookie, config: {cookies: {id: '{{ printIndex .MatchContext.RegexpCaptureGroups 0 }}'}}}]",
+    ) + &rule(
+        "whole",
+        "http://h/w/<[a-z]+>",
+        "noop",
+        "allow",
+        "[{handler: header, config: {headers: {X-Session: '{{ toJson . }}'}}}]",
+    ) + &rule(
+        "none",
+        "http://h/n/<[a-z]+>",
+        "noop",
+        "allow",
+        "[{handler: header, config: {headers: {X-Url: '{{ print .MatchContext }}'}}}]",
+    );
+    let config = BASE_CONFIG.replace(
+        "mutators:\n",
+        "mutators:\n  cookie: { enabled: true, config: { cookies: {} } }\n",
+    );
+    let g = Gate::start(&config, &[("rules.yaml", &rules)]).await;
+    let r = g.req("GET", "/decisions/c/42", &[H]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("cookie"), Some("id=42"));
+    let r = g.req("GET", "/decisions/w/abc", &[H]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let session: serde_json::Value =
+        serde_json::from_str(r.header("x-session").unwrap_or("")).expect("json");
+    assert_eq!(
+        session["match_context"]["regexp_capture_groups"],
+        serde_json::json!(["abc"]),
+        "{session}"
+    );
+    let r = g.req("GET", "/decisions/n/xyz", &[H]).await;
+    assert!(
+        r.header("x-url").unwrap_or("").contains("[xyz]"),
+        "{:?}",
+        r.header("x-url")
+    );
+}
+
 // SPEC Appendix B case 10: glob strategy, `*` stops at separators, `**` does not; no groups.
 #[tokio::test]
 async fn case10_glob() {

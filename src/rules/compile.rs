@@ -40,6 +40,9 @@ pub struct Rule {
     /// A handler of this rule reads the request body: the proxy buffers it (bounded) before
     /// the pipeline and forwards the buffered copy.
     pub needs_body: bool,
+    /// A handler of this rule may read `MatchContext` (a template naming it, or the hydrator):
+    /// only then does matching extract the regexp capture groups.
+    pub reads_captures: bool,
 }
 
 /// Where a rule forwards to (SPEC §4.6).
@@ -176,11 +179,15 @@ impl RuleSet {
                 crate::pipeline::error::msg::MULTIPLE_RULES,
             ));
         }
+        let rule = &self.rules[i];
+        if !rule.reads_captures {
+            return Ok((rule.clone(), Vec::new()));
+        }
         let captures = self.index.pattern(i).captures(&url).map_err(|e| {
             PipelineError::internal(crate::pipeline::error::msg::INTERNAL)
                 .with_reason(e.to_string())
         })?;
-        Ok((self.rules[i].clone(), captures))
+        Ok((rule.clone(), captures))
     }
 }
 
@@ -338,6 +345,8 @@ fn compile_rule(
             mutator_headers.extend(authorizer.header_names());
             mutator_headers.dedup();
             let needs_body = authorizer.needs_body();
+            let reads_captures = authorizer.reads_match_context()
+                || mutators.iter().any(Mutator::reads_match_context);
             let rule = Rule {
                 id: id.to_string(),
                 origin: origin.to_string(),
@@ -352,6 +361,7 @@ fn compile_rule(
                 errors: error_handlers,
                 mutator_headers,
                 needs_body,
+                reads_captures,
             };
             Ok((rule, pattern))
         }

@@ -43,6 +43,14 @@ pub struct Keto {
 }
 
 impl Keto {
+    /// Whether a subject, action or resource template may read the session's `MatchContext`.
+    pub fn reads_match_context(&self) -> bool {
+        self.subject
+            .iter()
+            .chain([&self.action, &self.resource])
+            .any(Template::reads_match_context)
+    }
+
     pub fn new(c: KetoConfig, strategy: MatchingStrategy) -> Result<Self, BuildError> {
         let base = c
             .base_url

@@ -76,6 +76,17 @@ impl Authorizer {
         })
     }
 
+    /// Whether this authorizer may read the session's `MatchContext` (the matcher then extracts
+    /// the rule's capture groups).
+    pub fn reads_match_context(&self) -> bool {
+        match self {
+            Self::Keto(k) => k.reads_match_context(),
+            Self::Remote(r) => r.reads_match_context(),
+            Self::RemoteJson(r) => r.reads_match_context(),
+            Self::Allow | Self::Deny | Self::Disabled(_) => false,
+        }
+    }
+
     /// Whether this authorizer reads the request body (SPEC §5.2 `remote`).
     pub fn needs_body(&self) -> bool {
         matches!(self, Self::Remote(_))

@@ -33,6 +33,11 @@ pub struct Remote {
 }
 
 impl Remote {
+    /// Whether a header template may read the session's `MatchContext`.
+    pub fn reads_match_context(&self) -> bool {
+        self.endpoint.reads_match_context()
+    }
+
     pub fn new(c: RemoteConfig) -> Result<Self, BuildError> {
         Ok(Self {
             endpoint: Endpoint::new(
@@ -103,6 +108,11 @@ impl Allowed {
 }
 
 impl Endpoint {
+    /// Whether a header template may read the session's `MatchContext`.
+    pub(super) fn reads_match_context(&self) -> bool {
+        self.headers.iter().any(|(_, t)| t.reads_match_context())
+    }
+
     pub(super) fn new(
         handler: &'static str,
         url: Option<Uri>,

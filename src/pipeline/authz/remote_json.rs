@@ -23,6 +23,11 @@ pub struct RemoteJson {
 }
 
 impl RemoteJson {
+    /// Whether the payload or a header template may read the session's `MatchContext`.
+    pub fn reads_match_context(&self) -> bool {
+        self.payload.reads_match_context() || self.endpoint.reads_match_context()
+    }
+
     pub fn new(c: RemoteJsonConfig) -> Result<Self, BuildError> {
         let source = c
             .payload

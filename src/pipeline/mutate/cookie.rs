@@ -22,6 +22,11 @@ pub struct CookieMutator {
 }
 
 impl CookieMutator {
+    /// Whether a cookie template may read the session's `MatchContext`.
+    pub fn reads_match_context(&self) -> bool {
+        self.cookies.iter().any(|(_, t)| t.reads_match_context())
+    }
+
     pub fn new(config: CookieConfig) -> Result<Self, BuildError> {
         let mut cookies = Vec::new();
         for (name, source) in config.cookies.unwrap_or_default() {

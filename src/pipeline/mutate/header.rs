@@ -15,6 +15,11 @@ pub struct HeaderMutator {
 }
 
 impl HeaderMutator {
+    /// Whether a header template may read the session's `MatchContext`.
+    pub fn reads_match_context(&self) -> bool {
+        self.headers.iter().any(|(_, t)| t.reads_match_context())
+    }
+
     pub fn new(config: HeaderConfig) -> Result<Self, BuildError> {
         let mut headers = Vec::new();
         for (name, source) in config.headers.unwrap_or_default() {

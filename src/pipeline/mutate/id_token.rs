@@ -85,6 +85,13 @@ fn internal(reason: String) -> PipelineError {
 }
 
 impl IdToken {
+    /// Whether the claims template may read the session's `MatchContext`.
+    pub fn reads_match_context(&self) -> bool {
+        self.claims
+            .as_ref()
+            .is_some_and(Template::reads_match_context)
+    }
+
     /// Build from the rule's merged config; `jwt` is the global `authenticators.jwt.config`.
     pub fn new(config: IdTokenConfig, jwt: &JwtConfig) -> Result<Self, BuildError> {
         Self::with(config, jwt, JwksCache::global(), PublishedKeys::global())

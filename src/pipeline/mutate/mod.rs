@@ -81,6 +81,18 @@ impl Mutator {
         }
     }
 
+    /// Whether this mutator may read the session's `MatchContext` (the matcher then extracts the
+    /// rule's capture groups). The hydrator sends the whole session.
+    pub fn reads_match_context(&self) -> bool {
+        match self {
+            Self::Header(h) => h.reads_match_context(),
+            Self::Cookie(c) => c.reads_match_context(),
+            Self::IdToken(t) => t.reads_match_context(),
+            Self::Hydrator(_) => true,
+            Self::Noop | Self::Disabled(_) => false,
+        }
+    }
+
     /// Header names this mutator sets, known at load time; the proxy strips client-sent copies.
     pub fn header_names(&self) -> Vec<http::HeaderName> {
         match self {

@@ -75,3 +75,53 @@ impl Arg {
         )
     }
 }
+
+/// Field names through which a template reaches the capture groups.
+const MATCH_CONTEXT_FIELDS: [&str; 2] = ["MatchContext", "RegexpCaptureGroups"];
+
+impl Node {
+    /// See `Template::reads_match_context`.
+    pub(crate) fn reads_match_context(&self) -> bool {
+        let body = |nodes: &[Node]| nodes.iter().any(Node::reads_match_context);
+        match self {
+            Node::Text(_) | Node::Break | Node::Continue => false,
+            Node::Action { pipe, .. } => pipe.reads_match_context(),
+            Node::If { pipe, body: b, els }
+            | Node::With { pipe, body: b, els }
+            | Node::Range {
+                pipe, body: b, els, ..
+            } => pipe.reads_match_context() || body(b) || els.as_deref().is_some_and(body),
+        }
+    }
+}
+
+impl Pipe {
+    fn reads_match_context(&self) -> bool {
+        self.cmds
+            .iter()
+            .flat_map(|c| &c.args)
+            .any(Arg::reads_match_context)
+    }
+}
+
+impl Arg {
+    fn reads_match_context(&self) -> bool {
+        let named = |names: &[String]| {
+            names
+                .iter()
+                .any(|n| MATCH_CONTEXT_FIELDS.contains(&n.as_str()))
+        };
+        match self {
+            Arg::Dot => true,
+            Arg::Nil | Arg::Bool(_) | Arg::Int(_) | Arg::Float(_) | Arg::Str(_) | Arg::Func(_) => {
+                false
+            }
+            Arg::Field(names) => named(names),
+            // `$` is the session; any other variable holds what an earlier pipeline gave it,
+            // which was itself checked (`$x := .` is a use of dot).
+            Arg::Var(name, names) => (name == "$" && names.is_empty()) || named(names),
+            Arg::Pipe(pipe) => pipe.reads_match_context(),
+            Arg::Chain(arg, names) => arg.reads_match_context() || named(names),
+        }
+    }
+}

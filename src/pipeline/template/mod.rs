@@ -118,6 +118,14 @@ impl Template {
     pub fn source(&self) -> &str {
         &self.inner.source
     }
+
+    /// Whether rendering may read the session's `MatchContext` (and so its regexp capture
+    /// groups). Conservative: true for any use of `.MatchContext` or `.RegexpCaptureGroups` in
+    /// any field chain, and for any use of dot or `$` as a whole value (`{{ . }}`,
+    /// `toJson .`, `index . "MatchContext"`), whatever dot is bound to at that point.
+    pub fn reads_match_context(&self) -> bool {
+        self.inner.nodes.iter().any(ast::Node::reads_match_context)
+    }
 }
 
 /// The fixed session that [`fuzz_parse_render`] renders against (also used by tests).

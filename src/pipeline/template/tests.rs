@@ -485,3 +485,102 @@ fn fuzz_never_panics() {
         fuzz_parse_render(&bytes);
     }
 }
+
+/// The rule matcher skips capture extraction for rules whose templates never read
+/// `MatchContext`: the judgement must be conservative.
+#[test]
+fn match_context_readers() {
+    for src in [
+        "{{ .MatchContext.RegexpCaptureGroups }}",
+        "{{ index .MatchContext.RegexpCaptureGroups 0 }}",
+        "{{ printIndex .MatchContext.RegexpCaptureGroups 0 }}",
+        "{{ with .MatchContext }}{{ .RegexpCaptureGroups }}{{ end }}",
+        "{{ range $i, $g := .MatchContext.RegexpCaptureGroups }}{{ $g }}{{ end }}",
+        "{{ . }}",
+        "{{ toJson . }}",
+        "{{ $ }}",
+        "{{ $s := . }}{{ $s.Subject }}",
+        "{{ index . \"MatchContext\" }}",
+        "{{ $.MatchContext.URL.Path }}",
+        "{{ (print .Subject) }}{{ if .Extra.a }}{{ .MatchContext.Method }}{{ end }}",
+        "{{ range .Extra.groups }}{{ . }}{{ end }}",
+    ] {
+        let t = Template::parse(src).expect(src);
+        assert!(t.reads_match_context(), "{src}");
+    }
+    for src in [
+        "plain",
+        "{{ print .Subject }}",
+        "{{ .Extra.groups }}",
+        "{{ $.Subject }} {{ .Header }}",
+        "{{ if .Extra.t }}{{ .Subject | upper }}{{ else }}x{{ end }}",
+    ] {
+        let t = Template::parse(src).expect(src);
+        assert!(!t.reads_match_context(), "{src}");
+    }
+}
+
+/// Property: a template judged not to read `MatchContext` renders the same with and without
+/// capture groups (random templates biased to field syntax, fixed seed).
+#[test]
+fn templates_that_do_not_read_match_context_ignore_captures() {
+    let with = sample_session();
+    let mut without = sample_session();
+    without.match_context.regexp_capture_groups.clear();
+    let mut seed: u64 = 0x5eed_cafe;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    const PARTS: &[&str] = &[
+        "{{ ",
+        " }}",
+        ".",
+        ".Subject",
+        ".Extra",
+        ".groups",
+        ".MatchContext",
+        ".RegexpCaptureGroups",
+        "$",
+        "$x := ",
+        "$x",
+        " | ",
+        "print ",
+        "toJson ",
+        "index ",
+        " 0",
+        "(",
+        ")",
+        "range ",
+        "with ",
+        "end",
+        "if ",
+        "else",
+        ".URL",
+        "text",
+    ];
+    let (mut judged_free, mut rendered) = (0, 0);
+    for _ in 0..20_000 {
+        let n = 1 + (rnd() % 10) as usize;
+        let src: String = (0..n)
+            .map(|_| PARTS[(rnd() % PARTS.len() as u64) as usize])
+            .collect();
+        let Ok(t) = Template::parse(&src) else {
+            continue;
+        };
+        if t.reads_match_context() {
+            continue;
+        }
+        judged_free += 1;
+        let a = t.render(&with).map_err(|e| e.to_string());
+        let b = t.render(&without).map_err(|e| e.to_string());
+        assert_eq!(a, b, "{src}");
+        rendered += usize::from(a.is_ok());
+    }
+    assert!(
+        judged_free > 100 && rendered > 50,
+        "{judged_free} {rendered}"
+    );
+}
