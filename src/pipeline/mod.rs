@@ -68,8 +68,13 @@ impl RequestInfo {
             .and_then(|v| v.to_str().ok())
     }
 
-    /// A new session for a matched rule (SPEC §4.2).
-    pub fn new_session(&self, captures: Vec<String>) -> Session {
+    /// A new session for a matched rule (SPEC §4.2). Without `captures` (no handler of the rule
+    /// reads `MatchContext`), the match context stays empty and the request's URL and headers
+    /// are not copied.
+    pub fn new_session(&self, captures: Option<Vec<String>>) -> Session {
+        let Some(captures) = captures else {
+            return Session::default();
+        };
         Session {
             match_context: MatchContext {
                 regexp_capture_groups: captures,

@@ -41,8 +41,9 @@ pub struct Rule {
     /// the pipeline and forwards the buffered copy.
     pub needs_body: bool,
     /// A handler of this rule may read `MatchContext` (a template naming it, or the hydrator):
-    /// only then does matching extract the regexp capture groups.
-    pub reads_captures: bool,
+    /// only then does matching extract the regexp capture groups and the session carry the
+    /// request's URL, method and headers.
+    pub reads_match_context: bool,
 }
 
 /// Where a rule forwards to (SPEC §4.6).
@@ -138,7 +139,12 @@ impl RuleSet {
 
     /// The one rule for `req` and its capture groups (SPEC §3.4): none -> 404; several -> the
     /// highest `priority`, a tie at the top -> 500.
-    pub fn find(&self, req: &RequestInfo) -> Result<(Arc<Rule>, Vec<String>), PipelineError> {
+    /// The rule for `req` and, when one of its handlers may read `MatchContext`, the regexp
+    /// capture groups (`None` otherwise: nothing will read them).
+    pub fn find(
+        &self,
+        req: &RequestInfo,
+    ) -> Result<(Arc<Rule>, Option<Vec<String>>), PipelineError> {
         let url = req.match_string();
         let candidates = self.index.find(&url).map_err(|e| {
             PipelineError::internal(crate::pipeline::error::msg::INTERNAL)
@@ -180,14 +186,14 @@ impl RuleSet {
             ));
         }
         let rule = &self.rules[i];
-        if !rule.reads_captures {
-            return Ok((rule.clone(), Vec::new()));
+        if !rule.reads_match_context {
+            return Ok((rule.clone(), None));
         }
         let captures = self.index.pattern(i).captures(&url).map_err(|e| {
             PipelineError::internal(crate::pipeline::error::msg::INTERNAL)
                 .with_reason(e.to_string())
         })?;
-        Ok((rule.clone(), captures))
+        Ok((rule.clone(), Some(captures)))
     }
 }
 
@@ -345,7 +351,7 @@ fn compile_rule(
             mutator_headers.extend(authorizer.header_names());
             mutator_headers.dedup();
             let needs_body = authorizer.needs_body();
-            let reads_captures = authorizer.reads_match_context()
+            let reads_match_context = authorizer.reads_match_context()
                 || mutators.iter().any(Mutator::reads_match_context);
             let rule = Rule {
                 id: id.to_string(),
@@ -361,7 +367,7 @@ fn compile_rule(
                 errors: error_handlers,
                 mutator_headers,
                 needs_body,
-                reads_captures,
+                reads_match_context,
             };
             Ok((rule, pattern))
         }
