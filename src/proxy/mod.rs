@@ -80,7 +80,7 @@ impl Proxy {
     ) -> Response<Body> {
         let trusted = snapshot.config.serve.proxy.trust_forwarded_headers;
         headers::apply_forwarded_policy(req.headers_mut(), trusted);
-        let mut info = match request_info(&req, peer, tls, trusted) {
+        let mut info = match request_info(&mut req, peer, tls, trusted) {
             Ok(info) => info,
             Err(failed) => {
                 let (info, e) = *failed;
@@ -124,6 +124,9 @@ impl Proxy {
             resp.extensions_mut().insert(outcome(&session, true));
             return resp;
         };
+        // The headers the pipeline saw are the ones forwarded (then cleaned by `forward`).
+        let mut req = req;
+        *req.headers_mut() = std::mem::take(&mut info.headers);
         // Boxed: the forwarding future is the largest part of this one, and every enclosing
         // future (up to the connection task's) would otherwise carry and copy its size.
         let forwarding = Box::pin(forward::forward(
@@ -181,13 +184,15 @@ where
 
 /// The request as the pipeline sees it (SPEC §3.4): scheme from the listener (or a trusted
 /// `X-Forwarded-Proto: http|https`), `Host` verbatim, the one normalized path.
+/// What the pipeline sees of `req`. The request's headers move into it (no copy); they go back
+/// to the request when it is forwarded.
 fn request_info<B>(
-    req: &Request<B>,
+    req: &mut Request<B>,
     peer: SocketAddr,
     tls: bool,
     trusted: bool,
 ) -> Result<RequestInfo, Box<(RequestInfo, PipelineError)>> {
-    let headers = req.headers();
+    let headers = std::mem::take(req.headers_mut());
     let mut scheme = if tls { "https" } else { "http" }.to_string();
     if trusted {
         if let Some(p) = headers
@@ -218,7 +223,7 @@ fn request_info<B>(
             path: String::new(),
             raw_query: req.uri().query().unwrap_or("").to_string(),
         },
-        headers: headers.clone(),
+        headers,
         remote_addr: Some(peer.ip()),
         forwarded_trusted: trusted,
         original_uri,
