@@ -20,7 +20,7 @@ use crate::telemetry::access::Outcome;
 /// Decide one `/decisions` request.
 pub async fn decide<B>(
     snapshot: &Snapshot,
-    req: Request<B>,
+    mut req: Request<B>,
     peer: SocketAddr,
     tls: bool,
 ) -> Response<Body>
@@ -28,7 +28,7 @@ where
     B: hyper::body::Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let mut info = match request_info(snapshot, &req, peer, tls) {
+    let mut info = match request_info(snapshot, &mut req, peer, tls) {
         Ok(i) => i,
         Err(failed) => {
             let (info, e) = *failed;
@@ -137,12 +137,13 @@ pub fn render(reply: Reply) -> Response<Body> {
 /// Rebuild the original request from the sub-request (SPEC §6.2).
 fn request_info<B>(
     snapshot: &Snapshot,
-    req: &Request<B>,
+    req: &mut Request<B>,
     peer: SocketAddr,
     tls: bool,
 ) -> Result<RequestInfo, Box<(RequestInfo, PipelineError)>> {
     let trusted = snapshot.api_peer_trusted(peer.ip());
-    let mut headers = req.headers().clone();
+    // Moved, not copied: the sub-request itself is answered, never forwarded.
+    let mut headers = std::mem::take(req.headers_mut());
     if !trusted {
         strip_forwarded(&mut headers);
     }
