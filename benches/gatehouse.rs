@@ -55,7 +55,7 @@ fn templates(c: &mut Criterion) {
         subject: "user-42".into(),
         ..Default::default()
     };
-    session.extra.insert("email".into(), "a@example.com".into());
+    std::sync::Arc::make_mut(&mut session.extra).insert("email".into(), "a@example.com".into());
     session.match_context.regexp_capture_groups = vec!["https".into(), "42".into()];
     let cases = [
         ("subject", "{{ print .Subject }}"),

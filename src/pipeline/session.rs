@@ -1,6 +1,8 @@
 //! The authentication session (SPEC §4.2): what authenticators fill in, what mutators read and
 //! write, and what templates see.
 
+use std::sync::Arc;
+
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
@@ -10,7 +12,9 @@ pub struct Session {
     /// Set by the winning authenticator; `""` initially.
     pub subject: String,
     /// Authenticator-specific data (JWT claims, introspection `ext`, session-store `extra`).
-    pub extra: Map<String, Value>,
+    /// Shared: a cached verification or session check hands out the same claims to every
+    /// request; handlers replace it, never edit it in place.
+    pub extra: Arc<Map<String, Value>>,
     /// Headers to set upstream / return from `/decisions`; written by mutators and by remote
     /// authorizers' forwarded response headers.
     pub header: HeaderMap,

@@ -29,6 +29,7 @@ use crate::pipeline::error::{msg, PipelineError};
 use crate::pipeline::session::Session;
 use crate::pipeline::{BuildError, RequestInfo};
 use cache::{Proof, TokenCache};
+use claims::Prepared;
 
 #[path = "jwt_cache.rs"]
 mod cache;
@@ -157,34 +158,40 @@ impl Jwt {
         if split(&token).is_none() {
             return Ok(AuthnOutcome::NotResponsible);
         }
-        let claims = match &self.cache {
-            None => self.verify(&token).await?.claims,
+        let (claims, prepared) = match &self.cache {
+            None => {
+                let proof = self.verify(&token).await?;
+                (proof.claims, proof.prepared)
+            }
             Some(cache) => {
                 let key = TokenCache::key(&token);
                 match cache.get(&key, now).await {
                     Some(hit) => match self.recheck(&token, &hit.proof).await? {
-                        None => Arc::clone(&hit.proof.claims),
+                        None => (
+                            Arc::clone(&hit.proof.claims),
+                            Arc::clone(&hit.proof.prepared),
+                        ),
                         Some(proof) => cache.store(key, proof, now).await,
                     },
                     None => cache.store(key, self.verify(&token).await?, now).await,
                 }
             }
         };
-        // The checks normalise scopes in place: work on a copy, report the claims as decoded.
-        let mut verified = (*claims).clone();
         let now_secs = now
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
+        // Errors report the claims as decoded; the session gets them with the scope normalised.
         self.checks
-            .check(&mut verified, now_secs)
+            .check(&prepared, now_secs)
             .map_err(|reason| invalid(reason, Some(&claims)))?;
-        session.subject = verified
+        session.subject = prepared
+            .claims
             .get("sub")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        session.extra = verified;
+        session.extra = Arc::clone(&prepared.claims);
         Ok(AuthnOutcome::Authenticated)
     }
 
@@ -232,6 +239,7 @@ impl Jwt {
         Ok(Proof {
             alg: alg_name.to_owned(),
             kid: kid.to_owned(),
+            prepared: Arc::new(Prepared::new(claims.clone())),
             claims: Arc::new(claims),
             keys,
             index,
@@ -261,6 +269,7 @@ impl Jwt {
             alg: hit.alg.clone(),
             kid: hit.kid.clone(),
             claims: Arc::clone(&hit.claims),
+            prepared: Arc::clone(&hit.prepared),
             keys,
             index,
         }))

@@ -3,8 +3,10 @@
 //!
 //! An entry is a proof that one key signed one token, nothing more:
 //! - Key: SHA-256 of the whole token string; the token itself is never stored.
-//! - Value: the header `alg` and `kid`, the decoded claims (before any check), and the key that
-//!   verified the signature (the fetched [`KeySet`] by identity, plus the index in it).
+//! - Value: the header `alg` and `kid`, the decoded claims (before any check), the same claims
+//!   prepared for the checks (scope normalised; time claims, audiences and issuer read once: a
+//!   hit re-runs the checks without touching the JSON), and the key that verified the signature
+//!   (the fetched [`KeySet`] by identity, plus the index in it).
 //! - Only tokens whose signature verified are stored; failures never are.
 //! - Lifetime: `ttl`, capped by the token's `exp` (leeway ignored: a token past `exp` is never
 //!   stored); a token without `exp` lives `ttl`.
@@ -30,6 +32,7 @@ use moka::Expiry;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::claims::Prepared;
 use crate::config::handlers::authn::JwtCache;
 use crate::config::types::Uri;
 use crate::credentials::KeySet;
@@ -43,8 +46,10 @@ pub(super) struct Proof {
     /// Header `alg`, as written in the token.
     pub alg: String,
     pub kid: String,
-    /// The claims as decoded, before checks (they normalise scopes in place).
+    /// The claims as decoded (what error reports show).
     pub claims: Arc<Map<String, Value>>,
+    /// The same, prepared for the checks and the session (scope normalised).
+    pub prepared: Arc<Prepared>,
     /// The key that verified the signature: `keys.keys()[index]`.
     pub keys: Arc<KeySet>,
     pub index: usize,
@@ -176,10 +181,15 @@ impl TokenCache {
     }
 
     /// Store `proof` (verified at `now`) for its lifetime (a token already past `exp` is not
-    /// stored); returns its claims.
-    pub async fn store(&self, key: Key, proof: Proof, now: SystemTime) -> Arc<Map<String, Value>> {
-        let claims = Arc::clone(&proof.claims);
-        let Some(lifetime) = lifetime(self.ttl, &claims, now) else {
+    /// stored); returns its claims, as decoded and prepared.
+    pub async fn store(
+        &self,
+        key: Key,
+        proof: Proof,
+        now: SystemTime,
+    ) -> (Arc<Map<String, Value>>, Arc<Prepared>) {
+        let claims = (Arc::clone(&proof.claims), Arc::clone(&proof.prepared));
+        let Some(lifetime) = lifetime(self.ttl, &claims.0, now) else {
             return claims;
         };
         let entries = self.entries.get_or_init(|| {

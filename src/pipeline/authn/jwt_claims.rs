@@ -1,6 +1,8 @@
 //! Claim checks of the `jwt` authenticator (SPEC §5.1, §5.7): `exp`/`nbf`/`iat` with leeway,
 //! audiences, issuers, and scopes (normalised into `scp`).
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::config::handlers::ScopeStrategy;
@@ -17,26 +19,67 @@ pub(super) struct Checks {
     pub leeway: f64,
 }
 
+/// A verified token's claims prepared for the checks, once per verification (the
+/// verified-token cache keeps it with the proof): the claims with the scope normalised into
+/// `scp` (what the session gets), and the values the checks compare.
+#[derive(Debug)]
+pub(super) struct Prepared {
+    /// The claims, scope normalised.
+    pub claims: Arc<Map<String, Value>>,
+    exp: Result<Option<f64>, String>,
+    nbf: Result<Option<f64>, String>,
+    iat: Result<Option<f64>, String>,
+    aud: Vec<String>,
+    /// `iss` when it is a string, else `""`.
+    iss: String,
+    granted: Vec<String>,
+}
+
+impl Prepared {
+    pub fn new(mut claims: Map<String, Value>) -> Self {
+        let aud = audiences(claims.get("aud"));
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let (exp, nbf, iat) = (
+            time_claim(&claims, "exp"),
+            time_claim(&claims, "nbf"),
+            time_claim(&claims, "iat"),
+        );
+        let granted = normalise_scope(&mut claims);
+        Self {
+            claims: Arc::new(claims),
+            exp,
+            nbf,
+            iat,
+            aud,
+            iss,
+            granted,
+        }
+    }
+}
+
 impl Checks {
-    /// Check `claims` at time `now` (Unix seconds) and normalise the scope claim into `scp`.
-    /// `Err` is the reason of the 401.
-    pub fn check(&self, claims: &mut Map<String, Value>, now: f64) -> Result<(), String> {
-        if let Some(exp) = time_claim(claims, "exp")? {
+    /// Check prepared claims at time `now` (Unix seconds). `Err` is the reason of the 401.
+    pub fn check(&self, claims: &Prepared, now: f64) -> Result<(), String> {
+        if let Some(exp) = claims.exp.clone()? {
             if now > exp + self.leeway {
                 return Err("token is expired".to_owned());
             }
         }
-        if let Some(nbf) = time_claim(claims, "nbf")? {
+        if let Some(nbf) = claims.nbf.clone()? {
             if now + self.leeway < nbf {
                 return Err("token is not valid yet".to_owned());
             }
         }
-        if let Some(iat) = time_claim(claims, "iat")? {
+        if let Some(iat) = claims.iat.clone()? {
             if now + self.leeway < iat {
                 return Err("token used before issued".to_owned());
             }
         }
-        let aud = audiences(claims.get("aud"));
+        let aud = &claims.aud;
         for want in &self.target_audience {
             if !aud.iter().any(|a| a == want) {
                 return Err(format!(
@@ -45,14 +88,13 @@ impl Checks {
             }
         }
         if !self.trusted_issuers.is_empty() {
-            let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
+            let iss = &claims.iss;
             if !self.trusted_issuers.iter().any(|t| t == iss) {
                 return Err(format!(
                     "token issuer {iss:?} does not match any trusted issuer"
                 ));
             }
         }
-        let granted = normalise_scope(claims);
         if !self.required_scope.is_empty() {
             if self.scope_strategy == ScopeStrategy::None {
                 return Err(
@@ -61,7 +103,7 @@ impl Checks {
                 );
             }
             for want in &self.required_scope {
-                if !scope::satisfies(self.scope_strategy, &granted, want) {
+                if !scope::satisfies(self.scope_strategy, &claims.granted, want) {
                     return Err(format!(
                         "JSON Web Token is missing required scope {want:?}."
                     ));

@@ -7,7 +7,7 @@ use base64::Engine;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
 
-use super::claims::{normalise_scope, Checks};
+use super::claims::{normalise_scope, Checks, Prepared};
 use super::*;
 use crate::config::duration::Duration as CfgDuration;
 use crate::config::types::Uri;
@@ -198,10 +198,11 @@ fn checks(extra: Value) -> Checks {
 }
 
 fn check(c: &Checks, claims: Value, now: f64) -> Result<Map<String, Value>, String> {
-    let Value::Object(mut m) = claims else {
+    let Value::Object(m) = claims else {
         panic!("object")
     };
-    c.check(&mut m, now).map(|()| m)
+    let p = Prepared::new(m);
+    c.check(&p, now).map(|()| (*p.claims).clone())
 }
 
 // SPEC §5.1 exp/nbf/iat, DESIGN §3 leeway.

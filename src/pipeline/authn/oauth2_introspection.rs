@@ -181,7 +181,7 @@ impl OAuth2Introspection {
         };
         self.check(&result, now)?;
         session.subject.clone_from(&result.sub);
-        session.extra = result.extra();
+        session.extra = Arc::new(result.extra());
         Ok(AuthnOutcome::Authenticated)
     }
 

@@ -26,7 +26,7 @@ const MAX_BODY: usize = 1 << 20;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Identity {
     pub subject: String,
-    pub extra: Map<String, Value>,
+    pub extra: std::sync::Arc<Map<String, Value>>,
 }
 
 /// The config keys both handlers share, taken from their typed configs.
@@ -360,7 +360,13 @@ pub fn parse(
             .and_then(Value::as_str)
             .map(str::to_string),
     };
-    Ok((Identity { subject, extra }, meta))
+    Ok((
+        Identity {
+            subject,
+            extra: std::sync::Arc::new(extra),
+        },
+        meta,
+    ))
 }
 
 /// The JSON value at a GJSON path; `None` when the path matches nothing.

@@ -229,7 +229,7 @@ impl HydratorMutator {
         field(url.as_str().as_bytes());
         field(s.subject.as_bytes());
         field(
-            serde_json::Value::Object(s.extra.clone())
+            serde_json::Value::Object((*s.extra).clone())
                 .to_string()
                 .as_bytes(),
         );

@@ -17,7 +17,7 @@ pub fn to_json(s: &Session) -> Value {
     let mc = &s.match_context;
     json!({
         "subject": s.subject,
-        "extra": Value::Object(s.extra.clone()),
+        "extra": Value::Object((*s.extra).clone()),
         "header": headers_json(&s.header),
         "match_context": {
             "regexp_capture_groups": mc.regexp_capture_groups,
@@ -115,7 +115,7 @@ impl WireSession {
         let url = mc.url.unwrap_or_default();
         Ok(Session {
             subject: self.subject,
-            extra: self.extra.unwrap_or_default(),
+            extra: std::sync::Arc::new(self.extra.unwrap_or_default()),
             header: header_map(self.header.unwrap_or_default())?,
             match_context: MatchContext {
                 regexp_capture_groups: mc.regexp_capture_groups.unwrap_or_default(),
@@ -159,7 +159,7 @@ mod tests {
         extra.insert("foo".into(), json!("bar"));
         Session {
             subject: "alice".into(),
-            extra,
+            extra: extra.into(),
             header,
             match_context: MatchContext {
                 regexp_capture_groups: vec!["42".into()],

@@ -143,8 +143,8 @@ pub(crate) fn sample_session() -> Session {
     Session {
         subject: "alice".into(),
         extra: match extra {
-            serde_json::Value::Object(m) => m,
-            _ => serde_json::Map::new(),
+            serde_json::Value::Object(m) => Arc::new(m),
+            _ => Arc::default(),
         },
         header,
         match_context: MatchContext {
