@@ -28,6 +28,8 @@ pub struct Seen {
 pub struct Upstream {
     pub addr: Option<SocketAddr>,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// TCP connections accepted so far.
+    pub accepted: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Upstream {
@@ -37,13 +39,16 @@ impl Upstream {
         let up = Upstream {
             addr: Some(addr),
             seen: Arc::default(),
+            accepted: Arc::default(),
         };
         let seen = up.seen.clone();
+        let accepted = up.accepted.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let seen = seen.clone();
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| handle(req, seen.clone()));
@@ -75,6 +80,11 @@ impl Upstream {
 
     pub fn count(&self) -> usize {
         self.seen.lock().unwrap().len()
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
