@@ -111,8 +111,14 @@ impl Pool {
         port: u16,
         mut req: Request<Body>,
     ) -> Result<Response<Body>, BoxError> {
+        let mut pooled_failed = false;
         loop {
-            let (key, mut conn, pooled) = match self.checkout(authority) {
+            let checked_out = if pooled_failed {
+                None
+            } else {
+                self.checkout(authority)
+            };
+            let (key, mut conn, pooled) = match checked_out {
                 Some((key, conn)) => (key, conn, true),
                 None => (
                     Arc::from(authority),
@@ -136,8 +142,11 @@ impl Pool {
                 }
                 Err(mut e) => match e.take_message() {
                     // Never written: the pooled connection was closed meanwhile. Once more on
-                    // a new connection (which is never pooled, so this loop runs at most twice).
-                    Some(again) if pooled => req = again,
+                    // a new connection (never a pooled one: this loop runs at most twice).
+                    Some(again) if pooled => {
+                        req = again;
+                        pooled_failed = true;
+                    }
                     _ => return Err(Box::new(e.into_error())),
                 },
             }
