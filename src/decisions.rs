@@ -6,7 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use http::header::{CONTENT_LENGTH, HOST};
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, HeaderName, Request, Response};
 
 use crate::app::Snapshot;
 use crate::pipeline::errors::{handle, ErrorHandlerEntry};
@@ -16,6 +16,12 @@ use crate::proxy::headers::HOP_BY_HOP;
 use crate::rules::matcher::normalize_path;
 use crate::server::Body;
 use crate::telemetry::access::Outcome;
+
+// Built at compile time: a `&str` name is parsed and validated on every lookup.
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 
 /// Decide one `/decisions` request.
 pub async fn decide<B>(
@@ -147,16 +153,16 @@ fn request_info<B>(
     if !trusted {
         strip_forwarded(&mut headers);
     }
-    let fwd = |name: &str| {
+    let fwd = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let method = fwd("x-forwarded-method").unwrap_or_else(|| req.method().as_str().to_string());
+    let method = fwd(&X_FORWARDED_METHOD).unwrap_or_else(|| req.method().as_str().to_string());
     let scheme =
-        fwd("x-forwarded-proto").unwrap_or_else(|| if tls { "https" } else { "http" }.into());
-    let host = fwd("x-forwarded-host")
+        fwd(&X_FORWARDED_PROTO).unwrap_or_else(|| if tls { "https" } else { "http" }.into());
+    let host = fwd(&X_FORWARDED_HOST)
         .or_else(|| {
             headers
                 .get(HOST)
@@ -168,7 +174,7 @@ fn request_info<B>(
     let own_path = req.uri().path();
     let own_rest = own_path.strip_prefix("/decisions").unwrap_or(own_path);
     let raw_query = req.uri().query().unwrap_or("").to_string();
-    let (raw_path, original_uri) = match fwd("x-forwarded-uri") {
+    let (raw_path, original_uri) = match fwd(&X_FORWARDED_URI) {
         Some(uri) => (uri.split('?').next().unwrap_or("").to_string(), uri),
         None => {
             let mut o = own_rest.to_string();

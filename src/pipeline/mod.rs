@@ -64,7 +64,7 @@ impl RequestInfo {
     /// `X-Request-Id` sent by the client or a gateway, if any.
     pub fn request_id(&self) -> Option<&str> {
         self.headers
-            .get("x-request-id")
+            .get(&crate::telemetry::access::REQUEST_ID)
             .and_then(|v| v.to_str().ok())
     }
 

@@ -3,12 +3,13 @@
 
 use std::time::Instant;
 
-use http::{HeaderValue, Request, Response};
+use http::{HeaderName, HeaderValue, Request, Response};
 
 use crate::server::Body;
 
 /// Header carrying the request id (honoured when the client or gateway sends one).
-pub const REQUEST_ID: &str = "x-request-id";
+// A `HeaderName` built at compile time: a `&str` name is parsed and validated on every use.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What the pipeline decided, attached to the response's extensions by the handler.
 #[derive(Debug, Clone, Default)]
@@ -38,7 +39,7 @@ impl Observation {
     /// Start observing; a request without `X-Request-Id` gets a generated one (also sent
     /// upstream, so logs on both sides can be joined).
     pub fn begin<B>(service: &'static str, req: &mut Request<B>) -> Self {
-        let request_id = match req.headers().get(REQUEST_ID) {
+        let request_id = match req.headers().get(&REQUEST_ID) {
             Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
             _ => {
                 let v = new_request_id();
@@ -79,7 +80,7 @@ impl Observation {
             .remove::<Outcome>()
             .unwrap_or_default();
         self.record(resp.status().as_u16(), &outcome);
-        if !resp.headers().contains_key(REQUEST_ID) {
+        if !resp.headers().contains_key(&REQUEST_ID) {
             resp.headers_mut()
                 .insert(REQUEST_ID, self.request_id.clone());
         }
