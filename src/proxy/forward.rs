@@ -92,10 +92,10 @@ fn upstream_uri(
     Uri::try_from(s).map_err(|e| ForwardError::Failed(format!("invalid upstream URI: {e}")))
 }
 
-/// `host[:port]` of the upstream URL (default ports omitted, as clients send them): a slice of
+/// `host[:port]` of an upstream URL (default ports omitted, as clients send them): a slice of
 /// the URL parsed at rule load, no per-request formatting.
-fn authority(upstream: &Upstream) -> &str {
-    &upstream.url[url::Position::BeforeHost..url::Position::AfterPort]
+pub(super) fn authority(url: &url::Url) -> &str {
+    &url[url::Position::BeforeHost..url::Position::AfterPort]
 }
 
 /// Forward `req` (already decided) to the rule's upstream and relay the answer.
@@ -126,7 +126,7 @@ pub async fn forward(
     }
     // SPEC §4.6: the upstream's host, or the client's when `preserve_host` (also when the
     // client spoke h2 and sent `:authority` rather than `Host`).
-    let authority = authority(upstream);
+    let authority = authority(&upstream.url);
     let host = if upstream.preserve_host {
         &info.url.host
     } else {
@@ -144,11 +144,7 @@ pub async fn forward(
 
     if !upgrade && upstream.url.scheme() == "http" {
         *out.uri_mut() = upstream_uri(upstream, authority, info, false)?;
-        // `Url::host_str` keeps an IPv6 literal's brackets; the resolver takes it bare.
-        let host = upstream.url.host_str().unwrap_or_default();
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port = upstream.url.port_or_known_default().unwrap_or(80);
-        let sent = client.pool.send(authority, host, port, out);
+        let sent = client.pool.send(&upstream.url, out);
         let mut resp = match tokio::time::timeout(response_timeout, sent).await {
             Err(_) => return Err(ForwardError::Timeout),
             Ok(Err(e)) => return Err(ForwardError::Failed(error_chain(&*e))),
@@ -228,7 +224,7 @@ mod tests {
             ("https://[::1]:8443", "[::1]:8443"),
             ("https://10.0.0.1", "10.0.0.1"),
         ] {
-            assert_eq!(authority(&up(url, None)), want, "{url}");
+            assert_eq!(authority(&up(url, None).url), want, "{url}");
         }
     }
 

@@ -27,6 +27,7 @@ use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use url::Url;
 
 use crate::server::{Body, BoxError};
 
@@ -101,16 +102,15 @@ impl Pool {
         Self { shared }
     }
 
-    /// Send `req` (origin-form URI, `Host` set) to `host:port` (`authority` is the pool key)
-    /// and return the response with a body that relays the connection back when read to its
-    /// end.
+    /// Send `req` (origin-form URI, `Host` set) to the `http://` upstream `url` (its
+    /// `host:port` is the pool key) and return the response with a body that relays the
+    /// connection back when read to its end.
     pub async fn send(
         &self,
-        authority: &str,
-        host: &str,
-        port: u16,
+        url: &Url,
         mut req: Request<Body>,
     ) -> Result<Response<Body>, BoxError> {
+        let authority = super::forward::authority(url);
         let mut pooled_failed = false;
         loop {
             let checked_out = if pooled_failed {
@@ -122,7 +122,7 @@ impl Pool {
                 Some((key, conn)) => (key, conn, true),
                 None => (
                     Arc::from(authority),
-                    Box::pin(self.connect(host, port)).await?,
+                    Box::pin(self.connect(url)).await?,
                     false,
                 ),
             };
@@ -166,13 +166,17 @@ impl Pool {
                 break;
             }
             if entry.conn.usable() {
-                return Some((key.clone(), entry.conn));
+                return Some((key, entry.conn));
             }
         }
         None
     }
 
-    async fn connect(&self, host: &str, port: u16) -> Result<Box<Conn>, BoxError> {
+    async fn connect(&self, url: &Url) -> Result<Box<Conn>, BoxError> {
+        // `Url::host_str` keeps an IPv6 literal's brackets; the resolver takes it bare.
+        let host = url.host_str().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = url.port_or_known_default().unwrap_or(80);
         let settings = self.shared.settings;
         let stream = tokio::time::timeout(settings.connect_timeout, connect_tcp(host, port))
             .await
@@ -267,10 +271,7 @@ impl Relay {
         }
         let max = shared.settings.max_idle_per_host;
         let mut idle = shared.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = match idle.get_mut(&*self.key) {
-            Some(list) => list,
-            None => idle.entry(self.key.clone()).or_default(),
-        };
+        let list = idle.entry(Arc::clone(&self.key)).or_default();
         if list.len() < max {
             list.push(Idle {
                 conn,

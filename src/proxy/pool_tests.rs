@@ -10,6 +10,7 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use url::Url;
 
 use super::{Pool, Settings};
 use crate::server;
@@ -98,11 +99,15 @@ fn get(port: u16, method: &str) -> Request<server::Body> {
         .expect("request")
 }
 
+/// The upstream's URL as a rule holds it.
+fn url(port: u16) -> Url {
+    Url::parse(&format!("http://127.0.0.1:{port}/")).expect("url")
+}
+
 /// One exchange, body read to its end.
 async fn fetch(pool: &Pool, port: u16, method: &str) -> (StatusCode, Bytes) {
-    let authority = format!("127.0.0.1:{port}");
     let resp = pool
-        .send(&authority, "127.0.0.1", port, get(port, method))
+        .send(&url(port), get(port, method))
         .await
         .expect("response");
     let status = resp.status();
@@ -134,9 +139,8 @@ async fn bodiless_answers_return_the_connection_too() {
     let up = upstream(b"HTTP/1.1 204 No Content\r\n\r\n", After::KeepAlive).await;
     let pool = Pool::new(settings());
     for method in ["GET", "HEAD", "GET"] {
-        let authority = format!("127.0.0.1:{}", up.port);
         let resp = pool
-            .send(&authority, "127.0.0.1", up.port, get(up.port, method))
+            .send(&url(up.port), get(up.port, method))
             .await
             .expect("response");
         assert_eq!(resp.status(), StatusCode::NO_CONTENT);
@@ -149,14 +153,13 @@ async fn bodiless_answers_return_the_connection_too() {
 async fn concurrent_requests_get_their_own_connections() {
     let up = upstream(OK, After::KeepAlive).await;
     let pool = Pool::new(settings());
-    let authority = format!("127.0.0.1:{}", up.port);
     // Both responses are held (bodies unread): neither connection is free for the other.
     let a = pool
-        .send(&authority, "127.0.0.1", up.port, get(up.port, "GET"))
+        .send(&url(up.port), get(up.port, "GET"))
         .await
         .expect("a");
     let b = pool
-        .send(&authority, "127.0.0.1", up.port, get(up.port, "GET"))
+        .send(&url(up.port), get(up.port, "GET"))
         .await
         .expect("b");
     assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
@@ -176,9 +179,8 @@ async fn a_body_dropped_half_read_closes_its_connection() {
     // The upstream announces a megabyte and sends only the head: the body is never complete.
     let up = upstream(BIG, After::KeepAlive).await;
     let pool = Pool::new(settings());
-    let authority = format!("127.0.0.1:{}", up.port);
     let resp = pool
-        .send(&authority, "127.0.0.1", up.port, get(up.port, "GET"))
+        .send(&url(up.port), get(up.port, "GET"))
         .await
         .expect("response");
     assert_eq!(resp.status(), StatusCode::OK);
@@ -186,7 +188,7 @@ async fn a_body_dropped_half_read_closes_its_connection() {
     settle().await;
     assert_eq!(up.closed.load(Ordering::SeqCst), 1, "connection closed");
     let resp = pool
-        .send(&authority, "127.0.0.1", up.port, get(up.port, "GET"))
+        .send(&url(up.port), get(up.port, "GET"))
         .await
         .expect("response");
     drop(resp);
@@ -274,12 +276,7 @@ async fn connection_errors_name_the_address() {
     };
     let pool = Pool::new(settings());
     let err = pool
-        .send(
-            &format!("127.0.0.1:{port}"),
-            "127.0.0.1",
-            port,
-            get(port, "GET"),
-        )
+        .send(&url(port), get(port, "GET"))
         .await
         .expect_err("nothing listens");
     let msg = err.to_string();
@@ -293,10 +290,9 @@ async fn connection_errors_name_the_address() {
 async fn a_garbled_answer_is_an_error_and_the_connection_is_dropped() {
     let up = upstream(b"NOT HTTP AT ALL\r\n\r\n", After::KeepAlive).await;
     let pool = Pool::new(settings());
-    let authority = format!("127.0.0.1:{}", up.port);
     for _ in 0..2 {
         let err = pool
-            .send(&authority, "127.0.0.1", up.port, get(up.port, "GET"))
+            .send(&url(up.port), get(up.port, "GET"))
             .await
             .expect_err("garbled");
         assert!(!err.to_string().is_empty());
