@@ -183,9 +183,8 @@ where
 }
 
 /// The request as the pipeline sees it (SPEC §3.4): scheme from the listener (or a trusted
-/// `X-Forwarded-Proto: http|https`), `Host` verbatim, the one normalized path.
-/// What the pipeline sees of `req`. The request's headers move into it (no copy); they go back
-/// to the request when it is forwarded.
+/// `X-Forwarded-Proto: http|https`), `Host` verbatim, the one normalized path. The request's
+/// headers move into it (no copy); they go back to the request when it is forwarded.
 fn request_info<B>(
     req: &mut Request<B>,
     peer: SocketAddr,

@@ -137,10 +137,9 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
-    /// The one rule for `req` and its capture groups (SPEC §3.4): none -> 404; several -> the
-    /// highest `priority`, a tie at the top -> 500.
-    /// The rule for `req` and, when one of its handlers may read `MatchContext`, the regexp
-    /// capture groups (`None` otherwise: nothing will read them).
+    /// The one rule for `req` (SPEC §3.4): none -> 404; several -> the highest `priority`, a tie
+    /// at the top -> 500. With it, the regexp capture groups when one of its handlers may read
+    /// `MatchContext` (`None` otherwise: nothing will read them).
     pub fn find(
         &self,
         req: &RequestInfo,
