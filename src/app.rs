@@ -227,12 +227,15 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
         drain_timeout,
     };
 
+    let workers = crate::server::Workers::start(config.serve.workers as usize)?;
+    tracing::debug!(threads = workers.threads(), "connection workers started");
     let tasks = vec![
         tokio::spawn(crate::server::serve(
             proxy_listener,
             Arc::new(proxy_handler),
             proxy_limits,
             proxy_tls,
+            workers.clone(),
             rx.clone(),
         )),
         tokio::spawn(crate::server::serve(
@@ -240,6 +243,7 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
             api_handler,
             api_limits,
             api_tls,
+            workers.clone(),
             rx.clone(),
         )),
         tokio::spawn(crate::server::serve(
@@ -247,6 +251,7 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
             metrics_handler,
             metrics_limits,
             None,
+            workers.clone(),
             rx,
         )),
     ];

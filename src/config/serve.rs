@@ -13,6 +13,9 @@ config_struct! {
         pub proxy: ProxyServe = ProxyServe::default(),
         pub api: ApiServe = ApiServe::default(),
         pub prometheus: PrometheusServe = PrometheusServe::default(),
+        /// gatehouse extension: threads serving connections, each with its own single-threaded
+        /// runtime (every connection stays on one); 0 means one per available CPU.
+        pub workers: u32 = 0,
     }
 }
 

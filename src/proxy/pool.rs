@@ -10,7 +10,9 @@
 //! spawned-task client (`super::client`).
 //!
 //! Idle connections are reused most recent first, never after `pool_idle_timeout`, at most
-//! `max_idle_per_host` per upstream `host:port`; a sweeper closes expired and upstream-closed
+//! `max_idle_per_host` per upstream `host:port` and serving worker: a connection is only reused
+//! by the worker thread that opened it (`crate::server::Workers`), whose reactor drives its
+//! socket, so that no request waits on another thread's event loop. A sweeper closes expired and upstream-closed
 //! ones in the background. A request that could not be written on a pooled connection (the
 //! upstream closed it meanwhile) is retried once on a new connection, as hyper-util does.
 
@@ -59,10 +61,13 @@ impl std::fmt::Debug for Pool {
 
 struct Shared {
     settings: Settings,
-    idle: Mutex<HashMap<Arc<str>, Vec<Idle>>>,
+    /// Idle lists by serving worker ([`crate::server::worker_id`]), then upstream.
+    idle: Mutex<Vec<Idle>>,
 }
 
-struct Idle {
+type Idle = HashMap<Arc<str>, Vec<IdleConn>>;
+
+struct IdleConn {
     conn: Box<Conn>,
     since: Instant,
 }
@@ -91,7 +96,7 @@ impl Pool {
     pub fn new(settings: Settings) -> Self {
         let shared = Arc::new(Shared {
             settings,
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(Vec::new()),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let every =
@@ -111,12 +116,13 @@ impl Pool {
         mut req: Request<Body>,
     ) -> Result<Response<Body>, BoxError> {
         let authority = super::forward::authority(url);
+        let shard = crate::server::worker_id();
         let mut pooled_failed = false;
         loop {
             let checked_out = if pooled_failed {
                 None
             } else {
-                self.checkout(authority)
+                self.checkout(shard, authority)
             };
             let (key, mut conn, pooled) = match checked_out {
                 Some((key, conn)) => (key, conn, true),
@@ -135,6 +141,7 @@ impl Pool {
                             body,
                             conn: alive.then_some(conn),
                             pool,
+                            shard,
                             key,
                         }
                         .into_body()
@@ -153,10 +160,12 @@ impl Pool {
         }
     }
 
-    /// The most recently used idle connection to `authority` that can carry a request.
-    fn checkout(&self, authority: &str) -> Option<(Arc<str>, Box<Conn>)> {
+    /// The most recently used idle connection of worker `shard` to `authority` that can carry a
+    /// request.
+    fn checkout(&self, shard: usize, authority: &str) -> Option<(Arc<str>, Box<Conn>)> {
         let timeout = self.shared.settings.idle_timeout;
         let mut idle = self.shared.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = idle.get_mut(shard)?;
         let key = idle.get_key_value(authority)?.0.clone();
         let list = idle.get_mut(authority)?;
         while let Some(mut entry) = list.pop() {
@@ -250,6 +259,8 @@ struct Relay {
     body: Incoming,
     conn: Option<Box<Conn>>,
     pool: Weak<Shared>,
+    /// The worker whose reactor drives the connection.
+    shard: usize,
     key: Arc<str>,
 }
 
@@ -271,9 +282,12 @@ impl Relay {
         }
         let max = shared.settings.max_idle_per_host;
         let mut idle = shared.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.entry(Arc::clone(&self.key)).or_default();
+        if idle.len() <= self.shard {
+            idle.resize_with(self.shard + 1, HashMap::new);
+        }
+        let list = idle[self.shard].entry(Arc::clone(&self.key)).or_default();
         if list.len() < max {
-            list.push(Idle {
+            list.push(IdleConn {
                 conn,
                 since: Instant::now(),
             });
@@ -337,10 +351,12 @@ async fn sweep(pool: Weak<Shared>, every: Duration) {
         };
         let timeout = shared.settings.idle_timeout;
         let mut idle = shared.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.retain(|_, list| {
-            list.retain_mut(|entry| entry.since.elapsed() < timeout && entry.conn.usable());
-            !list.is_empty()
-        });
+        for shard in idle.iter_mut() {
+            shard.retain(|_, list| {
+                list.retain_mut(|entry| entry.since.elapsed() < timeout && entry.conn.usable());
+                !list.is_empty()
+            });
+        }
     }
 }
 

@@ -120,6 +120,24 @@ async fn settle() {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
+/// A connection is reused only by the serving worker that opened it (its reactor drives it).
+#[tokio::test]
+async fn connections_stay_with_the_worker_that_opened_them() {
+    let up = upstream(OK, After::KeepAlive).await;
+    let pool = Pool::new(settings());
+    let workers = server::Workers::start(2).expect("workers");
+    // Round-robin: workers 1, 2, 1, 2.
+    for _ in 0..4 {
+        let (pool, port) = (pool.clone(), up.port);
+        let (status, body) = workers
+            .spawn(async move { fetch(&pool, port, "GET").await })
+            .await
+            .expect("task");
+        assert_eq!((status, &body[..]), (StatusCode::OK, &b"hello"[..]));
+    }
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
+}
+
 #[tokio::test]
 async fn a_connection_carries_request_after_request() {
     let up = upstream(OK, After::KeepAlive).await;

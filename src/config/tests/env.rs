@@ -21,6 +21,7 @@ fn env_overrides() {
     let cfg = load_env(&[
         ("SERVE_PROXY_PORT", "5555"),
         ("SERVE_PROXY_TRUST_FORWARDED_HEADERS", "true"),
+        ("SERVE_WORKERS", "3"),
         ("SERVE_API_TRUSTED_PROXIES", "10.0.0.0/8,127.0.0.1"),
         ("ACCESS_RULES_REPOSITORIES", "inline://abc,file:///x"),
         ("AUTHENTICATORS_NOOP_ENABLED", "true"),
@@ -62,6 +63,7 @@ fn env_overrides() {
     .expect("valid");
     assert_eq!(cfg.serve.proxy.port, 5555);
     assert!(cfg.serve.proxy.trust_forwarded_headers);
+    assert_eq!(cfg.serve.workers, 3);
     assert_eq!(cfg.serve.api.trusted_proxies.len(), 2);
     assert_eq!(
         cfg.access_rules.repositories,
