@@ -1,9 +1,11 @@
 //! Result cache of session checks (`cookie_session` / `bearer_token`, DESIGN §4 "caches that are
 //! correct"; opt-in with `cache.enabled`).
 //!
-//! - Key: SHA-256 of the handler config and of the exact request sent to the session store
-//!   (method, URL after the path/query decisions, every header sent). Two rules whose merged
-//!   configs differ never share an entry; a credential never reaches another credential's entry.
+//! - Key: SHA-256 of the handler config and of every part of the client's request that the
+//!   call to the session store is built from (method unless forced, path and query unless
+//!   preserved, every forwarded header value, the host when forwarded): equal keys mean equal
+//!   calls. Two rules whose merged configs differ never share an entry; a credential never
+//!   reaches another credential's entry.
 //! - Lifetime: success for `cache.ttl`, capped by the session's `expires_at`; a session reported
 //!   `active: false` or already expired is not cached; a rejection (401) for at most
 //!   [`NEGATIVE_TTL`]; 429, 5xx, timeouts and malformed answers are never cached.

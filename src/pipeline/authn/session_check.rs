@@ -151,13 +151,15 @@ impl SessionCheck {
         req: &RequestInfo,
         session: &mut Session,
     ) -> Result<AuthnOutcome, PipelineError> {
-        let call = self.prepare(req);
         let identity = match &self.cache {
-            None => self.check(&call).await.0?,
+            None => self.check(&self.prepare(req)).await.0?,
             Some((store, ttl, config_hash)) => {
-                let key = cache_key(config_hash, &call);
+                // A hit reads the key from the request alone; the call is built on a miss.
+                let key = self.cache_key(config_hash, req);
                 store
-                    .get_or_check(key, || self.check_for_cache(&call, *ttl))
+                    .get_or_check(key, || async move {
+                        self.check_for_cache(&self.prepare(req), *ttl).await
+                    })
                     .await?
             }
         };
@@ -215,6 +217,40 @@ impl SessionCheck {
             url,
             headers,
         }
+    }
+
+    /// The cache key of `req`: SHA-256 over the config hash and every part of the request that
+    /// [`Self::prepare`] reads under this config (method unless forced, path unless preserved,
+    /// query unless preserved, each value of each forwarded header, the host when forwarded),
+    /// length-framed. Equal keys mean equal calls to the session store, without building the
+    /// call; different requests may send the same call (cookies split over fields) and then
+    /// merely miss.
+    fn cache_key(&self, config_hash: &Key, req: &RequestInfo) -> Key {
+        let mut h = Sha256::new();
+        let mut field = |b: &[u8]| {
+            h.update((b.len() as u64).to_be_bytes());
+            h.update(b);
+        };
+        field(config_hash);
+        if self.force_method.is_none() {
+            field(req.method.as_bytes());
+        }
+        if !self.preserve_path {
+            field(req.url.path.as_bytes());
+        }
+        if !self.preserve_query {
+            field(req.url.raw_query.as_bytes());
+        }
+        for name in &self.forward {
+            for v in req.headers.get_all(name) {
+                field(name.as_str().as_bytes());
+                field(v.as_bytes());
+            }
+        }
+        if self.preserve_host {
+            field(req.url.host.as_bytes());
+        }
+        h.finalize().into()
     }
 
     /// [`Self::check`] with the outcome's cache lifetime decided.
@@ -280,24 +316,6 @@ impl SessionCheck {
     fn unavailable(&self, e: OutboundError) -> PipelineError {
         e.into_pipeline(&format!("{} session check", self.handler))
     }
-}
-
-/// SHA-256 over the config hash and everything sent to the session store, length-framed so
-/// that no two different requests hash the same input.
-fn cache_key(config_hash: &Key, call: &Call) -> Key {
-    let mut h = Sha256::new();
-    let mut field = |b: &[u8]| {
-        h.update((b.len() as u64).to_be_bytes());
-        h.update(b);
-    };
-    field(config_hash);
-    field(call.method.as_str().as_bytes());
-    field(call.url.as_str().as_bytes());
-    for (n, v) in &call.headers {
-        field(n.as_str().as_bytes());
-        field(v.as_bytes());
-    }
-    h.finalize().into()
 }
 
 async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, OutboundError> {

@@ -99,22 +99,94 @@ fn bad_config_is_a_build_error() {
     assert!(SessionCheck::new(c).is_err());
 }
 
-// The key covers every header sent and the URL; the config is mixed in.
+// The key covers every part of the request the call is built from, and the config.
 #[test]
 fn cache_key_covers_the_request() {
     let check = SessionCheck::new(config("http://kratos/s")).expect("build");
-    let base = check.prepare(&request());
-    let k = cache_key(&[0; 32], &base);
-    assert_eq!(k, cache_key(&[0; 32], &check.prepare(&request())));
-    assert_ne!(k, cache_key(&[1; 32], &base));
+    let k = check.cache_key(&[0; 32], &request());
+    assert_eq!(k, check.cache_key(&[0; 32], &request()));
+    assert_ne!(k, check.cache_key(&[1; 32], &request()));
     let mut other = request();
     other
         .headers
         .insert(http::header::COOKIE, HeaderValue::from_static("a=2"));
-    assert_ne!(k, cache_key(&[0; 32], &check.prepare(&other)));
+    assert_ne!(k, check.cache_key(&[0; 32], &other));
     let mut other = request();
     other.url.path = "/elsewhere".into();
-    assert_ne!(k, cache_key(&[0; 32], &check.prepare(&other)));
+    assert_ne!(k, check.cache_key(&[0; 32], &other));
+    // A header that is not forwarded does not split the cache.
+    let mut other = request();
+    other
+        .headers
+        .insert("x-other", HeaderValue::from_static("something else"));
+    assert_eq!(k, check.cache_key(&[0; 32], &other));
+}
+
+/// Randomized: whenever two requests make different calls to the session store (method, URL or
+/// headers), their cache keys differ, under every combination of the config's choices. Fails
+/// when the key leaves out anything `prepare` reads.
+#[test]
+fn different_calls_never_share_a_cache_key() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let methods = ["GET", "POST"];
+    let paths = ["/a", "/b", "/a b"];
+    let queries = ["", "x=1", "x=2"];
+    let hosts = ["one.example", "two.example"];
+    let values = ["a=1", "b=2", "a=1; b=2"];
+    for variant in 0..32u32 {
+        let bit = |i: u32| variant & (1 << i) != 0;
+        let mut c = config("http://kratos/sessions/whoami?own=1");
+        c.preserve_path = bit(0);
+        c.preserve_query = bit(1);
+        c.preserve_host = bit(2);
+        if bit(3) {
+            c.force_method = "GET".into();
+        }
+        c.forward_http_headers = if bit(4) {
+            vec!["Cookie".into(), "X-Trace".into()]
+        } else {
+            vec!["Cookie".into()]
+        };
+        let check = SessionCheck::new(c).expect("build");
+        let requests: Vec<RequestInfo> = (0..40)
+            .map(|_| {
+                let mut r = RequestInfo {
+                    method: methods[next(methods.len())].into(),
+                    ..RequestInfo::default()
+                };
+                r.url.path = paths[next(paths.len())].into();
+                r.url.raw_query = queries[next(queries.len())].into();
+                r.url.host = hosts[next(hosts.len())].into();
+                for name in ["cookie", "x-trace", "x-other"] {
+                    for _ in 0..next(3) {
+                        r.headers.append(
+                            HeaderName::from_static(name),
+                            HeaderValue::from_static(values[next(values.len())]),
+                        );
+                    }
+                }
+                r
+            })
+            .collect();
+        let calls: Vec<(Call, Key)> = requests
+            .iter()
+            .map(|r| (check.prepare(r), check.cache_key(&[7; 32], r)))
+            .collect();
+        for (a, ka) in &calls {
+            for (b, kb) in &calls {
+                let same_call = a.method == b.method && a.url == b.url && a.headers == b.headers;
+                if !same_call {
+                    assert_ne!(ka, kb, "variant {variant}: {} vs {}", a.url, b.url);
+                }
+            }
+        }
+    }
 }
 
 // SPEC §5.1: GJSON subject_from / extra_from, `@this` is the root, wrong types -> 403.
