@@ -179,10 +179,17 @@ impl Workers {
         };
         let mut handles = Vec::with_capacity(n);
         let mut stops = Vec::with_capacity(n);
+        let failed = |i: usize, e: std::io::Error| {
+            std::io::Error::new(
+                e.kind(),
+                format!("serve.workers: cannot start worker thread {i} of {n}: {e}"),
+            )
+        };
         for i in 1..=n {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
-                .build()?;
+                .build()
+                .map_err(|e| failed(i, e))?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             handles.push(rt.handle().clone());
             stops.push(stop);
@@ -195,7 +202,8 @@ impl Workers {
                     });
                     // Do not wait for blocking tasks a connection may have started.
                     rt.shutdown_background();
-                })?;
+                })
+                .map_err(|e| failed(i, e))?;
         }
         Ok(Arc::new(Self {
             handles,
