@@ -229,6 +229,9 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
 
     let workers = crate::server::Workers::start(config.serve.workers as usize)?;
     tracing::debug!(threads = workers.threads(), "connection workers started");
+    let proxy_listener = crate::server::per_worker(proxy_listener, &workers)?;
+    let api_listener = crate::server::per_worker(api_listener, &workers)?;
+    let metrics_listener = crate::server::per_worker(metrics_listener, &workers)?;
     let tasks = vec![
         tokio::spawn(crate::server::serve(
             proxy_listener,

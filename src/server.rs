@@ -59,19 +59,42 @@ pub struct Limits {
     pub drain_timeout: Duration,
 }
 
-/// Accept connections until `shutdown` turns true, then drain. Each connection is served on one
-/// of `workers`. With `tls`, every connection is handshaked with the certificate in force when it
-/// was accepted, and the certificate files are watched for rotation while the listener runs.
+/// One listening socket per worker: `listener` taken off the current runtime and duplicated, so
+/// that every worker accepts on its own registration of the same socket.
+pub fn per_worker(listener: TcpListener, workers: &Workers) -> std::io::Result<Vec<StdListener>> {
+    let first = listener.into_std()?;
+    let mut all = Vec::with_capacity(workers.threads());
+    for _ in 1..workers.threads() {
+        all.push(first.try_clone()?);
+    }
+    all.push(first);
+    Ok(all)
+}
+
+type StdListener = std::net::TcpListener;
+
+/// What every accept loop of one listener shares.
+struct Listening<H> {
+    handler: Arc<H>,
+    builder: Builder<TokioExecutor>,
+    tls: Option<TlsSettings>,
+}
+
+/// Accept connections until `shutdown` turns true, then drain. Each worker accepts on its own
+/// copy of the listening socket (from [`per_worker`]) and serves the connections it accepted:
+/// an idle worker takes the next connection, as nginx's workers do, and no connection crosses
+/// threads. With `tls`, every connection is handshaked with the certificate in force when it was
+/// accepted, and the certificate files are watched for rotation while the listener runs.
 pub async fn serve<H: Handler>(
-    listener: TcpListener,
+    listeners: Vec<StdListener>,
     handler: Arc<H>,
     limits: Limits,
     tls: Option<TlsSettings>,
     workers: Arc<Workers>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let _reloader = tls.as_ref().and_then(|t| t.spawn_watcher(shutdown.clone()));
-    let graceful = GracefulShutdown::new();
+    let graceful = Arc::new(GracefulShutdown::new());
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -82,7 +105,52 @@ pub async fn serve<H: Handler>(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(64 * 1024);
-    let builder = Arc::new(builder);
+    let shared = Arc::new(Listening {
+        handler,
+        builder,
+        tls,
+    });
+    let mut listeners = listeners.into_iter();
+    let loops: Vec<_> = (0..workers.threads())
+        .filter_map(|_| {
+            let listener = listeners.next()?;
+            let task = accept_loop(listener, shared.clone(), graceful.clone(), shutdown.clone());
+            Some(workers.spawn(task))
+        })
+        .collect();
+    for l in loops {
+        let _ = l.await;
+    }
+    // The accept loops are gone, and with them every other handle on `graceful`.
+    let Ok(graceful) = Arc::try_unwrap(graceful) else {
+        tokio::time::sleep(limits.drain_timeout).await;
+        return;
+    };
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(limits.drain_timeout) => {
+            tracing::warn!("drain timeout reached, closing remaining connections");
+        }
+    }
+}
+
+/// One worker's accept loop: serve what it accepts until `shutdown` turns true.
+async fn accept_loop<H: Handler>(
+    listener: StdListener,
+    shared: Arc<Listening<H>>,
+    graceful: Arc<GracefulShutdown>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, worker = worker_id(), "cannot register the listener");
+            return;
+        }
+    };
+    if *shutdown.borrow_and_update() {
+        return;
+    }
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -95,45 +163,26 @@ pub async fn serve<H: Handler>(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                // Registered again with the serving worker's reactor.
-                let stream = match stream.into_std() {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::debug!(error = %e, %peer, "cannot hand connection to a worker");
-                        continue;
-                    }
-                };
                 // Taken now so that shutdown also waits for connections still handshaking.
                 let watcher = graceful.watcher();
-                let handler = handler.clone();
-                let builder = builder.clone();
-                let acceptor = tls.as_ref().map(TlsSettings::acceptor);
-                workers.spawn(async move {
-                    let stream = match tokio::net::TcpStream::from_std(stream) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::debug!(error = %e, %peer, "cannot register connection");
-                            return;
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let Some(tls) = &shared.tls else {
+                        let handler = shared.handler.clone();
+                        return serve_conn(&shared.builder, stream, handler, peer, false, watcher).await;
+                    };
+                    let handshake = tls.acceptor().accept(stream);
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                        Ok(Ok(stream)) => {
+                            let handler = shared.handler.clone();
+                            serve_conn(&shared.builder, stream, handler, peer, true, watcher).await
                         }
-                    };
-                    let Some(acceptor) = acceptor else {
-                        return serve_conn(&builder, stream, handler, peer, false, watcher).await;
-                    };
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => serve_conn(&builder, stream, handler, peer, true, watcher).await,
                         Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 });
             }
             _ = shutdown.changed() => break,
-        }
-    }
-    drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(limits.drain_timeout) => {
-            tracing::warn!("drain timeout reached, closing remaining connections");
         }
     }
 }
@@ -148,12 +197,12 @@ pub fn worker_id() -> usize {
     WORKER.with(std::cell::Cell::get)
 }
 
-/// The threads that serve accepted connections: each runs a single-threaded tokio runtime, and
-/// every connection (with the requests on it and the upstream connections they open) lives on
-/// one of them, assigned round-robin when accepted. Unlike one work-stealing runtime, a request's
-/// I/O readiness, wake-ups and timers stay on one thread: no cross-thread wake-ups or stealing
-/// per request. Background work (reloads, key refreshes, the listeners' accept loops) stays on
-/// the main runtime. The threads stop when the last handle is dropped; connections still open on
+/// The threads that accept and serve connections: each runs a single-threaded tokio runtime with
+/// its own accept loop per listener, and every connection (with the requests on it and the
+/// upstream connections they open) lives on the worker that accepted it. Unlike one
+/// work-stealing runtime, a request's I/O readiness, wake-ups and timers stay on one thread: no
+/// cross-thread wake-ups or stealing per request, no hand-over per connection. Background work
+/// (reloads, key refreshes, certificate watching) stays on the main runtime. The threads stop when the last handle is dropped; connections still open on
 /// them are then closed.
 pub struct Workers {
     handles: Vec<tokio::runtime::Handle>,
@@ -292,6 +341,86 @@ mod tests {
         assert_ne!(seen[0].1, seen[1].1);
         assert_ne!(seen[0].1, std::thread::current().id());
         assert_eq!(worker_id(), 0, "not a worker thread");
+    }
+
+    /// Answers with the id of the worker that served it; `/block` first holds that worker's
+    /// thread (a stand-in for a worker busy with other connections).
+    struct WhoServes;
+
+    /// Set when a `/block` request holds its worker.
+    static BLOCKING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    impl Handler for WhoServes {
+        fn call(self: Arc<Self>, req: Request<Incoming>, _: SocketAddr, _: bool) -> BoxFuture {
+            let block = req.uri().path() == "/block";
+            Box::pin(async move {
+                if block {
+                    BLOCKING.store(true, std::sync::atomic::Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(400));
+                }
+                response(http::StatusCode::OK, "text/plain", worker_id().to_string())
+            })
+        }
+    }
+
+    /// The body of `GET path` on a new connection.
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).await.expect("read");
+        answer
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn an_idle_worker_accepts_while_another_is_busy_and_shutdown_closes_the_port() {
+        let workers = Workers::start(2).expect("workers");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let listeners = per_worker(listener, &workers).expect("listeners");
+        let limits = Limits {
+            header_read_timeout: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(5),
+        };
+        let (stop, stopped) = watch::channel(false);
+        let server = tokio::spawn(serve(
+            listeners,
+            Arc::new(WhoServes),
+            limits,
+            None,
+            workers,
+            stopped,
+        ));
+        let busy = tokio::spawn(get(addr, "/block"));
+        // Wait until the blocking request holds its worker.
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !BLOCKING.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the blocking request was not served");
+        let other = get(addr, "/").await;
+        let busy = busy.await.expect("task");
+        let mut ids = [busy.clone(), other.clone()];
+        ids.sort();
+        assert_eq!(ids, ["1", "2"], "busy worker {busy}, other {other}");
+
+        let _ = stop.send(true);
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("shutdown")
+            .expect("task");
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "the port still accepts after shutdown"
+        );
     }
 
     #[tokio::test]

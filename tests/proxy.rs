@@ -71,7 +71,7 @@ async fn case2_forwarding() {
 // bodiless answers.
 #[tokio::test]
 async fn upstream_connections_are_reused() {
-    for workers in [1, 2] {
+    for workers in [1_usize, 2] {
         let up = Upstream::start().await;
         let rules = rule(
             "a",
@@ -97,8 +97,13 @@ async fn upstream_connections_are_reused() {
             assert_eq!(r.status, status, "{method} {path}");
         }
         assert_eq!(up.count(), 6);
-        // Client connections are handed to the workers in turn; each reuses its own.
-        assert_eq!(up.connections(), workers, "{workers} worker(s)");
+        // Each worker accepts client connections on its own and reuses its own upstream
+        // connections: at most one each here, whichever worker took which request.
+        let opened = up.connections();
+        assert!(
+            (1..=workers).contains(&opened),
+            "{opened} with {workers} worker(s)"
+        );
     }
 }
 
