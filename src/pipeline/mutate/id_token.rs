@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::handlers::authn::JwtConfig;
 use crate::config::handlers::mutate::IdTokenConfig;
-use crate::credentials::signer::SigningKey;
+use crate::credentials::signer::{SignerError, SigningKey};
 use crate::credentials::{JwksCache, JwksSource, KeySet, PublishedKeys};
 use crate::pipeline::error::{msg, PipelineError};
 use crate::pipeline::session::Session;
@@ -171,12 +171,18 @@ impl IdToken {
                 claims.insert("jti".into(), Value::from(uuid::Uuid::new_v4().to_string()));
                 claims.insert("iss".into(), Value::from(self.issuer.as_str()));
                 claims.insert("sub".into(), Value::from(session.subject.as_str()));
-                let token = key.sign(&claims)?;
+                // Signing is CPU-bound (RSA ~2 ms): done on the blocking pool, so that the other
+                // connections of this worker thread are not held up meanwhile.
+                let signer = Arc::clone(&key);
+                let claims = std::mem::take(&mut claims);
+                let token = tokio::task::spawn_blocking(move || signer.sign(&claims))
+                    .await
+                    .map_err(|e| SignerError::Sign(format!("signing task failed: {e}")))??;
                 if let Some(jwk) = key.public_jwk() {
                     self.published
                         .record(jwk, tokio::time::Instant::now() + self.ttl);
                 }
-                Ok::<_, crate::credentials::signer::SignerError>(Cached {
+                Ok::<_, SignerError>(Cached {
                     token: token.into(),
                     reuse_for: self.ttl.mul_f64(0.9),
                 })
