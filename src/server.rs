@@ -114,7 +114,13 @@ pub async fn serve<H: Handler>(
     let loops: Vec<_> = (0..workers.threads())
         .filter_map(|_| {
             let listener = listeners.next()?;
-            let task = accept_loop(listener, shared.clone(), graceful.clone(), shutdown.clone());
+            let task = accept_loop(
+                listener,
+                shared.clone(),
+                graceful.clone(),
+                workers.load.clone(),
+                shutdown.clone(),
+            );
             Some(workers.spawn(task))
         })
         .collect();
@@ -134,13 +140,18 @@ pub async fn serve<H: Handler>(
     }
 }
 
-/// One worker's accept loop: serve what it accepts until `shutdown` turns true.
+/// One worker's accept loop: serve what it accepts until `shutdown` turns true. Every worker is
+/// woken by a new connection; one that holds more connections than another waits
+/// [`ACCEPT_DEFER`] first, so that a burst of connections (a gateway opening its pool) spreads
+/// over the workers instead of landing on whichever woke first.
 async fn accept_loop<H: Handler>(
     listener: StdListener,
     shared: Arc<Listening<H>>,
     graceful: Arc<GracefulShutdown>,
+    load: Arc<Load>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let me = worker_id();
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -152,6 +163,12 @@ async fn accept_loop<H: Handler>(
         return;
     }
     loop {
+        if load.ahead(me) {
+            tokio::select! {
+                _ = tokio::time::sleep(ACCEPT_DEFER) => {}
+                _ = shutdown.changed() => break,
+            }
+        }
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -166,7 +183,9 @@ async fn accept_loop<H: Handler>(
                 // Taken now so that shutdown also waits for connections still handshaking.
                 let watcher = graceful.watcher();
                 let shared = shared.clone();
+                let open = load.enter(me);
                 tokio::spawn(async move {
+                    let _open = open;
                     let Some(tls) = &shared.tls else {
                         let handler = shared.handler.clone();
                         return serve_conn(&shared.builder, stream, handler, peer, false, watcher).await;
@@ -207,8 +226,59 @@ pub fn worker_id() -> usize {
 pub struct Workers {
     handles: Vec<tokio::runtime::Handle>,
     next: std::sync::atomic::AtomicUsize,
+    load: Arc<Load>,
     _stop: Vec<tokio::sync::oneshot::Sender<()>>,
 }
+
+/// Open connections per worker (all listeners), for balancing accepts.
+#[derive(Debug)]
+struct Load(Box<[std::sync::atomic::AtomicUsize]>);
+
+impl Load {
+    fn new(workers: usize) -> Self {
+        Self((0..workers).map(|_| Default::default()).collect())
+    }
+
+    /// Whether worker `me` (1-based) holds more than one connection more than the least busy
+    /// worker.
+    fn ahead(&self, me: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(mine) = self.0.get(me.wrapping_sub(1)) else {
+            return false;
+        };
+        let mine = mine.load(Relaxed);
+        self.0.iter().any(|c| c.load(Relaxed) + 1 < mine)
+    }
+
+    /// Count a connection on worker `me` until the guard is dropped.
+    fn enter(self: &Arc<Self>, me: usize) -> Open {
+        if let Some(c) = self.0.get(me.wrapping_sub(1)) {
+            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Open {
+            load: Arc::clone(self),
+            me,
+        }
+    }
+}
+
+/// One open connection in [`Load`].
+struct Open {
+    load: Arc<Load>,
+    me: usize,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(c) = self.load.0.get(self.me.wrapping_sub(1)) {
+            c.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// How long a worker that holds more connections than another leaves a new connection to the
+/// others before accepting it itself (they may all be busy).
+const ACCEPT_DEFER: Duration = Duration::from_millis(1);
 
 impl std::fmt::Debug for Workers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -257,6 +327,7 @@ impl Workers {
         Ok(Arc::new(Self {
             handles,
             next: std::sync::atomic::AtomicUsize::new(0),
+            load: Arc::new(Load::new(n)),
             _stop: stops,
         }))
     }
@@ -421,6 +492,70 @@ mod tests {
             tokio::net::TcpStream::connect(addr).await.is_err(),
             "the port still accepts after shutdown"
         );
+    }
+
+    #[test]
+    fn load_says_which_worker_is_ahead() {
+        let load = Arc::new(Load::new(2));
+        assert!(!load.ahead(1) && !load.ahead(2));
+        let a = load.enter(1);
+        assert!(!load.ahead(1), "one ahead is within the slack");
+        let b = load.enter(1);
+        assert!(load.ahead(1) && !load.ahead(2));
+        let c = load.enter(2);
+        assert!(!load.ahead(1));
+        drop((a, b, c));
+        assert!(!load.ahead(1) && !load.ahead(2));
+        // Not a worker thread (0) or out of range: never ahead, never counted.
+        let _none = load.enter(0);
+        assert!(!load.ahead(0) && !load.ahead(7));
+    }
+
+    /// Sequential keep-alive connections (each answered before the next is opened, all kept
+    /// open) spread over both workers even though an idle worker could take them all.
+    #[tokio::test]
+    async fn held_connections_spread_over_the_workers() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let workers = Workers::start(2).expect("workers");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let listeners = per_worker(listener, &workers).expect("listeners");
+        let limits = Limits {
+            header_read_timeout: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(5),
+        };
+        let (stop, stopped) = watch::channel(false);
+        let server = tokio::spawn(serve(
+            listeners,
+            Arc::new(WhoServes),
+            limits,
+            None,
+            workers,
+            stopped,
+        ));
+        let mut held = Vec::new();
+        let mut on = [0usize; 3];
+        for _ in 0..20 {
+            let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                .await
+                .expect("write");
+            let mut answer = Vec::new();
+            let mut chunk = [0u8; 512];
+            // Headers, then the one-digit body.
+            while !answer.windows(4).any(|w| w == b"\r\n\r\n") || answer.ends_with(b"\r\n\r\n") {
+                let n = s.read(&mut chunk).await.expect("read");
+                assert!(n > 0, "closed early");
+                answer.extend_from_slice(&chunk[..n]);
+            }
+            let id = usize::from(answer[answer.len() - 1] - b'0');
+            on[id] += 1;
+            held.push(s);
+        }
+        assert!(on[1] >= 8 && on[2] >= 8, "connections per worker: {on:?}");
+        drop(held);
+        let _ = stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     }
 
     #[tokio::test]
