@@ -110,18 +110,17 @@ pub async fn serve<H: Handler>(
         builder,
         tls,
     });
-    let mut listeners = listeners.into_iter();
-    let loops: Vec<_> = (0..workers.threads())
-        .filter_map(|_| {
-            let listener = listeners.next()?;
-            let task = accept_loop(
+    // One listener per worker: spawned round-robin, each loop lands on its own worker.
+    let loops: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| {
+            workers.spawn(accept_loop(
                 listener,
                 shared.clone(),
                 graceful.clone(),
                 workers.load.clone(),
                 shutdown.clone(),
-            );
-            Some(workers.spawn(task))
+            ))
         })
         .collect();
     for l in loops {
@@ -155,7 +154,7 @@ async fn accept_loop<H: Handler>(
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(error = %e, worker = worker_id(), "cannot register the listener");
+            tracing::error!(error = %e, worker = me, "cannot register the listener");
             return;
         }
     };
@@ -186,14 +185,13 @@ async fn accept_loop<H: Handler>(
                 let open = load.enter(me);
                 tokio::spawn(async move {
                     let _open = open;
+                    let handler = shared.handler.clone();
                     let Some(tls) = &shared.tls else {
-                        let handler = shared.handler.clone();
                         return serve_conn(&shared.builder, stream, handler, peer, false, watcher).await;
                     };
                     let handshake = tls.acceptor().accept(stream);
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                         Ok(Ok(stream)) => {
-                            let handler = shared.handler.clone();
                             serve_conn(&shared.builder, stream, handler, peer, true, watcher).await
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
@@ -221,64 +219,14 @@ pub fn worker_id() -> usize {
 /// upstream connections they open) lives on the worker that accepted it. Unlike one
 /// work-stealing runtime, a request's I/O readiness, wake-ups and timers stay on one thread: no
 /// cross-thread wake-ups or stealing per request, no hand-over per connection. Background work
-/// (reloads, key refreshes, certificate watching) stays on the main runtime. The threads stop when the last handle is dropped; connections still open on
-/// them are then closed.
+/// (reloads, key refreshes, certificate watching) stays on the main runtime. The threads stop
+/// when the last handle is dropped; connections still open on them are then closed.
 pub struct Workers {
     handles: Vec<tokio::runtime::Handle>,
     next: std::sync::atomic::AtomicUsize,
     load: Arc<Load>,
     _stop: Vec<tokio::sync::oneshot::Sender<()>>,
 }
-
-/// Open connections per worker (all listeners), for balancing accepts.
-#[derive(Debug)]
-struct Load(Box<[std::sync::atomic::AtomicUsize]>);
-
-impl Load {
-    fn new(workers: usize) -> Self {
-        Self((0..workers).map(|_| Default::default()).collect())
-    }
-
-    /// Whether worker `me` (1-based) holds more than one connection more than the least busy
-    /// worker.
-    fn ahead(&self, me: usize) -> bool {
-        use std::sync::atomic::Ordering::Relaxed;
-        let Some(mine) = self.0.get(me.wrapping_sub(1)) else {
-            return false;
-        };
-        let mine = mine.load(Relaxed);
-        self.0.iter().any(|c| c.load(Relaxed) + 1 < mine)
-    }
-
-    /// Count a connection on worker `me` until the guard is dropped.
-    fn enter(self: &Arc<Self>, me: usize) -> Open {
-        if let Some(c) = self.0.get(me.wrapping_sub(1)) {
-            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        Open {
-            load: Arc::clone(self),
-            me,
-        }
-    }
-}
-
-/// One open connection in [`Load`].
-struct Open {
-    load: Arc<Load>,
-    me: usize,
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        if let Some(c) = self.load.0.get(self.me.wrapping_sub(1)) {
-            c.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-}
-
-/// How long a worker that holds more connections than another leaves a new connection to the
-/// others before accepting it itself (they may all be busy).
-const ACCEPT_DEFER: Duration = Duration::from_millis(1);
 
 impl std::fmt::Debug for Workers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -347,6 +295,56 @@ impl Workers {
         self.handles[i].spawn(task)
     }
 }
+
+/// Open connections per worker (all listeners), for balancing accepts.
+#[derive(Debug)]
+struct Load(Box<[std::sync::atomic::AtomicUsize]>);
+
+impl Load {
+    fn new(workers: usize) -> Self {
+        Self((0..workers).map(|_| Default::default()).collect())
+    }
+
+    /// Whether worker `me` (1-based) holds more than one connection more than the least busy
+    /// worker.
+    fn ahead(&self, me: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(mine) = self.0.get(me.wrapping_sub(1)) else {
+            return false;
+        };
+        let mine = mine.load(Relaxed);
+        self.0.iter().any(|c| c.load(Relaxed) + 1 < mine)
+    }
+
+    /// Count a connection on worker `me` until the guard is dropped.
+    fn enter(self: &Arc<Self>, me: usize) -> Open {
+        if let Some(c) = self.0.get(me.wrapping_sub(1)) {
+            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Open {
+            load: Arc::clone(self),
+            me,
+        }
+    }
+}
+
+/// One open connection in [`Load`].
+struct Open {
+    load: Arc<Load>,
+    me: usize,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(c) = self.load.0.get(self.me.wrapping_sub(1)) {
+            c.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// How long a worker that holds more connections than another leaves a new connection to the
+/// others before accepting it itself (they may all be busy).
+const ACCEPT_DEFER: Duration = Duration::from_millis(1);
 
 /// Serve one connection (plain TCP or TLS) until it closes or shutdown drains it.
 async fn serve_conn<H, I>(
@@ -449,8 +447,8 @@ mod tests {
             .to_owned()
     }
 
-    #[tokio::test]
-    async fn an_idle_worker_accepts_while_another_is_busy_and_shutdown_closes_the_port() {
+    /// A [`WhoServes`] server on two workers: its address, its shutdown switch and its task.
+    async fn who_serves() -> (SocketAddr, watch::Sender<bool>, tokio::task::JoinHandle<()>) {
         let workers = Workers::start(2).expect("workers");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -468,6 +466,12 @@ mod tests {
             workers,
             stopped,
         ));
+        (addr, stop, server)
+    }
+
+    #[tokio::test]
+    async fn an_idle_worker_accepts_while_another_is_busy_and_shutdown_closes_the_port() {
+        let (addr, stop, server) = who_serves().await;
         let busy = tokio::spawn(get(addr, "/block"));
         // Wait until the blocking request holds its worker.
         tokio::time::timeout(Duration::from_secs(5), async {
@@ -516,23 +520,7 @@ mod tests {
     #[tokio::test]
     async fn held_connections_spread_over_the_workers() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let workers = Workers::start(2).expect("workers");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let listeners = per_worker(listener, &workers).expect("listeners");
-        let limits = Limits {
-            header_read_timeout: Duration::from_secs(5),
-            drain_timeout: Duration::from_secs(5),
-        };
-        let (stop, stopped) = watch::channel(false);
-        let server = tokio::spawn(serve(
-            listeners,
-            Arc::new(WhoServes),
-            limits,
-            None,
-            workers,
-            stopped,
-        ));
+        let (addr, stop, server) = who_serves().await;
         let mut held = Vec::new();
         let mut on = [0usize; 3];
         for _ in 0..20 {

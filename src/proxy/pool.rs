@@ -12,9 +12,10 @@
 //! Idle connections are reused most recent first, never after `pool_idle_timeout`, at most
 //! `max_idle_per_host` per upstream `host:port` and serving worker: a connection is only reused
 //! by the worker thread that opened it (`crate::server::Workers`), whose reactor drives its
-//! socket, so that no request waits on another thread's event loop. A sweeper closes expired and upstream-closed
-//! ones in the background. A request that could not be written on a pooled connection (the
-//! upstream closed it meanwhile) is retried once on a new connection, as hyper-util does.
+//! socket, so that no request waits on another thread's event loop. A sweeper closes expired
+//! and upstream-closed ones in the background. A request that could not be written on a pooled
+//! connection (the upstream closed it meanwhile) is retried once on a new connection, as
+//! hyper-util does.
 
 use std::collections::HashMap;
 use std::future::Future;
