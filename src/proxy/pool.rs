@@ -66,7 +66,8 @@ struct Shared {
     idle: Mutex<Vec<Idle>>,
 }
 
-type Idle = HashMap<Arc<str>, Vec<IdleConn>>;
+/// Keys are upstream authorities from the rules, not client input: a fast hasher.
+type Idle = HashMap<Arc<str>, Vec<IdleConn>, foldhash::fast::RandomState>;
 
 struct IdleConn {
     conn: Box<Conn>,
@@ -284,7 +285,7 @@ impl Relay {
         let max = shared.settings.max_idle_per_host;
         let mut idle = shared.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() <= self.shard {
-            idle.resize_with(self.shard + 1, HashMap::new);
+            idle.resize_with(self.shard + 1, HashMap::default);
         }
         let list = idle[self.shard].entry(Arc::clone(&self.key)).or_default();
         if list.len() < max {

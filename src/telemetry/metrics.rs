@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
@@ -52,7 +52,9 @@ pub struct Metrics {
     /// Handles to the request series already created, by a hash of their labels: a request
     /// then costs one hash and no allocation, where the families would need owned labels and a
     /// lookup each (the series share their values with the families' copies).
-    series: RwLock<HashMap<u64, Vec<Series>>>,
+    series: RwLock<HashMap<u64, Vec<Series>, foldhash::fast::RandomState>>,
+    /// Hashes a series' labels into its `series` key.
+    hasher: foldhash::fast::RandomState,
 }
 
 /// One request series: its labels and handles to its counter and histogram.
@@ -129,7 +131,8 @@ impl Metrics {
             rules_loaded,
             collapse_paths,
             hide_paths,
-            series: RwLock::new(HashMap::new()),
+            series: RwLock::new(HashMap::default()),
+            hasher: foldhash::fast::RandomState::default(),
         }
     }
 
@@ -151,10 +154,10 @@ impl Metrics {
             Cow::Borrowed(path)
         };
         let secs = took.as_secs_f64();
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (service, method, &*request, status, rule).hash(&mut h);
-        let key = h.finish();
-        let found = |series: &HashMap<u64, Vec<Series>>| {
+        let key = self
+            .hasher
+            .hash_one((service, method, &*request, status, rule));
+        let found = |series: &HashMap<u64, Vec<Series>, _>| {
             series.get(&key).and_then(|v| {
                 v.iter()
                     .find(|s| s.labels.is(service, method, &request, status, rule))
