@@ -23,12 +23,13 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 
-/// Decide one `/decisions` request.
+/// Decide one `/decisions` request; what was decided goes to `outcome`.
 pub async fn decide<B>(
     snapshot: &Snapshot,
     mut req: Request<B>,
     peer: SocketAddr,
     tls: bool,
+    outcome: &mut Outcome,
 ) -> Response<Body>
 where
     B: hyper::body::Body,
@@ -61,6 +62,7 @@ where
         }
     }
     let mut session = info.new_session(captures);
+    outcome.rule = Some(rule.clone());
     match pipeline::run(&rule, &info, &mut session).await {
         Ok(()) => {
             tracing::debug!(rule_id = %rule.id, subject = %session.subject, method = %info.method, url = %info.url, granted = true, "access request granted");
@@ -81,22 +83,14 @@ where
                     headers.insert(name.clone(), v.clone());
                 }
             }
-            resp.extensions_mut().insert(Outcome {
-                rule_id: rule.id.clone(),
-                subject: session.subject,
-                granted: true,
-            });
+            outcome.subject = session.subject;
+            outcome.granted = true;
             resp
         }
         Err(e) => {
             log_decision(&info, Some(&rule.id), &session.subject, &e);
-            let mut resp = render(snapshot.fallback_reply(&rule.errors, &e, &info));
-            resp.extensions_mut().insert(Outcome {
-                rule_id: rule.id.clone(),
-                subject: session.subject,
-                granted: false,
-            });
-            resp
+            outcome.subject = session.subject;
+            render(snapshot.fallback_reply(&rule.errors, &e, &info))
         }
     }
 }

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::app::State;
 use crate::server::{self, Body, BoxFuture, Handler};
+use crate::telemetry::access::{Observation, Outcome};
 
 /// The API listener's request handler.
 #[derive(Debug)]
@@ -24,9 +25,10 @@ pub struct Api {
 impl Handler for Api {
     fn call(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
         Box::pin(async move {
-            let observation =
-                crate::telemetry::access::Observation::begin("gatehouse-api", &mut req);
-            observation.finish(self.route(req, peer, tls).await)
+            let observation = Observation::begin("gatehouse-api", &mut req);
+            let mut outcome = Outcome::default();
+            let resp = self.route_observed(req, peer, tls, &mut outcome).await;
+            observation.finish(resp, &outcome)
         })
     }
 }
@@ -39,6 +41,22 @@ impl Api {
         B: hyper::body::Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        self.route_observed(req, peer, tls, &mut Outcome::default())
+            .await
+    }
+
+    /// [`Self::route`], reporting what `/decisions` decided to `outcome`.
+    async fn route_observed<B>(
+        &self,
+        req: Request<B>,
+        peer: SocketAddr,
+        tls: bool,
+        outcome: &mut Outcome,
+    ) -> Response<Body>
+    where
+        B: hyper::body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         // CORS first: preflights are answered here and never reach rules (SPEC §2.4).
         let snapshot = self.state.snapshot();
         if let Some(preflight) = snapshot.cors_api.preflight(req.method(), req.headers()) {
@@ -46,12 +64,18 @@ impl Api {
         }
         let cors = snapshot.cors_api.actual(req.method(), req.headers());
         drop(snapshot);
-        let mut resp = self.dispatch(req, peer, tls).await;
+        let mut resp = self.dispatch(req, peer, tls, outcome).await;
         cors.apply(resp.headers_mut());
         resp
     }
 
-    async fn dispatch<B>(&self, req: Request<B>, peer: SocketAddr, tls: bool) -> Response<Body>
+    async fn dispatch<B>(
+        &self,
+        req: Request<B>,
+        peer: SocketAddr,
+        tls: bool,
+        outcome: &mut Outcome,
+    ) -> Response<Body>
     where
         B: hyper::body::Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -59,7 +83,7 @@ impl Api {
         let path = req.uri().path().to_string();
         if path == "/decisions" || path.starts_with("/decisions/") {
             let snapshot = self.state.snapshot();
-            return crate::decisions::decide(&snapshot, req, peer, tls).await;
+            return crate::decisions::decide(&snapshot, req, peer, tls, outcome).await;
         }
         let get = matches!(*req.method(), Method::GET | Method::HEAD);
         let mut resp = match (get, path.as_str()) {

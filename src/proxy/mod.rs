@@ -53,12 +53,14 @@ impl Proxy {
         })
     }
 
-    /// One proxied request; `tls`: whether this connection is TLS.
+    /// One proxied request; `tls`: whether this connection is TLS. What the pipeline decided
+    /// goes to `outcome`.
     pub async fn handle(
         &self,
         req: Request<Incoming>,
         peer: SocketAddr,
         tls: bool,
+        outcome: &mut Outcome,
     ) -> Response<Body> {
         let snapshot = self.state.snapshot();
         // CORS first: preflights are answered here and never reach rules (SPEC §2.4).
@@ -66,7 +68,9 @@ impl Proxy {
             return preflight;
         }
         let cors = snapshot.cors_proxy.actual(req.method(), req.headers());
-        let mut resp = self.decide_and_forward(&snapshot, req, peer, tls).await;
+        let mut resp = self
+            .decide_and_forward(&snapshot, req, peer, tls, outcome)
+            .await;
         cors.apply(resp.headers_mut());
         resp
     }
@@ -77,6 +81,7 @@ impl Proxy {
         mut req: Request<Incoming>,
         peer: SocketAddr,
         tls: bool,
+        outcome: &mut Outcome,
     ) -> Response<Body> {
         let trusted = snapshot.config.serve.proxy.trust_forwarded_headers;
         headers::apply_forwarded_policy(req.headers_mut(), trusted);
@@ -107,22 +112,17 @@ impl Proxy {
             req.map(|b| b.map_err(Into::into).boxed_unsync())
         };
         let mut session = info.new_session(captures);
-        let outcome = |session: &crate::pipeline::session::Session, granted: bool| Outcome {
-            rule_id: rule.id.clone(),
-            subject: session.subject.clone(),
-            granted,
-        };
+        outcome.rule = Some(rule.clone());
         if let Err(e) = pipeline::run(&rule, &info, &mut session).await {
             tracing::debug!(rule_id = %rule.id, status = e.status.as_u16(), reason = e.reason.as_deref().unwrap_or(""), "access request denied");
-            let mut resp = render(snapshot.fallback_reply(&rule.errors, &e, &info));
-            resp.extensions_mut().insert(outcome(&session, false));
-            return resp;
+            outcome.subject = session.subject;
+            return render(snapshot.fallback_reply(&rule.errors, &e, &info));
         }
+        outcome.granted = true;
         let Some(upstream) = &rule.upstream else {
             let e = PipelineError::internal(msg::NO_UPSTREAM);
-            let mut resp = render(snapshot.fallback_reply(&rule.errors, &e, &info));
-            resp.extensions_mut().insert(outcome(&session, true));
-            return resp;
+            outcome.subject = session.subject;
+            return render(snapshot.fallback_reply(&rule.errors, &e, &info));
         };
         // The headers the pipeline saw are the ones forwarded (then cleaned by `forward`).
         let mut req = req;
@@ -138,14 +138,14 @@ impl Proxy {
             &session,
             req,
         ));
-        let mut resp = match forwarding.await {
+        let resp = match forwarding.await {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::warn!(rule_id = %rule.id, upstream = %upstream.url, error = ?e, "upstream request failed");
                 forward::failure(e.status())
             }
         };
-        resp.extensions_mut().insert(outcome(&session, true));
+        outcome.subject = session.subject;
         resp
     }
 }
@@ -154,7 +154,9 @@ impl Handler for Proxy {
     fn call(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
         Box::pin(async move {
             let observation = Observation::begin("gatehouse-proxy", &mut req);
-            observation.finish(self.handle(req, peer, tls).await)
+            let mut outcome = Outcome::default();
+            let resp = self.handle(req, peer, tls, &mut outcome).await;
+            observation.finish(resp, &outcome)
         })
     }
 }

@@ -1,22 +1,34 @@
 //! Per-request observation: the access log line and the request metrics, for both listeners.
 //! Tokens and cookies are never logged (only method, host, path, rule, subject, outcome).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderName, HeaderValue, Request, Response};
 
+use crate::rules::Rule;
 use crate::server::Body;
 
 /// Header carrying the request id (honoured when the client or gateway sends one).
 // A `HeaderName` built at compile time: a `&str` name is parsed and validated on every use.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// What the pipeline decided, attached to the response's extensions by the handler.
+/// What the pipeline decided, filled in by the handler for the access log and the metrics
+/// (a slot the handler writes, not a response extension: that cost a map and two allocations
+/// per request).
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
-    pub rule_id: String,
+    /// The matched rule.
+    pub rule: Option<Arc<Rule>>,
     pub subject: String,
     pub granted: bool,
+}
+
+impl Outcome {
+    /// The matched rule's id, or "" when no rule matched.
+    pub fn rule_id(&self) -> &str {
+        self.rule.as_ref().map_or("", |r| r.id.as_str())
+    }
 }
 
 /// One request being observed. Dropped without `finish` (the client went away), it is
@@ -72,14 +84,11 @@ impl Observation {
         }
     }
 
-    /// Record the response and hand it back (with `X-Request-Id` set).
-    pub fn finish(mut self, mut resp: Response<Body>) -> Response<Body> {
+    /// Record the response and what was decided, and hand the response back (with
+    /// `X-Request-Id` set).
+    pub fn finish(mut self, mut resp: Response<Body>, outcome: &Outcome) -> Response<Body> {
         self.done = true;
-        let outcome = resp
-            .extensions_mut()
-            .remove::<Outcome>()
-            .unwrap_or_default();
-        self.record(resp.status().as_u16(), &outcome);
+        self.record(resp.status().as_u16(), outcome);
         if !resp.headers().contains_key(&REQUEST_ID) {
             resp.headers_mut()
                 .insert(REQUEST_ID, self.request_id.clone());
@@ -97,7 +106,7 @@ impl Observation {
             self.method.as_str(),
             self.uri.path(),
             status,
-            &outcome.rule_id,
+            outcome.rule_id(),
             took,
         );
         tracing::info!(
@@ -106,7 +115,7 @@ impl Observation {
             method = %self.method,
             host = %self.host,
             path = %self.uri.path(),
-            rule_id = %outcome.rule_id,
+            rule_id = outcome.rule_id(),
             subject = %outcome.subject,
             granted = outcome.granted,
             status,
