@@ -18,6 +18,11 @@ pub mod template;
 
 use std::net::IpAddr;
 
+/// Hash state of the in-memory caches whose keys are SHA-256 digests (token, session and
+/// introspection caches): the key is already uniformly distributed and cannot be steered, so a
+/// seeded fast hash replaces SipHash (four SipHash rounds over 32 bytes per lookup).
+pub type DigestKeyed = foldhash::fast::RandomState;
+
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 

@@ -36,6 +36,7 @@ use super::claims::Prepared;
 use crate::config::handlers::authn::JwtCache;
 use crate::config::types::Uri;
 use crate::credentials::KeySet;
+use crate::pipeline::DigestKeyed;
 use crate::registry::WeakRegistry;
 
 /// SHA-256 of a token (entry key) or of a cache identity (registry key).
@@ -111,7 +112,7 @@ pub(super) struct TokenCache {
     ttl: Duration,
     max_entries: u64,
     /// Created by the first store.
-    entries: OnceLock<Cache<Key, Arc<Entry>>>,
+    entries: OnceLock<Cache<Key, Arc<Entry>, DigestKeyed>>,
     /// Stores so far (each follows one signature verification); tests observe hits with it.
     #[cfg(test)]
     pub stores: std::sync::atomic::AtomicUsize,
@@ -196,7 +197,7 @@ impl TokenCache {
             Cache::builder()
                 .max_capacity(self.max_entries)
                 .expire_after(EntryLifetime)
-                .build()
+                .build_with_hasher(DigestKeyed::default())
         });
         #[cfg(test)]
         self.stores

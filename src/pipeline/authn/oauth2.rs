@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::config::types::Secret;
 use crate::outbound::{self, CallPolicy, OutboundError};
 use crate::pipeline::error::{msg, PipelineError};
+use crate::pipeline::DigestKeyed;
 
 /// A cache key: a SHA-256 over length-prefixed parts, so no secret is kept in clear and no two
 /// part lists collide.
@@ -55,7 +56,7 @@ impl<K, V> Expiry<K, Expiring<V>> for PerEntry {
 }
 
 /// A cache of `capacity` entries, each expiring after its own TTL.
-pub fn ttl_cache<K, V>(capacity: u64) -> Cache<K, Expiring<V>>
+pub fn ttl_cache<K, V>(capacity: u64) -> Cache<K, Expiring<V>, DigestKeyed>
 where
     K: std::hash::Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
@@ -63,12 +64,12 @@ where
     Cache::builder()
         .max_capacity(capacity)
         .expire_after(PerEntry)
-        .build()
+        .build_with_hasher(DigestKeyed::default())
 }
 
 /// A bounded cache whose entries expire after their own TTL; `try_get_with` gives single flight
 /// on misses (concurrent callers for one key wait for one computation; errors are not stored).
-pub type TtlCache<V> = Cache<Key, Expiring<V>>;
+pub type TtlCache<V> = Cache<Key, Expiring<V>, DigestKeyed>;
 
 /// The process-wide cache for `kind` with `capacity` entries (see the module docs).
 pub fn shared_cache<V>(kind: &'static str, capacity: u64) -> Arc<TtlCache<V>>
@@ -220,7 +221,7 @@ pub struct TokenSource {
     client_secret: Secret,
     scope: Vec<String>,
     audience: Option<String>,
-    cached: Cache<(), Expiring<Arc<str>>>,
+    cached: Cache<(), Expiring<Arc<str>>, DigestKeyed>,
 }
 
 // Hand-written: neither the secret nor the token is printed.

@@ -24,6 +24,7 @@ use moka::Expiry;
 
 use super::session_check::Identity;
 use crate::pipeline::error::PipelineError;
+use crate::pipeline::DigestKeyed;
 use crate::registry::WeakRegistry;
 
 /// Longest time a rejected credential is remembered: long enough to absorb a client retrying a
@@ -59,7 +60,7 @@ impl Expiry<Key, Arc<Entry>> for EntryTtl {
 
 /// The result cache of one handler config.
 pub struct ResultCache {
-    entries: Cache<Key, Arc<Entry>>,
+    entries: Cache<Key, Arc<Entry>, DigestKeyed>,
 }
 
 // Hand-written: entries hold identities; print the size only.
@@ -77,7 +78,7 @@ impl ResultCache {
             entries: Cache::builder()
                 .max_capacity(max_entries)
                 .expire_after(EntryTtl)
-                .build(),
+                .build_with_hasher(DigestKeyed::default()),
         }
     }
 

@@ -27,7 +27,7 @@ use crate::config::handlers::mutate::HydratorConfig;
 use crate::outbound::{self, CallPolicy, OutboundError};
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::session::Session;
-use crate::pipeline::{BuildError, RequestInfo};
+use crate::pipeline::{BuildError, DigestKeyed, RequestInfo};
 use crate::registry::WeakRegistry;
 
 pub const INVALID_JSON: &str = "The call to an external API returned an invalid JSON object";
@@ -340,7 +340,7 @@ async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, OutboundError
 /// Successful answers of one handler config; errors are never cached. Concurrent misses on
 /// one key make one call (moka `try_get_with`).
 struct HydrateCache {
-    entries: Cache<Key, Arc<Hydrated>>,
+    entries: Cache<Key, Arc<Hydrated>, DigestKeyed>,
 }
 
 impl HydrateCache {
@@ -353,7 +353,7 @@ impl HydrateCache {
             entries: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(DigestKeyed::default()),
         })
     }
 }

@@ -28,7 +28,7 @@ use crate::credentials::{JwksCache, JwksSource, KeySet, PublishedKeys};
 use crate::pipeline::error::{msg, PipelineError};
 use crate::pipeline::session::Session;
 use crate::pipeline::template::Template;
-use crate::pipeline::BuildError;
+use crate::pipeline::{BuildError, DigestKeyed};
 
 /// Most tokens kept in the process-wide token cache.
 pub const TOKEN_CACHE_ENTRIES: u64 = 10_000;
@@ -70,13 +70,13 @@ impl moka::Expiry<[u8; 32], Cached> for ReuseWindow {
     }
 }
 
-fn tokens() -> &'static moka::future::Cache<[u8; 32], Cached> {
-    static TOKENS: OnceLock<moka::future::Cache<[u8; 32], Cached>> = OnceLock::new();
+fn tokens() -> &'static moka::future::Cache<[u8; 32], Cached, DigestKeyed> {
+    static TOKENS: OnceLock<moka::future::Cache<[u8; 32], Cached, DigestKeyed>> = OnceLock::new();
     TOKENS.get_or_init(|| {
         moka::future::Cache::builder()
             .max_capacity(TOKEN_CACHE_ENTRIES)
             .expire_after(ReuseWindow)
-            .build()
+            .build_with_hasher(DigestKeyed::default())
     })
 }
 

@@ -26,7 +26,9 @@ enum Matcher {
     /// with the same text (`^([0-9]+)$`), which is what keeps 10,000 rules small.
     Split {
         head: Option<Arc<regex::Regex>>,
-        key: Box<str>,
+        /// KEY, with its substring searcher prepared once (SIMD; a `str::find` set one up on
+        /// every call).
+        key: memchr::memmem::Finder<'static>,
         tail: Arc<regex::Regex>,
         /// Full regex, compiled on the first `captures` call when there is a HEAD: the
         /// leftmost-first choice of KEY occurrence needs it. It compiled at load already.
@@ -102,15 +104,20 @@ impl Pattern {
                 tail,
                 ..
             } => Ok(url
-                .strip_prefix(&**key)
+                .as_bytes()
+                .starts_with(key.needle())
+                .then(|| &url[key.needle().len()..])
                 .is_some_and(|rest| tail.is_match(rest))),
             Matcher::Split {
                 head: Some(head),
                 key,
                 tail,
                 ..
-            } => Ok(occurrences(url, key)
-                .any(|j| head.is_match(&url[..j]) && tail.is_match(&url[j + key.len()..]))),
+            } => {
+                let len = key.needle().len();
+                Ok(occurrences(url, key)
+                    .any(|j| head.is_match(&url[..j]) && tail.is_match(&url[j + len..])))
+            }
         }
     }
 
@@ -144,8 +151,10 @@ impl Pattern {
                 tail,
                 ..
             } => Ok(url
-                .strip_prefix(&**key)
-                .map_or_else(Vec::new, |rest| linear(tail, rest))),
+                .as_bytes()
+                .starts_with(key.needle())
+                .then(|| linear(tail, &url[key.needle().len()..]))
+                .unwrap_or_default()),
             Matcher::Split { full, .. } => {
                 if full.get().is_none() {
                     let re = shared_linear(&self.regex).map_err(|e| MatchError::Engine {
@@ -197,14 +206,27 @@ impl Pattern {
     }
 }
 
-/// Byte offsets of every (also overlapping) occurrence of the non-empty `key` in `url`.
-fn occurrences<'a>(url: &'a str, key: &'a str) -> impl Iterator<Item = usize> + 'a {
-    let step = key.chars().next().map_or(1, char::len_utf8);
+/// Byte offsets of every (also overlapping) occurrence of the non-empty `key` in `url`. Each is
+/// a character boundary: `key` is valid UTF-8 and starts with a character.
+fn occurrences<'a>(
+    url: &'a str,
+    key: &'a memchr::memmem::Finder<'static>,
+) -> impl Iterator<Item = usize> + 'a {
+    let needle = key.needle();
+    // The length of the key's first character: the next occurrence starts after it.
+    let step = match needle.first() {
+        None => 1,
+        Some(b) if *b < 0x80 => 1,
+        Some(b) => b.leading_ones() as usize,
+    };
     let mut from = 0;
-    std::iter::from_fn(move || {
-        let at = from + url.get(from..)?.find(key)?;
+    std::iter::from_fn(move || loop {
+        let at = from + key.find(url.as_bytes().get(from..)?)?;
         from = at + step;
-        Some(at)
+        // Always true for a non-empty key; never slice a URL inside a character.
+        if url.is_char_boundary(at) {
+            return Some(at);
+        }
     })
 }
 
@@ -262,7 +284,7 @@ fn split(t: &Translated, k: usize, strategy: Strategy) -> Option<Matcher> {
     }
     Some(Matcher::Split {
         head,
-        key: t.segments[k].literal.as_str().into(),
+        key: memchr::memmem::Finder::new(t.segments[k].literal.as_bytes()).into_owned(),
         tail,
         full: OnceLock::new(),
     })
