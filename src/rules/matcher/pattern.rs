@@ -103,11 +103,7 @@ impl Pattern {
                 key,
                 tail,
                 ..
-            } => Ok(url
-                .as_bytes()
-                .starts_with(key.needle())
-                .then(|| &url[key.needle().len()..])
-                .is_some_and(|rest| tail.is_match(rest))),
+            } => Ok(strip_key(url, key).is_some_and(|rest| tail.is_match(rest))),
             Matcher::Split {
                 head: Some(head),
                 key,
@@ -150,11 +146,7 @@ impl Pattern {
                 key,
                 tail,
                 ..
-            } => Ok(url
-                .as_bytes()
-                .starts_with(key.needle())
-                .then(|| linear(tail, &url[key.needle().len()..]))
-                .unwrap_or_default()),
+            } => Ok(strip_key(url, key).map_or_else(Vec::new, |rest| linear(tail, rest))),
             Matcher::Split { full, .. } => {
                 if full.get().is_none() {
                     let re = shared_linear(&self.regex).map_err(|e| MatchError::Engine {
@@ -203,6 +195,16 @@ impl Pattern {
                 message: other.to_string(),
             },
         }
+    }
+}
+
+/// What follows `key` when `url` starts with it (a character boundary: `key` is valid UTF-8).
+fn strip_key<'a>(url: &'a str, key: &memchr::memmem::Finder<'_>) -> Option<&'a str> {
+    let needle = key.needle();
+    if url.as_bytes().starts_with(needle) {
+        url.get(needle.len()..)
+    } else {
+        None
     }
 }
 
