@@ -20,8 +20,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -79,15 +80,114 @@ struct IdleConn {
 struct Conn {
     send: SendRequest<Body>,
     driver: Connection<TokioIo<TcpStream>, Body>,
+    /// What the driver, the response future and the body are polled with (see [`InTask`]).
+    waker: Waker,
+    in_task: Arc<InTask>,
 }
 
 impl Conn {
+    fn new(send: SendRequest<Body>, driver: Connection<TokioIo<TcpStream>, Body>) -> Self {
+        let in_task = Arc::new(InTask::default());
+        Self {
+            send,
+            driver,
+            waker: Waker::from(Arc::clone(&in_task)),
+            in_task,
+        }
+    }
+
+    /// Poll `f` (the driver and what it feeds) on behalf of the task `cx` belongs to; a wake
+    /// that one part gives another while `f` runs re-runs `f` here instead of re-polling the
+    /// whole task (see [`InTask`]).
+    fn poll_in_task<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut f: impl FnMut(&mut Self, &mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        self.in_task.set_task(cx.waker());
+        let waker = self.waker.clone();
+        let mut inner = Context::from_waker(&waker);
+        for _ in 0..MAX_IN_TASK_ROUNDS {
+            self.in_task.state.store(POLLING, Ordering::SeqCst);
+            let result = f(self, &mut inner);
+            let woken = self
+                .in_task
+                .state
+                .compare_exchange(POLLING, IDLE, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err();
+            self.in_task.state.store(IDLE, Ordering::SeqCst);
+            // Ready: the caller polls again for what follows (next frame, the body) or is done
+            // with the connection, which then goes back to the pool and is polled there.
+            if result.is_ready() || !woken {
+                return result;
+            }
+        }
+        // Something keeps waking itself: let the runtime schedule the task again.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
     /// Poll the connection once without a task to wake: true while it can carry a request.
     fn usable(&mut self) -> bool {
         let mut cx = Context::from_waker(Waker::noop());
         match Pin::new(&mut self.driver).poll(&mut cx) {
             Poll::Ready(_) => false,
             Poll::Pending => self.send.is_ready(),
+        }
+    }
+}
+
+/// Rounds [`Conn::poll_in_task`] runs before it yields to the runtime.
+const MAX_IN_TASK_ROUNDS: usize = 8;
+const IDLE: u8 = 0;
+const POLLING: u8 = 1;
+const WOKEN: u8 = 2;
+
+/// The waker of one upstream connection's parts (hyper's client driver, the response future,
+/// the response body), which all run inside one request's task. hyper hands work between them
+/// with wake-ups (the body asking the driver for more data, the driver completing the response
+/// future); with the task's own waker each of those, coming while the task is being polled,
+/// made the runtime poll the whole server connection once more for nothing (a third poll per
+/// proxied request). A wake-up that arrives while the parts are being polled only marks another
+/// round; one that arrives at any other time (the socket became readable) wakes the task.
+#[derive(Default)]
+struct InTask {
+    /// `IDLE`, `POLLING`, or `POLLING | WOKEN`: one word, so that a wake-up racing the end of
+    /// a round is never lost.
+    state: AtomicU8,
+    task: Mutex<Option<Waker>>,
+}
+
+impl InTask {
+    fn set_task(&self, waker: &Waker) {
+        let mut task = self.task.lock().unwrap_or_else(|p| p.into_inner());
+        match &*task {
+            Some(current) if current.will_wake(waker) => {}
+            _ => *task = Some(waker.clone()),
+        }
+    }
+}
+
+impl InTask {
+    /// Forget the task (the connection goes idle): an idle connection must not keep a finished
+    /// task's memory alive.
+    fn clear_task(&self) {
+        self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+impl Wake for InTask {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.state.fetch_or(WOKEN, Ordering::SeqCst) & POLLING != 0 {
+            return;
+        }
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(task) = task {
+            task.wake();
         }
     }
 }
@@ -203,7 +303,7 @@ impl Pool {
         let (send, driver) = http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await?;
-        Ok(Box::new(Conn { send, driver }))
+        Ok(Box::new(Conn::new(send, driver)))
     }
 }
 
@@ -240,19 +340,29 @@ where
     let mut sent = pin!(sent);
     let mut running = true;
     std::future::poll_fn(|cx| {
-        if running {
-            if let Poll::Ready(result) = Pin::new(&mut conn.driver).poll(cx) {
+        conn.poll_in_task(cx, |conn, cx| {
+            if running && drive_once(conn, cx) {
                 running = false;
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "upstream connection failed");
-                }
             }
-        }
-        sent.as_mut()
-            .poll(cx)
-            .map(|r| r.map(|resp| (resp, running)))
+            sent.as_mut()
+                .poll(cx)
+                .map(|r| r.map(|resp| (resp, running)))
+        })
     })
     .await
+}
+
+/// Poll the connection's driver once; true when it has stopped (closed or failed).
+fn drive_once(conn: &mut Conn, cx: &mut Context<'_>) -> bool {
+    match Pin::new(&mut conn.driver).poll(cx) {
+        Poll::Pending => false,
+        Poll::Ready(result) => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "upstream connection failed");
+            }
+            true
+        }
+    }
 }
 
 /// The response body: relays the upstream's body while driving its connection, and returns the
@@ -273,15 +383,19 @@ impl Relay {
 
     /// Back to the pool, if the exchange is complete and the connection can carry another.
     fn check_in(&mut self) {
-        let Some(mut conn) = self.conn.take() else {
+        let Some(conn) = self.conn.take() else {
             return;
         };
         let Some(shared) = self.pool.upgrade() else {
             return;
         };
-        if !conn.usable() {
+        // The driver was polled in the same round that saw the body end (a connection the
+        // upstream said it would close has stopped by then); whether it can carry another
+        // request is checked when it is checked out.
+        if conn.send.is_closed() {
             return;
         }
+        conn.in_task.clear_task();
         let max = shared.settings.max_idle_per_host;
         let mut idle = shared.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() <= self.shard {
@@ -306,15 +420,23 @@ impl HttpBody for Relay {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        if let Some(conn) = &mut this.conn {
-            if let Poll::Ready(result) = Pin::new(&mut conn.driver).poll(cx) {
-                this.conn = None;
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "upstream connection failed");
+        let body = &mut this.body;
+        let frame = match &mut this.conn {
+            None => Pin::new(body).poll_frame(cx),
+            Some(conn) => {
+                let mut stopped = false;
+                let frame = conn.poll_in_task(cx, |conn, cx| {
+                    if !stopped && drive_once(conn, cx) {
+                        stopped = true;
+                    }
+                    Pin::new(&mut *body).poll_frame(cx)
+                });
+                if stopped {
+                    this.conn = None;
                 }
+                frame
             }
-        }
-        let frame = Pin::new(&mut this.body).poll_frame(cx);
+        };
         match &frame {
             Poll::Ready(None) => this.check_in(),
             Poll::Ready(Some(Err(_))) => this.conn = None,

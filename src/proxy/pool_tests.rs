@@ -151,6 +151,49 @@ async fn a_connection_carries_request_after_request() {
     assert_eq!(up.accepted.load(Ordering::SeqCst), 1);
 }
 
+/// A body many socket buffers long, sent chunked, read slowly: every part of it arrives (the
+/// connection's driver and the body hand work to each other inside the reading task, and no
+/// wake-up between them may be lost), then the connection carries the next request.
+#[tokio::test]
+async fn a_large_body_read_slowly_arrives_whole_and_the_connection_is_reused() {
+    const CHUNK: usize = 64 * 1024;
+    const CHUNKS: usize = 64;
+    let mut answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+    for i in 0..CHUNKS {
+        answer.extend_from_slice(format!("{CHUNK:x}\r\n").as_bytes());
+        answer.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, CHUNK));
+        answer.extend_from_slice(b"\r\n");
+    }
+    answer.extend_from_slice(b"0\r\n\r\n");
+    let up = upstream(answer.leak(), After::KeepAlive).await;
+    let pool = Pool::new(settings());
+    for round in 0..2 {
+        let resp = pool
+            .send(&url(up.port), get(up.port, "GET"))
+            .await
+            .expect("response");
+        let mut body = resp.into_body();
+        let read = async {
+            let (mut total, mut frames) = (0, 0);
+            while let Some(frame) = body.frame().await {
+                let data = frame.expect("frame").into_data().unwrap_or_default();
+                total += data.len();
+                frames += 1;
+                if frames % 16 == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            total
+        };
+        // A lost wake-up stalls the body: fail, do not hang.
+        let total = tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .expect("the body stalled");
+        assert_eq!(total, CHUNK * CHUNKS, "round {round}");
+    }
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn bodiless_answers_return_the_connection_too() {
     // HEAD, and answers the server never polls for a body (the relay is dropped at its end).
