@@ -18,11 +18,6 @@ pub mod template;
 
 use std::net::IpAddr;
 
-/// Hash state of the in-memory caches whose keys are SHA-256 digests (token, session and
-/// introspection caches): the key is already uniformly distributed and cannot be steered, so a
-/// seeded fast hash replaces SipHash (four SipHash rounds over 32 bytes per lookup).
-pub type DigestKeyed = foldhash::fast::RandomState;
-
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
@@ -30,6 +25,11 @@ pub use error::PipelineError;
 use session::{MatchContext, RequestUrl, Session};
 
 use crate::rules::Rule;
+
+/// Hash state of the in-memory caches whose keys are SHA-256 digests (token, session and
+/// introspection caches): the key is already uniformly distributed and cannot be steered, so a
+/// seeded fast hash replaces SipHash (four SipHash rounds over 32 bytes per lookup).
+pub type DigestKeyed = foldhash::fast::RandomState;
 
 /// What the pipeline knows about the request being decided.
 #[derive(Debug, Clone, Default)]

@@ -80,22 +80,11 @@ struct IdleConn {
 struct Conn {
     send: SendRequest<Body>,
     driver: Connection<TokioIo<TcpStream>, Body>,
-    /// What the driver, the response future and the body are polled with (see [`InTask`]).
-    waker: Waker,
+    /// The waker of the driver, the response future and the body (see [`InTask`]).
     in_task: Arc<InTask>,
 }
 
 impl Conn {
-    fn new(send: SendRequest<Body>, driver: Connection<TokioIo<TcpStream>, Body>) -> Self {
-        let in_task = Arc::new(InTask::default());
-        Self {
-            send,
-            driver,
-            waker: Waker::from(Arc::clone(&in_task)),
-            in_task,
-        }
-    }
-
     /// Poll `f` (the driver and what it feeds) on behalf of the task `cx` belongs to; a wake
     /// that one part gives another while `f` runs re-runs `f` here instead of re-polling the
     /// whole task (see [`InTask`]).
@@ -105,17 +94,12 @@ impl Conn {
         mut f: impl FnMut(&mut Self, &mut Context<'_>) -> Poll<T>,
     ) -> Poll<T> {
         self.in_task.set_task(cx.waker());
-        let waker = self.waker.clone();
+        let waker = Waker::from(Arc::clone(&self.in_task));
         let mut inner = Context::from_waker(&waker);
         for _ in 0..MAX_IN_TASK_ROUNDS {
             self.in_task.state.store(POLLING, Ordering::SeqCst);
             let result = f(self, &mut inner);
-            let woken = self
-                .in_task
-                .state
-                .compare_exchange(POLLING, IDLE, Ordering::SeqCst, Ordering::SeqCst)
-                .is_err();
-            self.in_task.state.store(IDLE, Ordering::SeqCst);
+            let woken = self.in_task.state.swap(IDLE, Ordering::SeqCst) & WOKEN != 0;
             // Ready: the caller polls again for what follows (next frame, the body) or is done
             // with the connection, which then goes back to the pool and is polled there.
             if result.is_ready() || !woken {
@@ -166,9 +150,7 @@ impl InTask {
             _ => *task = Some(waker.clone()),
         }
     }
-}
 
-impl InTask {
     /// Forget the task (the connection goes idle): an idle connection must not keep a finished
     /// task's memory alive.
     fn clear_task(&self) {
@@ -303,7 +285,11 @@ impl Pool {
         let (send, driver) = http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await?;
-        Ok(Box::new(Conn::new(send, driver)))
+        Ok(Box::new(Conn {
+            send,
+            driver,
+            in_task: Arc::default(),
+        }))
     }
 }
 

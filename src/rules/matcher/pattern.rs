@@ -209,22 +209,15 @@ fn strip_key<'a>(url: &'a str, key: &memchr::memmem::Finder<'_>) -> Option<&'a s
 }
 
 /// Byte offsets of every (also overlapping) occurrence of the non-empty `key` in `url`. Each is
-/// a character boundary: `key` is valid UTF-8 and starts with a character.
+/// a character boundary: `key` is valid UTF-8, so it cannot start on a continuation byte.
 fn occurrences<'a>(
     url: &'a str,
     key: &'a memchr::memmem::Finder<'static>,
 ) -> impl Iterator<Item = usize> + 'a {
-    let needle = key.needle();
-    // The length of the key's first character: the next occurrence starts after it.
-    let step = match needle.first() {
-        None => 1,
-        Some(b) if *b < 0x80 => 1,
-        Some(b) => b.leading_ones() as usize,
-    };
     let mut from = 0;
     std::iter::from_fn(move || loop {
         let at = from + key.find(url.as_bytes().get(from..)?)?;
-        from = at + step;
+        from = at + 1;
         // Always true for a non-empty key; never slice a URL inside a character.
         if url.is_char_boundary(at) {
             return Some(at);
