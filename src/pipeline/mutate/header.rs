@@ -43,11 +43,14 @@ impl HeaderMutator {
                 PipelineError::internal(crate::pipeline::error::msg::INTERNAL)
                     .with_reason(format!("header mutator: rendering `{name}`: {e}"))
             })?;
-            let value = HeaderValue::from_str(&rendered).map_err(|_| {
-                PipelineError::internal(crate::pipeline::error::msg::INTERNAL).with_reason(format!(
-                    "header mutator: `{name}` rendered to an invalid header value"
-                ))
-            })?;
+            // The rendered string becomes the value's buffer (no copy; the simple templates
+            // render at exact capacity, so no allocation either).
+            let value =
+                HeaderValue::from_maybe_shared(bytes::Bytes::from(rendered)).map_err(|_| {
+                    PipelineError::internal(crate::pipeline::error::msg::INTERNAL).with_reason(
+                        format!("header mutator: `{name}` rendered to an invalid header value"),
+                    )
+                })?;
             session.header.insert(name.clone(), value);
         }
         Ok(())

@@ -31,6 +31,7 @@ mod json;
 mod lexer;
 mod parser;
 mod printf;
+mod simple;
 mod sprig;
 mod sprig_data;
 mod value;
@@ -55,6 +56,9 @@ pub struct Template {
 struct Inner {
     source: String,
     nodes: Vec<ast::Node>,
+    /// Every node is text or a field chain printed as is (`{{ .Subject }}`,
+    /// `X {{ print .Extra.email }}`): rendered by [`simple::render`] without the engine.
+    simple: bool,
 }
 
 /// Why a template failed to parse or render. Positions are 1-based `line:column`.
@@ -104,6 +108,7 @@ impl Template {
         Ok(Template {
             inner: Arc::new(Inner {
                 source: source.to_string(),
+                simple: simple::applies(&nodes),
                 nodes,
             }),
         })
@@ -111,6 +116,11 @@ impl Template {
 
     /// Render against a session (the `.` of the template is the session).
     pub fn render(&self, session: &Session) -> Result<String, TemplateError> {
+        if self.inner.simple {
+            if let Some(out) = simple::render(&self.inner.nodes, session) {
+                return Ok(out);
+            }
+        }
         let root = Value::Obj(Obj::Session(session));
         exec::Exec::run(&self.inner.source, &self.inner.nodes, root)
     }
