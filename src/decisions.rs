@@ -66,23 +66,10 @@ where
     match pipeline::run(&rule, &info, &mut session).await {
         Ok(()) => {
             tracing::debug!(rule_id = %rule.id, subject = %session.subject, method = %info.method, url = %info.url, granted = true, "access request granted");
+            let headers =
+                answer_headers(std::mem::take(&mut session.header), &rule.mutator_headers);
             let mut resp = Response::new(crate::server::empty());
-            let headers = resp.headers_mut();
-            for name in session.header.keys() {
-                let n = name.as_str();
-                if n == CONTENT_LENGTH.as_str() || n == HOST.as_str() || HOP_BY_HOP.contains(&n) {
-                    // Never describe this connection or its framing in a decision answer.
-                    continue;
-                }
-                // The noop mutator echoes client headers: never a variant spelling of a
-                // header another handler of the rule sets (DESIGN §6).
-                if crate::proxy::headers::is_spoof_variant(name, &rule.mutator_headers) {
-                    continue;
-                }
-                if let Some(v) = session.header.get(name) {
-                    headers.insert(name.clone(), v.clone());
-                }
-            }
+            *resp.headers_mut() = headers;
             outcome.subject = session.subject;
             outcome.granted = true;
             resp
@@ -93,6 +80,38 @@ where
             render(snapshot.fallback_reply(&rule.errors, &e, &info))
         }
     }
+}
+
+/// A granted decision's headers: the session's (SPEC §6.2), one value per name (the first:
+/// Oathkeeper sets `Header.Get(k)`), less what describes this connection or its framing, and
+/// less variant spellings of a header a handler of the rule sets (the noop mutator echoes client
+/// headers; DESIGN §6).
+fn answer_headers(mut headers: HeaderMap, mutator_headers: &[HeaderName]) -> HeaderMap {
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let n = name.as_str();
+            n == CONTENT_LENGTH.as_str()
+                || n == HOST.as_str()
+                || HOP_BY_HOP.contains(&n)
+                || crate::proxy::headers::is_spoof_variant(name, mutator_headers)
+        })
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
+    }
+    // `len` counts values: equal to the name count unless some name has more than one.
+    if headers.len() != headers.keys_len() {
+        let mut firsts = HeaderMap::with_capacity(headers.keys_len());
+        for name in headers.keys() {
+            if let Some(v) = headers.get(name) {
+                firsts.insert(name.clone(), v.clone());
+            }
+        }
+        headers = firsts;
+    }
+    headers
 }
 
 fn log_decision(info: &RequestInfo, rule_id: Option<&str>, subject: &str, e: &PipelineError) {
@@ -147,45 +166,65 @@ fn request_info<B>(
     if !trusted {
         strip_forwarded(&mut headers);
     }
-    let fwd = |name: &HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+    // One pass over the headers for the five this needs (a lookup by name hashes it).
+    let (mut x_method, mut x_proto, mut x_host, mut x_uri, mut host_header) =
+        (None, None, None, None, None);
+    for (name, value) in &headers {
+        let slot = if *name == HOST {
+            &mut host_header
+        } else if !name.as_str().starts_with("x-forwarded-") {
+            continue;
+        } else if *name == X_FORWARDED_METHOD {
+            &mut x_method
+        } else if *name == X_FORWARDED_PROTO {
+            &mut x_proto
+        } else if *name == X_FORWARDED_HOST {
+            &mut x_host
+        } else if *name == X_FORWARDED_URI {
+            &mut x_uri
+        } else {
+            continue;
+        };
+        // The first value, as `HeaderMap::get` gives it.
+        if slot.is_none() {
+            *slot = Some(value.to_str().ok());
+        }
+    }
+    let (x_method, x_proto, x_host, x_uri, host_header) = (
+        x_method.flatten(),
+        x_proto.flatten(),
+        x_host.flatten(),
+        x_uri.flatten(),
+        host_header.flatten(),
+    );
+    let method = x_method.unwrap_or(req.method().as_str()).to_string();
+    let scheme = x_proto
+        .unwrap_or(if tls { "https" } else { "http" })
+        .to_string();
+    let host = match x_host.or(host_header) {
+        Some(h) => h.to_string(),
+        None => req
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
     };
-    let method = fwd(&X_FORWARDED_METHOD).unwrap_or_else(|| req.method().as_str().to_string());
-    let scheme =
-        fwd(&X_FORWARDED_PROTO).unwrap_or_else(|| if tls { "https" } else { "http" }.into());
-    let host = fwd(&X_FORWARDED_HOST)
-        .or_else(|| {
-            headers
-                .get(HOST)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        })
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
-        .unwrap_or_default();
     let own_path = req.uri().path();
     let own_rest = own_path.strip_prefix("/decisions").unwrap_or(own_path);
-    let raw_query = req.uri().query().unwrap_or("").to_string();
-    let (raw_path, original_uri) = match fwd(&X_FORWARDED_URI) {
-        Some(uri) => (uri.split('?').next().unwrap_or("").to_string(), uri),
-        None => {
-            let mut o = own_rest.to_string();
-            if !raw_query.is_empty() {
-                o.push('?');
-                o.push_str(&raw_query);
-            }
-            (own_rest.to_string(), o)
-        }
+    let raw_query = req.uri().query().unwrap_or("");
+    let (raw_path, original_uri) = match x_uri {
+        Some(uri) => (uri.split('?').next().unwrap_or(""), uri.to_string()),
+        None if raw_query.is_empty() => (own_rest, own_rest.to_string()),
+        None => (own_rest, format!("{own_rest}?{raw_query}")),
     };
+    let path = normalize_path(raw_path);
     let mut info = RequestInfo {
         method,
         url: RequestUrl {
             scheme,
             host,
             path: String::new(),
-            raw_query,
+            raw_query: raw_query.to_string(),
         },
         headers,
         remote_addr: Some(peer.ip()),
@@ -193,7 +232,7 @@ fn request_info<B>(
         original_uri,
         body: None,
     };
-    match normalize_path(&raw_path) {
+    match path {
         Ok(p) => {
             info.url.path = p;
             Ok(info)
@@ -211,5 +250,41 @@ pub fn strip_forwarded(headers: &mut HeaderMap) {
         .collect();
     for n in names {
         headers.remove(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    // SPEC §6.2: the answer carries the session headers, the first value of each, never framing,
+    // connection or Host headers, nor a variant spelling of a mutator's header.
+    #[test]
+    fn answer_headers_keep_first_values_and_drop_framing() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-user", "alice"),
+            ("x-group", "a"),
+            ("x-group", "b"),
+            ("content-length", "12"),
+            ("host", "example.com"),
+            ("connection", "close"),
+            ("transfer-encoding", "chunked"),
+            ("x_user", "mallory"),
+        ] {
+            h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        let out = answer_headers(h, &[HeaderName::from_static("x-user")]);
+        let mut got: Vec<_> = out
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("?")))
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, [("x-group", "a"), ("x-user", "alice")]);
+
+        let mut single = HeaderMap::new();
+        single.insert("x-user", HeaderValue::from_static("alice"));
+        assert_eq!(answer_headers(single.clone(), &[]), single);
     }
 }

@@ -51,13 +51,17 @@ impl Observation {
     /// Start observing; a request without `X-Request-Id` gets a generated one (also sent
     /// upstream, so logs on both sides can be joined).
     pub fn begin<B>(service: &'static str, req: &mut Request<B>) -> Self {
-        let request_id = match req.headers().get(&REQUEST_ID) {
-            Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
-            _ => {
+        // One lookup (a lookup by name hashes it) for the read and the write.
+        let request_id = match req.headers_mut().entry(REQUEST_ID) {
+            http::header::Entry::Occupied(e) if !e.get().is_empty() && e.get().len() <= 200 => {
+                e.get().clone()
+            }
+            http::header::Entry::Occupied(mut e) => {
                 let v = new_request_id();
-                req.headers_mut().insert(REQUEST_ID, v.clone());
+                e.insert(v.clone());
                 v
             }
+            http::header::Entry::Vacant(e) => e.insert(new_request_id()).clone(),
         };
         // The host only appears in the access log: not copied when that is off.
         let host = if tracing::enabled!(target: "gatehouse::access", tracing::Level::INFO) {
@@ -89,9 +93,8 @@ impl Observation {
     pub fn finish(mut self, mut resp: Response<Body>, outcome: &Outcome) -> Response<Body> {
         self.done = true;
         self.record(resp.status().as_u16(), outcome);
-        if !resp.headers().contains_key(&REQUEST_ID) {
-            resp.headers_mut()
-                .insert(REQUEST_ID, self.request_id.clone());
+        if let http::header::Entry::Vacant(e) = resp.headers_mut().entry(REQUEST_ID) {
+            e.insert(self.request_id.clone());
         }
         resp
     }
