@@ -67,21 +67,23 @@ impl MatchIndex {
     /// Indices of every pattern that matches `url`, ascending. An error from any candidate
     /// (backtracking budget) fails the whole lookup: the caller must not pick a rule.
     pub fn find(&self, url: &str) -> Result<Vec<usize>, MatchError> {
-        let mut candidates = Vec::new();
-        if let Some(keys) = &self.keys {
-            keys.candidates(url.as_bytes(), &mut candidates);
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
+        // One vector: the candidates, then the ones that match kept in place.
         let mut found = Vec::new();
-        for id in candidates
-            .into_iter()
-            .chain(self.fallback_each.iter().copied())
-        {
+        if let Some(keys) = &self.keys {
+            keys.candidates(url.as_bytes(), &mut found);
+        }
+        found.sort_unstable();
+        found.dedup();
+        found.extend_from_slice(&self.fallback_each);
+        let mut kept = 0;
+        for i in 0..found.len() {
+            let id = found[i];
             if self.patterns[id].is_match(url)? {
-                found.push(id);
+                found[kept] = id;
+                kept += 1;
             }
         }
+        found.truncate(kept);
         if let Some(set) = &self.fallback_set {
             found.extend(set.matches(url).iter().map(|i| self.fallback_set_ids[i]));
         }
