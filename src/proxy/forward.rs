@@ -73,6 +73,20 @@ fn upstream_uri(
     info: &RequestInfo,
     absolute: bool,
 ) -> Result<Uri, ForwardError> {
+    let base = upstream.url.path();
+    if !absolute
+        && upstream.strip_path.is_none()
+        && (base.is_empty() || base == "/")
+        && info.url.raw_query.is_empty()
+        && info.url.path.starts_with('/')
+    {
+        // The common case: the request's own (normalized) path, re-encoded, and nothing else;
+        // parsed straight from it, without the intermediate strings.
+        let path = encode_path(&info.url.path);
+        return http::uri::PathAndQuery::try_from(&*path)
+            .map(Uri::from)
+            .map_err(|e| ForwardError::Failed(format!("invalid upstream URI: {e}")));
+    }
     let path = upstream_path(upstream, &info.url.path);
     let path = encode_path(&path);
     let scheme = upstream.url.scheme();
@@ -213,6 +227,38 @@ mod tests {
             url: url::Url::parse(url).expect("url"),
             preserve_host: false,
             strip_path: strip.map(|s| format!("/{}", s.trim_matches('/'))),
+        }
+    }
+
+    // SPEC §4.6: the request line sent upstream is the normalized path re-encoded, the raw
+    // query after it; the shortcut for a root upstream gives what the general path gives.
+    #[test]
+    fn upstream_request_lines() {
+        let info = |path: &str, query: &str| {
+            let mut i = RequestInfo::default();
+            i.url.path = path.into();
+            i.url.raw_query = query.into();
+            i
+        };
+        for (base, strip, path, query, want) in [
+            ("http://u:1", None, "/a/b", "", "/a/b"),
+            ("http://u:1/", None, "/a b/é", "", "/a%20b/%C3%A9"),
+            ("http://u:1", None, "/100%/q?x#y", "", "/100%25/q%3Fx%23y"),
+            ("http://u:1", None, "/a", "k=v&x", "/a?k=v&x"),
+            ("http://u:1/base", None, "/a", "", "/base/a"),
+            ("http://u:1/", Some("api"), "/api/a", "q=1", "/a?q=1"),
+            ("http://u:1", None, "/", "", "/"),
+        ] {
+            let u = up(base, strip);
+            let got =
+                upstream_uri(&u, authority(&u.url), &info(path, query), false).expect("valid");
+            assert_eq!(got.to_string(), want, "{base} {path}");
+            let abs = upstream_uri(&u, authority(&u.url), &info(path, query), true).expect("valid");
+            assert_eq!(
+                abs.to_string(),
+                format!("http://u:1{want}"),
+                "{base} {path}"
+            );
         }
     }
 
