@@ -1,5 +1,6 @@
 //! Building and sending the upstream request (SPEC §4.6) and relaying the answer.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,14 +37,14 @@ impl ForwardError {
 /// The upstream path: POSIX join of the upstream URL's path and the normalized request path,
 /// cleaned, then `strip_path` removed once (SPEC §4.6). The removal only happens at a segment
 /// boundary (`/api` is stripped from `/api/x`, never from `/apiary/x`).
-pub fn upstream_path(upstream: &Upstream, request_path: &str) -> String {
+pub fn upstream_path<'a>(upstream: &Upstream, request_path: &'a str) -> Cow<'a, str> {
     let base = upstream.url.path();
     // The request path is already normalized (clean, rooted): joined to a root upstream path it
-    // stays as it is, the common case, without a second cleaning pass.
+    // stays as it is, the common case, without a second cleaning pass or a copy.
     let joined = if (base.is_empty() || base == "/") && request_path.starts_with('/') {
-        request_path.to_owned()
+        Cow::Borrowed(request_path)
     } else {
-        clean_path(&format!("{base}/{request_path}"))
+        Cow::Owned(clean_path(&format!("{base}/{request_path}")))
     };
     let Some(strip) = &upstream.strip_path else {
         return joined;
@@ -54,11 +55,11 @@ pub fn upstream_path(upstream: &Upstream, request_path: &str) -> String {
         let end = at + strip.len();
         if end == joined.len() || joined.as_bytes()[end] == b'/' || strip == "/" {
             let rest = format!("{}{}", &joined[..at], &joined[end..]);
-            return if rest.is_empty() {
+            return Cow::Owned(if rest.is_empty() {
                 "/".to_string()
             } else {
                 rest
-            };
+            });
         }
         from = at + 1;
     }
@@ -73,22 +74,17 @@ fn upstream_uri(
     info: &RequestInfo,
     absolute: bool,
 ) -> Result<Uri, ForwardError> {
-    let base = upstream.url.path();
-    if !absolute
-        && upstream.strip_path.is_none()
-        && (base.is_empty() || base == "/")
-        && info.url.raw_query.is_empty()
-        && info.url.path.starts_with('/')
-    {
-        // The common case: the request's own (normalized) path, re-encoded, and nothing else;
-        // parsed straight from it, without the intermediate strings.
-        let path = encode_path(&info.url.path);
-        return http::uri::PathAndQuery::try_from(&*path)
-            .map(Uri::from)
-            .map_err(|e| ForwardError::Failed(format!("invalid upstream URI: {e}")));
-    }
+    let invalid =
+        |e: &dyn std::fmt::Display| ForwardError::Failed(format!("invalid upstream URI: {e}"));
     let path = upstream_path(upstream, &info.url.path);
     let path = encode_path(&path);
+    if !absolute && info.url.raw_query.is_empty() {
+        // The common case: the path is the whole target, parsed where it lies (no string built
+        // around it).
+        return http::uri::PathAndQuery::try_from(&*path)
+            .map(Uri::from)
+            .map_err(|e| invalid(&e));
+    }
     let scheme = upstream.url.scheme();
     let mut s = String::with_capacity(
         scheme.len() + 3 + authority.len() + path.len() + 1 + info.url.raw_query.len(),
@@ -103,7 +99,7 @@ fn upstream_uri(
         s.push('?');
         s.push_str(&info.url.raw_query);
     }
-    Uri::try_from(s).map_err(|e| ForwardError::Failed(format!("invalid upstream URI: {e}")))
+    Uri::try_from(s).map_err(|e| invalid(&e))
 }
 
 /// `host[:port]` of an upstream URL (default ports omitted, as clients send them): a slice of
@@ -231,7 +227,8 @@ mod tests {
     }
 
     // SPEC §4.6: the request line sent upstream is the normalized path re-encoded, the raw
-    // query after it; the shortcut for a root upstream gives what the general path gives.
+    // query after it; origin form (parsed from the path alone when there is no query) and
+    // absolute form agree.
     #[test]
     fn upstream_request_lines() {
         let info = |path: &str, query: &str| {
