@@ -1,48 +1,51 @@
 //! Token extraction shared by `bearer_token`, `jwt` and `oauth2_introspection` (SPEC §5.1
 //! `token_from`).
 
+use std::borrow::Cow;
+
 use http::HeaderMap;
 
 use crate::config::handlers::TokenFrom;
 use crate::pipeline::RequestInfo;
 
-/// The token a request carries at `from`, if any (empty values count as none).
+/// The token a request carries at `from`, if any (empty values count as none); borrowed from the
+/// request except for a percent-decoded query parameter.
 ///
 /// - absent, or `header: Authorization` (exact spelling): `Authorization: Bearer <token>`, the
 ///   scheme compared case-insensitively;
 /// - `header: <Name>`: the raw header value;
 /// - `query_parameter: <name>`: the first value of that query parameter;
 /// - `cookie: <name>`: that cookie's value.
-pub fn extract(req: &RequestInfo, from: Option<&TokenFrom>) -> Option<String> {
+pub fn extract<'r>(req: &'r RequestInfo, from: Option<&TokenFrom>) -> Option<Cow<'r, str>> {
     let token = match from {
-        None => bearer(&req.headers),
-        Some(TokenFrom::Header(name)) if name == "Authorization" => bearer(&req.headers),
+        None => bearer(&req.headers).map(Cow::Borrowed),
+        Some(TokenFrom::Header(name)) if name == "Authorization" => {
+            bearer(&req.headers).map(Cow::Borrowed)
+        }
         Some(TokenFrom::Header(name)) => req
             .headers
             .get(name.as_str())
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+            .map(Cow::Borrowed),
         Some(TokenFrom::QueryParameter(name)) => {
             url::form_urlencoded::parse(req.url.raw_query.as_bytes())
                 .find(|(k, _)| k == name.as_str())
-                .map(|(_, v)| v.into_owned())
+                .map(|(_, v)| v)
         }
-        Some(TokenFrom::Cookie(name)) => cookie(&req.headers, name),
+        Some(TokenFrom::Cookie(name)) => cookie(&req.headers, name).map(Cow::Borrowed),
     };
     token.filter(|t| !t.is_empty())
 }
 
 /// `Authorization: Bearer <token>`: split at the first space, scheme `bearer` in any case.
-pub fn bearer(headers: &HeaderMap) -> Option<String> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| rest.to_string())
+    scheme.eq_ignore_ascii_case("bearer").then_some(rest)
 }
 
 /// The value of cookie `name` across all `Cookie` headers.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
@@ -50,7 +53,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"').to_string())
+        .map(|(_, v)| v.trim_matches('"'))
 }
 
 /// Whether the request carries at least one cookie (any name).

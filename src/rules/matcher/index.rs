@@ -5,7 +5,12 @@ use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
+use smallvec::SmallVec;
+
 use super::{Key, MatchError, Pattern};
+
+/// The patterns a URL matched, ascending; inline (no allocation) up to 8.
+pub type Found = SmallVec<[usize; 8]>;
 
 /// Below this many linear fallback patterns a `RegexSet` is not worth building.
 const MIN_FALLBACK_SET: usize = 4;
@@ -66,9 +71,10 @@ impl MatchIndex {
 
     /// Indices of every pattern that matches `url`, ascending. An error from any candidate
     /// (backtracking budget) fails the whole lookup: the caller must not pick a rule.
-    pub fn find(&self, url: &str) -> Result<Vec<usize>, MatchError> {
-        // One vector: the candidates, then the ones that match kept in place.
-        let mut found = Vec::new();
+    pub fn find(&self, url: &str) -> Result<Found, MatchError> {
+        // One vector (inline up to its capacity): the candidates, then the ones that match kept
+        // in place.
+        let mut found = Found::new();
         if let Some(keys) = &self.keys {
             keys.candidates(url.as_bytes(), &mut found);
         }
@@ -184,8 +190,8 @@ impl KeyAutomaton {
 
     /// Appends the ids of the patterns whose key occurs in `hay` (at offset 0 for prefix keys);
     /// ids may repeat.
-    fn candidates(&self, hay: &[u8], out: &mut Vec<usize>) {
-        let mut anywhere: Vec<u32> = Vec::new();
+    fn candidates(&self, hay: &[u8], out: &mut Found) {
+        let mut anywhere: SmallVec<[u32; 8]> = SmallVec::new();
         for m in self.automaton.find_overlapping_iter(hay) {
             let key = m.pattern().as_u32();
             if m.start() == 0 {
