@@ -4,18 +4,22 @@
 //! headers and an empty body, denied -> the error handler's answer.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderMap, HeaderName, Request, Response};
 
+use hyper::body::Incoming;
+
 use crate::app::Snapshot;
+use crate::cors::Actual;
 use crate::pipeline::errors::{handle, ErrorHandlerEntry};
 use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, Reply, RequestInfo};
 use crate::proxy::headers::HOP_BY_HOP;
 use crate::rules::matcher::normalize_path;
-use crate::server::Body;
-use crate::telemetry::access::Outcome;
+use crate::server::{Body, BoxFuture};
+use crate::telemetry::access::{Observation, Outcome};
 
 // Built at compile time: a `&str` name is parsed and validated on every lookup.
 const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
@@ -23,63 +27,82 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 
-/// Decide one `/decisions` request; what was decided goes to `outcome`.
-pub async fn decide<B>(
-    snapshot: &Snapshot,
-    mut req: Request<B>,
+/// Decide one `/decisions` request. The synchronous part (the original request rebuilt, its
+/// rule, a fresh session) runs now; the returned future runs the pipeline, applies `cors` and
+/// records the answer with `observation`. One flat block, as the proxy's (see `Proxy::call`).
+pub fn decide(
+    snapshot: Arc<Snapshot>,
+    mut req: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
-    outcome: &mut Outcome,
-) -> Response<Body>
-where
-    B: hyper::body::Body,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let mut info = match request_info(snapshot, &mut req, peer, tls) {
+    observation: Observation,
+    cors: Actual,
+) -> BoxFuture {
+    let mut info = match request_info(&snapshot, &mut req, peer, tls) {
         Ok(i) => i,
         Err(failed) => {
             let (info, e) = *failed;
-            return render(snapshot.fallback_reply(&[], &e, &info));
+            let resp = render(snapshot.fallback_reply(&[], &e, &info));
+            return answered(resp, observation, cors);
         }
     };
     let (rule, captures) = match snapshot.rules.find(&info) {
         Ok(found) => found,
         Err(e) => {
             log_decision(&info, None, "", &e);
-            return render(snapshot.fallback_reply(&[], &e, &info));
+            let resp = render(snapshot.fallback_reply(&[], &e, &info));
+            return answered(resp, observation, cors);
         }
     };
-    // A handler reads the body (`remote`): the sub-request's body stands for the original
-    // one, bounded like the proxy's.
-    if rule.needs_body {
-        let limit = snapshot.config.serve.proxy.max_buffered_body;
-        match crate::proxy::buffer_body(req.into_body(), limit).await {
-            Ok(bytes) => info.body = Some(bytes),
-            Err(e) => {
-                log_decision(&info, Some(&rule.id), "", &e);
-                return render(snapshot.fallback_reply(&rule.errors, &e, &info));
-            }
-        }
-    }
     let mut session = info.new_session(captures);
-    outcome.rule = Some(rule.clone());
-    match pipeline::run(&rule, &info, &mut session).await {
-        Ok(()) => {
-            tracing::debug!(rule_id = %rule.id, subject = %session.subject, method = %info.method, url = %info.url, granted = true, "access request granted");
-            let headers =
-                answer_headers(std::mem::take(&mut session.header), &rule.mutator_headers);
-            let mut resp = Response::new(crate::server::empty());
-            *resp.headers_mut() = headers;
-            outcome.subject = session.subject;
-            outcome.granted = true;
-            resp
-        }
-        Err(e) => {
-            log_decision(&info, Some(&rule.id), &session.subject, &e);
-            outcome.subject = session.subject;
-            render(snapshot.fallback_reply(&rule.errors, &e, &info))
-        }
-    }
+    let body = req.into_body();
+    Box::pin(async move {
+        let mut outcome = Outcome::default();
+        let mut resp = 'answer: {
+            // A handler reads the body (`remote`): the sub-request's body stands for the
+            // original one, bounded like the proxy's.
+            if rule.needs_body {
+                let limit = snapshot.config.serve.proxy.max_buffered_body;
+                match crate::proxy::buffer_body(body, limit).await {
+                    Ok(bytes) => info.body = Some(bytes),
+                    Err(e) => {
+                        log_decision(&info, Some(&rule.id), "", &e);
+                        break 'answer render(snapshot.fallback_reply(&rule.errors, &e, &info));
+                    }
+                }
+            }
+            outcome.rule = Some(rule.clone());
+            match pipeline::run(&rule, &info, &mut session).await {
+                Ok(()) => {
+                    tracing::debug!(rule_id = %rule.id, subject = %session.subject, method = %info.method, url = %info.url, granted = true, "access request granted");
+                    let headers =
+                        answer_headers(std::mem::take(&mut session.header), &rule.mutator_headers);
+                    let mut resp = Response::new(crate::server::empty());
+                    *resp.headers_mut() = headers;
+                    outcome.granted = true;
+                    resp
+                }
+                Err(e) => {
+                    log_decision(&info, Some(&rule.id), &session.subject, &e);
+                    render(snapshot.fallback_reply(&rule.errors, &e, &info))
+                }
+            }
+        };
+        outcome.subject = std::mem::take(&mut session.subject);
+        cors.apply(resp.headers_mut());
+        observation.finish(resp, &outcome)
+    })
+}
+
+/// A request refused before its pipeline ran (bad path, no rule, several rules): `cors`
+/// applied, recorded now, handed over as a ready future. Shared with the proxy.
+pub(crate) fn answered(
+    mut resp: Response<Body>,
+    observation: Observation,
+    cors: Actual,
+) -> BoxFuture {
+    cors.apply(resp.headers_mut());
+    crate::server::ready(observation.finish(resp, &Outcome::default()))
 }
 
 /// A granted decision's headers: the session's (SPEC §6.2), one value per name (the first:

@@ -44,6 +44,11 @@ pub fn empty() -> Body {
 }
 pub type BoxFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
+/// A response known before anything had to wait, as a handler's future.
+pub fn ready(resp: Response<Body>) -> BoxFuture {
+    Box::pin(std::future::ready(resp))
+}
+
 /// A request handler for one listener. `tls` is true when the connection is TLS (the scheme
 /// for matching is then `https`, SPEC §6.1).
 pub trait Handler: Send + Sync + 'static {

@@ -24,69 +24,32 @@ pub struct Api {
 
 impl Handler for Api {
     fn call(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
+        let observation = Observation::begin("gatehouse-api", &mut req);
+        // CORS first: preflights are answered here and never reach rules (SPEC §2.4).
+        let snapshot = self.state.snapshot();
+        if let Some(preflight) = snapshot.cors_api.preflight(req.method(), req.headers()) {
+            return server::ready(observation.finish(preflight, &Outcome::default()));
+        }
+        let cors = snapshot.cors_api.actual(req.method(), req.headers());
+        let path = req.uri().path();
+        if path == "/decisions" || path.starts_with("/decisions/") {
+            return crate::decisions::decide(snapshot, req, peer, tls, observation, cors);
+        }
+        drop(snapshot);
         Box::pin(async move {
-            let observation = Observation::begin("gatehouse-api", &mut req);
-            let mut outcome = Outcome::default();
-            let resp = self.route_observed(req, peer, tls, &mut outcome).await;
-            observation.finish(resp, &outcome)
+            let mut resp = self.dispatch(&req).await;
+            cors.apply(resp.headers_mut());
+            observation.finish(resp, &Outcome::default())
         })
     }
 }
 
 impl Api {
-    /// `tls`: whether this connection is TLS (the scheme `/decisions` matches without
-    /// `X-Forwarded-Proto`).
-    pub async fn route<B>(&self, req: Request<B>, peer: SocketAddr, tls: bool) -> Response<Body>
-    where
-        B: hyper::body::Body,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        self.route_observed(req, peer, tls, &mut Outcome::default())
-            .await
-    }
-
-    /// [`Self::route`], reporting what `/decisions` decided to `outcome`.
-    async fn route_observed<B>(
-        &self,
-        req: Request<B>,
-        peer: SocketAddr,
-        tls: bool,
-        outcome: &mut Outcome,
-    ) -> Response<Body>
-    where
-        B: hyper::body::Body,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        // CORS first: preflights are answered here and never reach rules (SPEC §2.4).
-        let snapshot = self.state.snapshot();
-        if let Some(preflight) = snapshot.cors_api.preflight(req.method(), req.headers()) {
-            return preflight;
-        }
-        let cors = snapshot.cors_api.actual(req.method(), req.headers());
-        drop(snapshot);
-        let mut resp = self.dispatch(req, peer, tls, outcome).await;
-        cors.apply(resp.headers_mut());
-        resp
-    }
-
-    async fn dispatch<B>(
-        &self,
-        req: Request<B>,
-        peer: SocketAddr,
-        tls: bool,
-        outcome: &mut Outcome,
-    ) -> Response<Body>
-    where
-        B: hyper::body::Body,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        let path = req.uri().path().to_string();
-        if path == "/decisions" || path.starts_with("/decisions/") {
-            let snapshot = self.state.snapshot();
-            return crate::decisions::decide(&snapshot, req, peer, tls, outcome).await;
-        }
+    /// Every route but `/decisions`.
+    async fn dispatch<B>(&self, req: &Request<B>) -> Response<Body> {
+        let path = req.uri().path();
         let get = matches!(*req.method(), Method::GET | Method::HEAD);
-        let mut resp = match (get, path.as_str()) {
+        let mut resp = match (get, path) {
             (true, "/health/alive") => health::alive(),
             (true, "/health/ready") => health::ready(&self.state.snapshot()),
             (true, "/version") => {
@@ -97,7 +60,7 @@ impl Api {
             (true, p) if p.starts_with("/rules/") && p.len() > "/rules/".len() => {
                 rules::get(&self.state.snapshot(), &p["/rules/".len()..])
             }
-            _ => not_found(&req),
+            _ => not_found(req),
         };
         if req.method() == Method::HEAD {
             *resp.body_mut() = server::empty();

@@ -10,17 +10,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::Request;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::app::State;
-use crate::decisions::render;
+use crate::decisions::{answered, render};
 use crate::pipeline::error::msg;
 use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, RequestInfo};
 use crate::rules::matcher::normalize_path;
-use crate::server::{Body, BoxFuture, Handler};
+use crate::server::{self, Body, BoxFuture, Handler};
 use crate::telemetry::access::{Observation, Outcome};
 
 pub use client::Upstream;
@@ -52,110 +52,91 @@ impl Proxy {
             state,
         })
     }
+}
 
-    /// One proxied request; `tls`: whether this connection is TLS. What the pipeline decided
-    /// goes to `outcome`.
-    pub async fn handle(
-        &self,
-        req: Request<Incoming>,
-        peer: SocketAddr,
-        tls: bool,
-        outcome: &mut Outcome,
-    ) -> Response<Body> {
+impl Handler for Proxy {
+    /// What can be decided without waiting (CORS preflight, path, rule) is decided before the
+    /// request's future is built, and that future is one flat block: every nested `async fn`
+    /// would keep its own copy of the request and its arguments, and the whole future is copied
+    /// into its box for every request.
+    fn call(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
+        let observation = Observation::begin("gatehouse-proxy", &mut req);
         let snapshot = self.state.snapshot();
         // CORS first: preflights are answered here and never reach rules (SPEC §2.4).
         if let Some(preflight) = snapshot.cors_proxy.preflight(req.method(), req.headers()) {
-            return preflight;
+            return server::ready(observation.finish(preflight, &Outcome::default()));
         }
         let cors = snapshot.cors_proxy.actual(req.method(), req.headers());
-        let mut resp = self
-            .decide_and_forward(&snapshot, req, peer, tls, outcome)
-            .await;
-        cors.apply(resp.headers_mut());
-        resp
-    }
-
-    async fn decide_and_forward(
-        &self,
-        snapshot: &crate::app::Snapshot,
-        mut req: Request<Incoming>,
-        peer: SocketAddr,
-        tls: bool,
-        outcome: &mut Outcome,
-    ) -> Response<Body> {
         let trusted = snapshot.config.serve.proxy.trust_forwarded_headers;
         headers::apply_forwarded_policy(req.headers_mut(), trusted);
         let mut info = match request_info(&mut req, peer, tls, trusted) {
             Ok(info) => info,
             Err(failed) => {
                 let (info, e) = *failed;
-                return render(snapshot.fallback_reply(&[], &e, &info));
+                let resp = render(snapshot.fallback_reply(&[], &e, &info));
+                return answered(resp, observation, cors);
             }
         };
         let (rule, captures) = match snapshot.rules.find(&info) {
             Ok(found) => found,
-            Err(e) => return render(snapshot.fallback_reply(&[], &e, &info)),
-        };
-        // Handlers that read the body get a bounded, buffered copy; the upstream then receives
-        // that copy. Every other request streams.
-        let req: Request<Body> = if rule.needs_body {
-            let limit = snapshot.config.serve.proxy.max_buffered_body;
-            let (parts, body) = req.into_parts();
-            match buffer_body(body, limit).await {
-                Ok(bytes) => {
-                    info.body = Some(bytes.clone());
-                    Request::from_parts(parts, crate::server::full(bytes))
-                }
-                Err(e) => return render(snapshot.fallback_reply(&rule.errors, &e, &info)),
+            Err(e) => {
+                let resp = render(snapshot.fallback_reply(&[], &e, &info));
+                return answered(resp, observation, cors);
             }
-        } else {
-            req.map(|b| b.map_err(Into::into).boxed_unsync())
         };
         let mut session = info.new_session(captures);
-        outcome.rule = Some(rule.clone());
-        if let Err(e) = pipeline::run(&rule, &info, &mut session).await {
-            tracing::debug!(rule_id = %rule.id, status = e.status.as_u16(), reason = e.reason.as_deref().unwrap_or(""), "access request denied");
-            outcome.subject = session.subject;
-            return render(snapshot.fallback_reply(&rule.errors, &e, &info));
-        }
-        outcome.granted = true;
-        let Some(upstream) = &rule.upstream else {
-            let e = PipelineError::internal(msg::NO_UPSTREAM);
-            outcome.subject = session.subject;
-            return render(snapshot.fallback_reply(&rule.errors, &e, &info));
-        };
-        // The headers the pipeline saw are the ones forwarded (then cleaned by `forward`).
-        let mut req = req;
-        *req.headers_mut() = std::mem::take(&mut info.headers);
-        // Boxed: the forwarding future is the largest part of this one, and every enclosing
-        // future (up to the connection task's) would otherwise carry and copy its size.
-        let forwarding = Box::pin(forward::forward(
-            &self.client,
-            self.response_timeout,
-            &rule,
-            upstream,
-            &info,
-            &session,
-            req,
-        ));
-        let resp = match forwarding.await {
-            Ok(resp) => resp,
-            Err(e) => {
-                tracing::warn!(rule_id = %rule.id, upstream = %upstream.url, error = ?e, "upstream request failed");
-                forward::failure(e.status())
-            }
-        };
-        outcome.subject = session.subject;
-        resp
-    }
-}
-
-impl Handler for Proxy {
-    fn call(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
+        let (mut parts, body) = req.into_parts();
         Box::pin(async move {
-            let observation = Observation::begin("gatehouse-proxy", &mut req);
             let mut outcome = Outcome::default();
-            let resp = self.handle(req, peer, tls, &mut outcome).await;
+            let mut resp = 'answer: {
+                // Handlers that read the body get a bounded, buffered copy; the upstream then
+                // receives that copy. Every other request streams.
+                let body: Body = if rule.needs_body {
+                    let limit = snapshot.config.serve.proxy.max_buffered_body;
+                    match buffer_body(body, limit).await {
+                        Ok(bytes) => {
+                            info.body = Some(bytes.clone());
+                            server::full(bytes)
+                        }
+                        Err(e) => {
+                            break 'answer render(snapshot.fallback_reply(&rule.errors, &e, &info))
+                        }
+                    }
+                } else {
+                    body.map_err(Into::into).boxed_unsync()
+                };
+                outcome.rule = Some(rule.clone());
+                if let Err(e) = pipeline::run(&rule, &info, &mut session).await {
+                    tracing::debug!(rule_id = %rule.id, status = e.status.as_u16(), reason = e.reason.as_deref().unwrap_or(""), "access request denied");
+                    break 'answer render(snapshot.fallback_reply(&rule.errors, &e, &info));
+                }
+                outcome.granted = true;
+                let Some(upstream) = &rule.upstream else {
+                    let e = PipelineError::internal(msg::NO_UPSTREAM);
+                    break 'answer render(snapshot.fallback_reply(&rule.errors, &e, &info));
+                };
+                // The headers the pipeline saw are the ones forwarded (then cleaned by `forward`).
+                parts.headers = std::mem::take(&mut info.headers);
+                // Boxed: the forwarding future is the largest part of this one.
+                let forwarding = Box::pin(forward::forward(
+                    &self.client,
+                    self.response_timeout,
+                    &rule,
+                    upstream,
+                    &info,
+                    &session,
+                    Request::from_parts(parts, body),
+                ));
+                match forwarding.await {
+                    Ok(resp) => resp,
+                    Err(e) => {
+                        tracing::warn!(rule_id = %rule.id, upstream = %upstream.url, error = ?e, "upstream request failed");
+                        forward::failure(e.status())
+                    }
+                }
+            };
+            outcome.subject = std::mem::take(&mut session.subject);
+            cors.apply(resp.headers_mut());
             observation.finish(resp, &outcome)
         })
     }
