@@ -1,12 +1,14 @@
 //! Building and sending the upstream request (SPEC §4.6) and relaying the answer.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::HOST;
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use super::client::Upstream as UpstreamClient;
@@ -108,16 +110,19 @@ pub(super) fn authority(url: &url::Url) -> &str {
     &url[url::Position::BeforeHost..url::Position::AfterPort]
 }
 
-/// Forward `req` (already decided) to the rule's upstream and relay the answer.
-pub async fn forward(
-    client: &UpstreamClient,
+/// Forward `req` (already decided) to the rule's upstream and relay the answer. The upstream
+/// request is built here, synchronously (an invalid target fails at once); the returned future
+/// only sends it and waits. It owns nothing but that request: the headers and parts it was
+/// built from would otherwise stay in it for the whole exchange.
+pub fn forward<'a>(
+    client: &'a UpstreamClient,
     response_timeout: Duration,
     rule: &Rule,
-    upstream: &Upstream,
+    upstream: &'a Upstream,
     info: &RequestInfo,
     session: &Session,
     mut req: Request<Body>,
-) -> Result<Response<Body>, ForwardError> {
+) -> Result<impl Future<Output = Result<Response<Body>, ForwardError>> + Send + 'a, ForwardError> {
     let upgrade = is_upgrade(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
@@ -151,24 +156,37 @@ pub async fn forward(
     *out.headers_mut() = headers;
     // HTTP/1.1 upstream regardless of the client's version; the pool negotiates h2 over TLS.
     *out.version_mut() = http::Version::HTTP_11;
+    // Plain-http upstreams go through the in-task pool (origin-form target); TLS upstreams and
+    // protocol upgrades through hyper-util's client (absolute form).
+    let pooled = !upgrade && upstream.url.scheme() == "http";
+    *out.uri_mut() = upstream_uri(upstream, authority, info, !pooled)?;
+    Ok(async move {
+        if pooled {
+            let mut resp =
+                match tokio::time::timeout(response_timeout, client.pool.send(&upstream.url, out))
+                    .await
+                {
+                    Err(_) => return Err(ForwardError::Timeout),
+                    Ok(Err(e)) => return Err(ForwardError::Failed(error_chain(&*e))),
+                    Ok(Ok(r)) => r,
+                };
+            strip_hop_by_hop(resp.headers_mut(), false);
+            return Ok(resp);
+        }
+        match tokio::time::timeout(response_timeout, client.spawned.request(out)).await {
+            Err(_) => Err(ForwardError::Timeout),
+            Ok(Err(e)) => Err(ForwardError::Failed(error_chain(&e))),
+            Ok(Ok(resp)) => Ok(relay_spawned(resp, client_upgrade)),
+        }
+    })
+}
 
-    if !upgrade && upstream.url.scheme() == "http" {
-        *out.uri_mut() = upstream_uri(upstream, authority, info, false)?;
-        let sent = client.pool.send(&upstream.url, out);
-        let mut resp = match tokio::time::timeout(response_timeout, sent).await {
-            Err(_) => return Err(ForwardError::Timeout),
-            Ok(Err(e)) => return Err(ForwardError::Failed(error_chain(&*e))),
-            Ok(Ok(r)) => r,
-        };
-        strip_hop_by_hop(resp.headers_mut(), false);
-        return Ok(resp);
-    }
-    *out.uri_mut() = upstream_uri(upstream, authority, info, true)?;
-    let mut resp = match tokio::time::timeout(response_timeout, client.spawned.request(out)).await {
-        Err(_) => return Err(ForwardError::Timeout),
-        Ok(Err(e)) => return Err(ForwardError::Failed(error_chain(&e))),
-        Ok(Ok(r)) => r,
-    };
+/// The answer of hyper-util's client: a `101` joins both upgraded connections (a task copies
+/// between them), anything else is relayed with its hop-by-hop headers removed.
+fn relay_spawned(
+    mut resp: Response<Incoming>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response<Body> {
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut resp);
@@ -186,14 +204,11 @@ pub async fn forward(
             });
         }
         let (parts, _) = resp.into_parts();
-        return Ok(Response::from_parts(parts, server::empty()));
+        return Response::from_parts(parts, server::empty());
     }
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
-    Ok(Response::from_parts(
-        parts,
-        body.map_err(Into::into).boxed_unsync(),
-    ))
+    Response::from_parts(parts, body.map_err(Into::into).boxed_unsync())
 }
 
 /// An empty-bodied error answer for a failed forward.

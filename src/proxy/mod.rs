@@ -117,8 +117,8 @@ impl Handler for Proxy {
                 };
                 // The headers the pipeline saw are the ones forwarded (then cleaned by `forward`).
                 parts.headers = std::mem::take(&mut info.headers);
-                // Boxed: the forwarding future is the largest part of this one.
-                let forwarding = Box::pin(forward::forward(
+                // Built now; boxed: its future is the largest part of this one.
+                let forwarding = forward::forward(
                     &self.client,
                     self.response_timeout,
                     &rule,
@@ -126,8 +126,13 @@ impl Handler for Proxy {
                     &info,
                     &session,
                     Request::from_parts(parts, body),
-                ));
-                match forwarding.await {
+                )
+                .map(Box::pin);
+                let forwarded = match forwarding {
+                    Ok(sending) => sending.await,
+                    Err(e) => Err(e),
+                };
+                match forwarded {
                     Ok(resp) => resp,
                     Err(e) => {
                         tracing::warn!(rule_id = %rule.id, upstream = %upstream.url, error = ?e, "upstream request failed");

@@ -194,52 +194,58 @@ impl Pool {
     /// Send `req` (origin-form URI, `Host` set) to the `http://` upstream `url` (its
     /// `host:port` is the pool key) and return the response with a body that relays the
     /// connection back when read to its end.
-    pub async fn send(
-        &self,
-        url: &Url,
+    ///
+    /// A block rather than an `async fn`: an `async fn` keeps a second copy of the request in
+    /// its future (the argument and the local it is moved into).
+    #[allow(clippy::manual_async_fn)]
+    pub fn send<'a>(
+        &'a self,
+        url: &'a Url,
         mut req: Request<Body>,
-    ) -> Result<Response<Body>, BoxError> {
-        let authority = super::forward::authority(url);
-        let shard = crate::server::worker_id();
-        let mut pooled_failed = false;
-        loop {
-            let checked_out = if pooled_failed {
-                None
-            } else {
-                self.checkout(shard, authority)
-            };
-            let (key, mut conn, pooled) = match checked_out {
-                Some((key, conn)) => (key, conn, true),
-                None => (
-                    Arc::from(authority),
-                    Box::pin(self.connect(url)).await?,
-                    false,
-                ),
-            };
-            let sent = conn.send.try_send_request(req);
-            match drive(&mut conn, sent).await {
-                Ok((resp, alive)) => {
-                    let pool = Arc::downgrade(&self.shared);
-                    return Ok(resp.map(|body| {
-                        Relay {
-                            body,
-                            conn: alive.then_some(conn),
-                            pool,
-                            shard,
-                            key,
-                        }
-                        .into_body()
-                    }));
-                }
-                Err(mut e) => match e.take_message() {
-                    // Never written: the pooled connection was closed meanwhile. Once more on
-                    // a new connection (never a pooled one: this loop runs at most twice).
-                    Some(again) if pooled => {
-                        req = again;
-                        pooled_failed = true;
+    ) -> impl Future<Output = Result<Response<Body>, BoxError>> + Send + 'a {
+        async move {
+            let authority = super::forward::authority(url);
+            let shard = crate::server::worker_id();
+            let mut pooled_failed = false;
+            loop {
+                let checked_out = if pooled_failed {
+                    None
+                } else {
+                    self.checkout(shard, authority)
+                };
+                let (key, mut conn, pooled) = match checked_out {
+                    Some((key, conn)) => (key, conn, true),
+                    None => (
+                        Arc::from(authority),
+                        Box::pin(self.connect(url)).await?,
+                        false,
+                    ),
+                };
+                let sent = conn.send.try_send_request(req);
+                match drive(&mut conn, sent).await {
+                    Ok((resp, alive)) => {
+                        let pool = Arc::downgrade(&self.shared);
+                        return Ok(resp.map(|body| {
+                            Relay {
+                                body,
+                                conn: alive.then_some(conn),
+                                pool,
+                                shard,
+                                key,
+                            }
+                            .into_body()
+                        }));
                     }
-                    _ => return Err(Box::new(e.into_error())),
-                },
+                    Err(mut e) => match e.take_message() {
+                        // Never written: the pooled connection was closed meanwhile. Once more on
+                        // a new connection (never a pooled one: this loop runs at most twice).
+                        Some(again) if pooled => {
+                            req = again;
+                            pooled_failed = true;
+                        }
+                        _ => return Err(BoxError::from(e.into_error())),
+                    },
+                }
             }
         }
     }
