@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderMap, HeaderName, Request, Response};
-
 use hyper::body::Incoming;
 
 use crate::app::Snapshot;

@@ -46,7 +46,7 @@ impl Handler for Api {
 
 impl Api {
     /// Every route but `/decisions`.
-    async fn dispatch<B>(&self, req: &Request<B>) -> Response<Body> {
+    async fn dispatch(&self, req: &Request<Incoming>) -> Response<Body> {
         let path = req.uri().path();
         let get = matches!(*req.method(), Method::GET | Method::HEAD);
         let mut resp = match (get, path) {

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-
 use smallvec::SmallVec;
 
 use super::{Key, MatchError, Pattern};
