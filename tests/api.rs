@@ -113,3 +113,55 @@ async fn graceful_stop_closes_listener() {
     g.stop().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+// Slow-loris protection: a client that sends its request head too slowly, or keeps a connection
+// idle, is closed after the longer of `serve.api.timeout.read` and `.idle`; one that completes
+// its request in time is served.
+#[tokio::test]
+async fn header_read_timeout_closes_slow_and_idle_connections() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config =
+        format!("{BASE_CONFIG}serve:\n  api:\n    timeout: {{ read: 300ms, idle: 400ms }}\n");
+    let g = Gate::start(&config, &[("rules.yaml", RULES)]).await;
+    // Closed within 5 s, not before `at_least`: the time it took.
+    async fn closed(s: &mut tokio::net::TcpStream, at_least: Duration) -> Duration {
+        let start = Instant::now();
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+            .await
+            .expect("the connection was not closed")
+            .expect("read");
+        let took = start.elapsed();
+        assert!(took >= at_least, "closed after {took:?}");
+        took
+    }
+
+    // Half a request head, then nothing.
+    let mut slow = tokio::net::TcpStream::connect(g.api).await.unwrap();
+    slow.write_all(b"GET /health/alive HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .unwrap();
+    closed(&mut slow, Duration::from_millis(200)).await;
+
+    // One request answered, then idle.
+    let mut idle = tokio::net::TcpStream::connect(g.api).await.unwrap();
+    idle.write_all(b"GET /health/alive HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 512];
+    let n = idle.read(&mut answer).await.unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+    closed(&mut idle, Duration::from_millis(200)).await;
+
+    // Requests that keep coming in time keep the connection.
+    let mut busy = tokio::net::TcpStream::connect(g.api).await.unwrap();
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        busy.write_all(b"GET /health/alive HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        let n = busy.read(&mut answer).await.unwrap();
+        assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "{n} bytes");
+    }
+}

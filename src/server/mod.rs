@@ -15,12 +15,16 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::tls::TlsSettings;
+
+mod drain;
+mod timer;
+
+use drain::{Drain, Watcher};
 
 /// Time a client gets to complete the TLS handshake (slow-loris protection before hyper's own
 /// header-read timeout applies).
@@ -99,11 +103,11 @@ pub async fn serve<H: Handler>(
     shutdown: watch::Receiver<bool>,
 ) {
     let _reloader = tls.as_ref().and_then(|t| t.spawn_watcher(shutdown.clone()));
-    let graceful = Arc::new(GracefulShutdown::new());
+    let graceful = Arc::new(Drain::new());
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
+        .timer(timer::DeadlineTimer)
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(64 * 1024);
     builder
@@ -151,7 +155,7 @@ pub async fn serve<H: Handler>(
 async fn accept_loop<H: Handler>(
     listener: StdListener,
     shared: Arc<Listening<H>>,
-    graceful: Arc<GracefulShutdown>,
+    graceful: Arc<Drain>,
     load: Arc<Load>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -358,7 +362,7 @@ async fn serve_conn<H, I>(
     handler: Arc<H>,
     peer: SocketAddr,
     tls: bool,
-    watcher: hyper_util::server::graceful::Watcher,
+    watcher: Watcher,
 ) where
     H: Handler,
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
