@@ -162,21 +162,23 @@ pub fn forward<'a>(
     *out.uri_mut() = upstream_uri(upstream, authority, info, !pooled)?;
     Ok(async move {
         if pooled {
-            let mut resp =
-                match tokio::time::timeout(response_timeout, client.pool.send(&upstream.url, out))
-                    .await
-                {
-                    Err(_) => return Err(ForwardError::Timeout),
-                    Ok(Err(e)) => return Err(ForwardError::Failed(error_chain(&*e))),
-                    Ok(Ok(r)) => r,
-                };
+            let mut resp = match server::within(
+                response_timeout,
+                client.pool.send(&upstream.url, out),
+            )
+            .await
+            {
+                None => return Err(ForwardError::Timeout),
+                Some(Err(e)) => return Err(ForwardError::Failed(error_chain(&*e))),
+                Some(Ok(r)) => r,
+            };
             strip_hop_by_hop(resp.headers_mut(), false);
             return Ok(resp);
         }
-        match tokio::time::timeout(response_timeout, client.spawned.request(out)).await {
-            Err(_) => Err(ForwardError::Timeout),
-            Ok(Err(e)) => Err(ForwardError::Failed(error_chain(&e))),
-            Ok(Ok(resp)) => Ok(relay_spawned(resp, client_upgrade)),
+        match server::within(response_timeout, client.spawned.request(out)).await {
+            None => Err(ForwardError::Timeout),
+            Some(Err(e)) => Err(ForwardError::Failed(error_chain(&e))),
+            Some(Ok(resp)) => Ok(relay_spawned(resp, client_upgrade)),
         }
     })
 }

@@ -24,6 +24,8 @@ use crate::tls::TlsSettings;
 mod drain;
 mod timer;
 
+pub use timer::within;
+
 use drain::{Drain, Watcher};
 
 /// Time a client gets to complete the TLS handshake (slow-loris protection before hyper's own
