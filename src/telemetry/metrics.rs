@@ -1,18 +1,26 @@
 //! Prometheus metrics (SPEC §6.3, with gatehouse's additions): request counter and duration
 //! histogram per service, method, status, request path (collapsed) and rule id; reload outcomes;
 //! loaded rules; build info. Served only on `serve.prometheus` (never on the proxy port).
+//!
+//! Every request updates its series, so the request series are kept apart per worker thread:
+//! each series has one cache-line-aligned slot per worker (its bucket counts and sum), summed
+//! when scraped. With one shared histogram (prometheus-client's, behind a lock) and one shared
+//! lookup lock, every request wrote cache lines the other workers had just written.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
-use std::sync::{OnceLock, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use arc_swap::ArcSwap;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -43,26 +51,43 @@ pub struct BuildLabels {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    pub requests: Family<RequestLabels, Counter>,
-    pub duration: Family<RequestLabels, Histogram>,
     pub reloads: Family<ReloadLabels, Counter>,
     pub rules_loaded: Gauge,
     collapse_paths: bool,
     hide_paths: bool,
-    /// Handles to the request series already created, by a hash of their labels: a request
-    /// then costs one hash and no allocation, where the families would need owned labels and a
-    /// lookup each (the series share their values with the families' copies).
-    series: RwLock<HashMap<u64, Vec<Series>, foldhash::fast::RandomState>>,
-    /// Hashes a series' labels into its `series` key.
-    hasher: foldhash::fast::RandomState,
+    requests: Arc<Requests>,
 }
 
-/// One request series: its labels and handles to its counter and histogram.
+/// The request series (`requests_total`, `requests_duration_seconds`), encoded by the registry
+/// as a collector.
+#[derive(Debug)]
+struct Requests {
+    /// By a hash of their labels. Read without a lock; a new label set copies the map.
+    by_hash: ArcSwap<HashMap<u64, Vec<Arc<Series>>, foldhash::fast::RandomState>>,
+    /// Serialises the copies.
+    adding: Mutex<()>,
+    /// Hashes a series' labels into its `by_hash` key.
+    hasher: foldhash::fast::RandomState,
+    /// Slots per series: worker `w` (see [`crate::server::worker_id`]) uses `w % slots`.
+    slots: usize,
+}
+
+/// One request series: its labels and one slot per worker.
 #[derive(Debug)]
 struct Series {
     labels: RequestLabels,
-    count: Counter,
-    duration: Histogram,
+    slots: Box<[Slot]>,
+}
+
+/// A worker's share of a series, on cache lines of its own. The request count is the sum of the
+/// bucket counts, so a scrape never sees the two disagree.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Slot {
+    /// Observations per bucket (not cumulative); the last is `+Inf`.
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    /// Sum of the observed seconds, as `f64` bits.
+    sum: AtomicU64,
 }
 
 impl RequestLabels {
@@ -80,6 +105,9 @@ const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// At most this many slots per series (a series costs 128 bytes per slot).
+const MAX_SLOTS: usize = 8;
+
 static METRICS: OnceLock<Metrics> = OnceLock::new();
 
 impl Metrics {
@@ -90,20 +118,16 @@ impl Metrics {
         } else {
             Registry::with_prefix(prefix)
         };
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "requests",
-            "Requests handled, by service, method, path, status and rule",
-            requests.clone(),
-        );
-        let duration = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(BUCKETS.iter().copied())
+        let slots = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, MAX_SLOTS);
+        let requests = Arc::new(Requests {
+            by_hash: ArcSwap::from_pointee(HashMap::default()),
+            adding: Mutex::new(()),
+            hasher: foldhash::fast::RandomState::default(),
+            slots,
         });
-        registry.register(
-            "requests_duration_seconds",
-            "Request duration in seconds",
-            duration.clone(),
-        );
+        registry.register_collector(Box::new(RequestsCollector(requests.clone())));
         let reloads = Family::<ReloadLabels, Counter>::default();
         registry.register(
             "reloads",
@@ -125,14 +149,11 @@ impl Metrics {
         registry.register("build_info", "Build information", build);
         Self {
             registry,
-            requests,
-            duration,
             reloads,
             rules_loaded,
             collapse_paths,
             hide_paths,
-            series: RwLock::new(HashMap::default()),
-            hasher: foldhash::fast::RandomState::default(),
+            requests,
         }
     }
 
@@ -153,43 +174,57 @@ impl Metrics {
         } else {
             Cow::Borrowed(path)
         };
-        let secs = took.as_secs_f64();
-        let key = self
+        let requests = &*self.requests;
+        let key = requests
             .hasher
             .hash_one((service, method, &*request, status, rule));
-        let found = |series: &HashMap<u64, Vec<Series>, _>| {
-            series.get(&key).and_then(|v| {
+        let find = |map: &HashMap<u64, Vec<Arc<Series>>, _>| {
+            map.get(&key).and_then(|v| {
                 v.iter()
                     .find(|s| s.labels.is(service, method, &request, status, rule))
-                    .map(|s| {
-                        s.count.inc();
-                        s.duration.observe(secs);
-                    })
+                    .cloned()
             })
         };
-        if found(&self.series.read().unwrap_or_else(|e| e.into_inner())).is_some() {
-            return;
-        }
-        let mut series = self.series.write().unwrap_or_else(|e| e.into_inner());
-        if found(&series).is_some() {
-            return;
-        }
-        let labels = RequestLabels {
-            service,
-            method: method.to_owned(),
-            request: request.into_owned(),
-            status_code: status,
-            rule: rule.to_owned(),
+        let found = find(&requests.by_hash.load());
+        let series = match found {
+            Some(series) => series,
+            None => {
+                let _adding = requests.adding.lock().unwrap_or_else(|e| e.into_inner());
+                let current = requests.by_hash.load_full();
+                match find(&current) {
+                    Some(series) => series,
+                    None => {
+                        let series = Arc::new(Series {
+                            labels: RequestLabels {
+                                service,
+                                method: method.to_owned(),
+                                request: request.into_owned(),
+                                status_code: status,
+                                rule: rule.to_owned(),
+                            },
+                            slots: (0..requests.slots).map(|_| Slot::default()).collect(),
+                        });
+                        let mut map = (*current).clone();
+                        map.entry(key).or_default().push(series.clone());
+                        requests.by_hash.store(Arc::new(map));
+                        series
+                    }
+                }
+            }
         };
-        let count = self.requests.get_or_create(&labels).clone();
-        let duration = self.duration.get_or_create(&labels).clone();
-        count.inc();
-        duration.observe(secs);
-        series.entry(key).or_default().push(Series {
-            labels,
-            count,
-            duration,
-        });
+        let slot = &series.slots[crate::server::worker_id() % requests.slots];
+        let secs = took.as_secs_f64();
+        let bucket = BUCKETS
+            .iter()
+            .position(|&upper| secs <= upper)
+            .unwrap_or(BUCKETS.len());
+        slot.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        // Only this worker adds to its slot, but threads that are not workers share slot 0.
+        let _ = slot
+            .sum
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + secs).to_bits())
+            });
     }
 
     pub fn reload(&self, ok: bool) {
@@ -205,6 +240,59 @@ impl Metrics {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[derive(Debug)]
+struct RequestsCollector(Arc<Requests>);
+
+/// A series summed over its slots: its labels, sum and bucket counts.
+type Totals<'a> = (&'a RequestLabels, f64, Vec<(f64, u64)>);
+
+impl Collector for RequestsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let map = self.0.by_hash.load();
+        let totals: Vec<Totals<'_>> = map
+            .values()
+            .flatten()
+            .map(|series| {
+                let mut sum = 0.0;
+                let mut buckets: Vec<(f64, u64)> =
+                    BUCKETS.iter().chain([&f64::MAX]).map(|&b| (b, 0)).collect();
+                for slot in series.slots.iter() {
+                    sum += f64::from_bits(slot.sum.load(Ordering::Relaxed));
+                    for (total, n) in buckets.iter_mut().zip(&slot.buckets) {
+                        total.1 += n.load(Ordering::Relaxed);
+                    }
+                }
+                (&series.labels, sum, buckets)
+            })
+            .collect();
+        let mut requests = encoder.encode_descriptor(
+            "requests",
+            "Requests handled, by service, method, path, status and rule",
+            None,
+            MetricType::Counter,
+        )?;
+        for (labels, _, buckets) in &totals {
+            let count: u64 = buckets.iter().map(|b| b.1).sum();
+            requests
+                .encode_family(*labels)?
+                .encode_counter::<NoLabelSet, _, u64>(&count, None)?;
+        }
+        let mut duration = encoder.encode_descriptor(
+            "requests_duration_seconds",
+            "Request duration in seconds",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (labels, sum, buckets) in &totals {
+            let count: u64 = buckets.iter().map(|b| b.1).sum();
+            duration
+                .encode_family(*labels)?
+                .encode_histogram::<NoLabelSet>(*sum, count, buckets, None)?;
+        }
+        Ok(())
     }
 }
 
@@ -293,6 +381,72 @@ mod tests {
             text.contains("gatehouse_requests_duration_seconds_count{service=\"gatehouse-api\",method=\"GET\",request=\"/a\",status_code=\"200\",rule=\"r\"} 2"),
             "{text}"
         );
+    }
+
+    // Each worker counts in its own slot; a scrape adds the slots up, buckets cumulative, the
+    // count their total.
+    #[tokio::test]
+    async fn workers_count_apart_and_a_scrape_adds_up() {
+        let m = Arc::new(Metrics::new("gh_", true, false));
+        let workers = crate::server::Workers::start(2).expect("workers");
+        let mut done = Vec::new();
+        for i in 0..4u64 {
+            let m = m.clone();
+            done.push(workers.spawn(async move {
+                m.observe(
+                    "gatehouse-proxy",
+                    "GET",
+                    "/a",
+                    200,
+                    "r",
+                    Duration::from_millis(3),
+                );
+                m.observe(
+                    "gatehouse-proxy",
+                    "GET",
+                    "/a",
+                    200,
+                    "r",
+                    Duration::from_millis(20 + i),
+                );
+                crate::server::worker_id()
+            }));
+        }
+        let mut on = Vec::new();
+        for d in done {
+            on.push(d.await.expect("task"));
+        }
+        on.sort_unstable();
+        on.dedup();
+        assert_eq!(on, [1, 2], "both workers observed");
+        m.observe(
+            "gatehouse-proxy",
+            "GET",
+            "/a",
+            200,
+            "r",
+            Duration::from_secs(20),
+        );
+        let text = m.encode();
+        let labels = "service=\"gatehouse-proxy\",method=\"GET\",request=\"/a\",status_code=\"200\",rule=\"r\"";
+        for line in [
+            format!("gh_requests_total{{{labels}}} 9"),
+            format!("gh_requests_duration_seconds_count{{{labels}}} 9"),
+            format!("gh_requests_duration_seconds_bucket{{le=\"0.005\",{labels}}} 4"),
+            format!("gh_requests_duration_seconds_bucket{{le=\"0.025\",{labels}}} 8"),
+            format!("gh_requests_duration_seconds_bucket{{le=\"10.0\",{labels}}} 8"),
+            format!("gh_requests_duration_seconds_bucket{{le=\"+Inf\",{labels}}} 9"),
+        ] {
+            assert!(text.contains(&line), "{line} missing in {text}");
+        }
+        let sum = text
+            .lines()
+            .find(|l| l.starts_with("gh_requests_duration_seconds_sum"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .expect("sum");
+        // 4 x 3 ms + 20..23 ms + 20 s.
+        assert!((sum - (0.012 + 0.086 + 20.0)).abs() < 1e-9, "{sum}");
     }
 
     #[test]
