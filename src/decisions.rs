@@ -219,10 +219,8 @@ fn request_info<B>(
         x_uri.flatten(),
         host_header.flatten(),
     );
-    let method = x_method.unwrap_or(req.method().as_str()).to_string();
-    let scheme = x_proto
-        .unwrap_or(if tls { "https" } else { "http" })
-        .to_string();
+    let method = pipeline::known(x_method.unwrap_or(req.method().as_str()));
+    let scheme = pipeline::known(x_proto.unwrap_or(if tls { "https" } else { "http" }));
     let host = match x_host.or(host_header) {
         Some(h) => h.to_string(),
         None => req

@@ -16,6 +16,7 @@ pub mod mutate;
 pub mod session;
 pub mod template;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use bytes::Bytes;
@@ -31,11 +32,24 @@ use crate::rules::Rule;
 /// seeded fast hash replaces SipHash (four SipHash rounds over 32 bytes per lookup).
 pub type DigestKeyed = foldhash::fast::RandomState;
 
+/// `s` without an allocation when it is a standard method or `http`/`https` (exact spelling):
+/// the method and scheme of nearly every request.
+pub fn known(s: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 11] = [
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE", "http",
+        "https",
+    ];
+    match KNOWN.iter().find(|k| **k == s) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(s.to_owned()),
+    }
+}
+
 /// What the pipeline knows about the request being decided.
 #[derive(Debug, Clone, Default)]
 pub struct RequestInfo {
     /// Effective method (for `/decisions`: after `X-Forwarded-Method`), upper case as sent.
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// Scheme, host, normalized path and raw query: what is matched and what is forwarded.
     pub url: RequestUrl,
     /// The incoming request headers.
@@ -92,7 +106,7 @@ impl RequestInfo {
             match_context: MatchContext {
                 regexp_capture_groups: captures,
                 url: self.url.clone(),
-                method: self.method.clone(),
+                method: self.method.to_string(),
                 header: self.headers.clone(),
             },
             ..Session::default()
@@ -229,4 +243,19 @@ pub(crate) fn disabled_error(kind: &str, name: &str) -> PipelineError {
         "{kind} matching this route is misconfigured or disabled"
     ))
     .with_reason(format!("{title} \"{name}\" is disabled per configuration."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_methods_and_schemes_are_borrowed_anything_else_kept_as_sent() {
+        for s in ["GET", "DELETE", "http", "https"] {
+            assert!(matches!(known(s), Cow::Borrowed(b) if b == s), "{s}");
+        }
+        for s in ["get", "PROPFIND", "HTTPS", "ws", ""] {
+            assert!(matches!(known(s), Cow::Owned(ref o) if o == s), "{s}");
+        }
+    }
 }

@@ -39,7 +39,7 @@ pub struct MatchContext {
 /// the hydrator use.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestUrl {
-    pub scheme: String,
+    pub scheme: std::borrow::Cow<'static, str>,
     /// Host as sent by the client, including `:port` when present.
     pub host: String,
     /// Decoded and cleaned path (what was matched and what is forwarded).

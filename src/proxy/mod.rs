@@ -6,6 +6,7 @@ pub mod forward;
 pub mod headers;
 mod pool;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -180,14 +181,14 @@ fn request_info<B>(
     trusted: bool,
 ) -> Result<RequestInfo, Box<(RequestInfo, PipelineError)>> {
     let headers = std::mem::take(req.headers_mut());
-    let mut scheme = if tls { "https" } else { "http" }.to_string();
+    let mut scheme = Cow::Borrowed(if tls { "https" } else { "http" });
     if trusted {
         if let Some(p) = headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
         {
             if p.eq_ignore_ascii_case("https") || p.eq_ignore_ascii_case("http") {
-                scheme = p.to_ascii_lowercase();
+                scheme = pipeline::known(&p.to_ascii_lowercase());
             }
         }
     }
@@ -203,7 +204,7 @@ fn request_info<B>(
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_else(|| "/".into());
     let mut info = RequestInfo {
-        method: req.method().as_str().to_string(),
+        method: pipeline::known(req.method().as_str()),
         url: RequestUrl {
             scheme,
             host,

@@ -120,7 +120,7 @@ impl WireSession {
             match_context: MatchContext {
                 regexp_capture_groups: mc.regexp_capture_groups.unwrap_or_default(),
                 url: RequestUrl {
-                    scheme: url.scheme,
+                    scheme: url.scheme.into(),
                     host: url.host,
                     path: url.path,
                     raw_query: url.raw_query,
