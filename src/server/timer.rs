@@ -152,7 +152,7 @@ impl Future for Deadline {
                     waker: None,
                 });
                 drop(list);
-                tokio::spawn(tick(this.shared.clone(), id));
+                tokio::spawn(tick(Running(this.shared.clone(), id)));
             }
         }
         Poll::Pending
@@ -170,21 +170,23 @@ impl Drop for Deadline {
     }
 }
 
-/// The list's task: fire what is due, sleep until the earliest deadline left (or until an
-/// earlier one is armed), end when the list is empty.
-async fn tick(shared: Arc<Shared>, id: u64) {
-    // However the task ends (its runtime may be dropped), the list learns it is gone.
-    struct Running(Arc<Shared>, u64);
-    impl Drop for Running {
-        fn drop(&mut self) {
-            let mut list = self.0.lock();
-            if list.ticker.as_ref().is_some_and(|t| t.id == self.1) {
-                list.ticker = None;
-            }
+/// The list's task, as its list knows it. However the task ends (even dropped unpolled with its
+/// runtime), the list learns it is gone and the next deadline starts another.
+struct Running(Arc<Shared>, u64);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut list = self.0.lock();
+        if list.ticker.as_ref().is_some_and(|t| t.id == self.1) {
+            list.ticker = None;
         }
     }
-    let running = Running(shared, id);
-    let shared = &running.0;
+}
+
+/// The list's task: fire what is due, sleep until the earliest deadline left (or until an
+/// earlier one is armed), end when the list is empty.
+async fn tick(running: Running) {
+    let (shared, id) = (&running.0, running.1);
     let sleep = tokio::time::sleep_until(Instant::now().into());
     tokio::pin!(sleep);
     loop {
@@ -288,6 +290,32 @@ mod tests {
         );
         assert!(!long.is_finished());
         long.abort();
+    }
+
+    #[test]
+    fn a_list_whose_task_died_with_its_runtime_starts_another() {
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("runtime")
+        };
+        let first = runtime();
+        first.block_on(async {
+            let mut armed = DeadlineTimer.sleep(Duration::from_secs(30));
+            // Spawns the list's task; it has not run yet when the runtime goes.
+            assert!(pending(&mut armed));
+        });
+        drop(first);
+        assert!(LIST.with(Arc::clone).lock().ticker.is_none());
+        runtime().block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                DeadlineTimer.sleep(Duration::from_millis(10)),
+            )
+            .await
+            .expect("a deadline armed on the next runtime never fired");
+        });
     }
 
     #[tokio::test(flavor = "current_thread")]

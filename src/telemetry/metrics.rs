@@ -4,17 +4,16 @@
 //!
 //! Every request updates its series, so the request series are kept apart per worker thread:
 //! each series has one cache-line-aligned slot per worker (its bucket counts and sum), summed
-//! when scraped. With one shared histogram (prometheus-client's, behind a lock) and one shared
-//! lookup lock, every request wrote cache lines the other workers had just written.
+//! when scraped. With one shared histogram (prometheus-client's, behind a lock), every request
+//! took a write lock all workers share.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
@@ -62,10 +61,9 @@ pub struct Metrics {
 /// as a collector.
 #[derive(Debug)]
 struct Requests {
-    /// By a hash of their labels. Read without a lock; a new label set copies the map.
-    by_hash: ArcSwap<HashMap<u64, Vec<Arc<Series>>, foldhash::fast::RandomState>>,
-    /// Serialises the copies.
-    adding: Mutex<()>,
+    /// By a hash of their labels. (Not copied on write: with `collapse_request_paths` off, every
+    /// new path is a new label set.)
+    by_hash: RwLock<HashMap<u64, Vec<Arc<Series>>, foldhash::fast::RandomState>>,
     /// Hashes a series' labels into its `by_hash` key.
     hasher: foldhash::fast::RandomState,
     /// Slots per series: worker `w` (see [`crate::server::worker_id`]) uses `w % slots`.
@@ -122,8 +120,7 @@ impl Metrics {
             .map_or(1, std::num::NonZeroUsize::get)
             .clamp(1, MAX_SLOTS);
         let requests = Arc::new(Requests {
-            by_hash: ArcSwap::from_pointee(HashMap::default()),
-            adding: Mutex::new(()),
+            by_hash: RwLock::new(HashMap::default()),
             hasher: foldhash::fast::RandomState::default(),
             slots,
         });
@@ -185,13 +182,12 @@ impl Metrics {
                     .cloned()
             })
         };
-        let found = find(&requests.by_hash.load());
+        let found = find(&requests.by_hash.read().unwrap_or_else(|e| e.into_inner()));
         let series = match found {
             Some(series) => series,
             None => {
-                let _adding = requests.adding.lock().unwrap_or_else(|e| e.into_inner());
-                let current = requests.by_hash.load_full();
-                match find(&current) {
+                let mut map = requests.by_hash.write().unwrap_or_else(|e| e.into_inner());
+                match find(&map) {
                     Some(series) => series,
                     None => {
                         let series = Arc::new(Series {
@@ -204,9 +200,7 @@ impl Metrics {
                             },
                             slots: (0..requests.slots).map(|_| Slot::default()).collect(),
                         });
-                        let mut map = (*current).clone();
                         map.entry(key).or_default().push(series.clone());
-                        requests.by_hash.store(Arc::new(map));
                         series
                     }
                 }
@@ -251,7 +245,7 @@ type Totals<'a> = (&'a RequestLabels, f64, Vec<(f64, u64)>);
 
 impl Collector for RequestsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let map = self.0.by_hash.load();
+        let map = self.0.by_hash.read().unwrap_or_else(|e| e.into_inner());
         let totals: Vec<Totals<'_>> = map
             .values()
             .flatten()
