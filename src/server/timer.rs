@@ -31,11 +31,7 @@ impl hyper::rt::Timer for DeadlineTimer {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(Deadline {
-            shared: LIST.with(Arc::clone),
-            deadline,
-            slot: None,
-        })
+        Box::pin(Deadline::at(deadline))
     }
 }
 
@@ -77,11 +73,7 @@ struct Ticker {
 pub fn within<F: Future>(limit: std::time::Duration, fut: F) -> Within<F> {
     Within {
         fut,
-        deadline: Deadline {
-            shared: LIST.with(Arc::clone),
-            deadline: Instant::now() + limit,
-            slot: None,
-        },
+        deadline: Deadline::at(Instant::now() + limit),
     }
 }
 
@@ -111,6 +103,17 @@ struct Deadline {
     shared: Arc<Shared>,
     deadline: Instant,
     slot: Option<usize>,
+}
+
+impl Deadline {
+    /// A deadline on this thread's list (a slot is taken only if it is polled).
+    fn at(deadline: Instant) -> Deadline {
+        Deadline {
+            shared: LIST.with(Arc::clone),
+            deadline,
+            slot: None,
+        }
+    }
 }
 
 impl Future for Deadline {

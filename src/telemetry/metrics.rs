@@ -240,8 +240,8 @@ impl Metrics {
 #[derive(Debug)]
 struct RequestsCollector(Arc<Requests>);
 
-/// A series summed over its slots: its labels, sum and bucket counts.
-type Totals<'a> = (&'a RequestLabels, f64, Vec<(f64, u64)>);
+/// A series summed over its slots: its labels, sum, count and bucket counts.
+type Totals<'a> = (&'a RequestLabels, f64, u64, Vec<(f64, u64)>);
 
 impl Collector for RequestsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -259,7 +259,8 @@ impl Collector for RequestsCollector {
                         total.1 += n.load(Ordering::Relaxed);
                     }
                 }
-                (&series.labels, sum, buckets)
+                let count = buckets.iter().map(|b| b.1).sum();
+                (&series.labels, sum, count, buckets)
             })
             .collect();
         let mut requests = encoder.encode_descriptor(
@@ -268,11 +269,10 @@ impl Collector for RequestsCollector {
             None,
             MetricType::Counter,
         )?;
-        for (labels, _, buckets) in &totals {
-            let count: u64 = buckets.iter().map(|b| b.1).sum();
+        for (labels, _, count, _) in &totals {
             requests
                 .encode_family(*labels)?
-                .encode_counter::<NoLabelSet, _, u64>(&count, None)?;
+                .encode_counter::<NoLabelSet, _, u64>(count, None)?;
         }
         let mut duration = encoder.encode_descriptor(
             "requests_duration_seconds",
@@ -280,11 +280,10 @@ impl Collector for RequestsCollector {
             None,
             MetricType::Histogram,
         )?;
-        for (labels, sum, buckets) in &totals {
-            let count: u64 = buckets.iter().map(|b| b.1).sum();
+        for (labels, sum, count, buckets) in &totals {
             duration
                 .encode_family(*labels)?
-                .encode_histogram::<NoLabelSet>(*sum, count, buckets, None)?;
+                .encode_histogram::<NoLabelSet>(*sum, *count, buckets, None)?;
         }
         Ok(())
     }
