@@ -12,10 +12,11 @@
 //! Idle connections are reused most recent first, never after `pool_idle_timeout`, at most
 //! `max_idle_per_host` per upstream `host:port` and serving worker: a connection is only reused
 //! by the worker thread that opened it (`crate::server::Workers`), whose reactor drives its
-//! socket, so that no request waits on another thread's event loop. A sweeper closes expired
-//! and upstream-closed ones in the background. A request that could not be written on a pooled
-//! connection (the upstream closed it meanwhile) is retried once on a new connection, as
-//! hyper-util does.
+//! socket, so that no request waits on another thread's event loop. Each thread's idle lists are
+//! its own (a [`Shard`]): checking a connection out and in touches no lock or reference count
+//! another worker writes to. A sweeper closes expired and upstream-closed ones in the
+//! background. A request that could not be written on a pooled connection (the upstream closed
+//! it meanwhile) is retried once on a new connection, as hyper-util does.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,6 +31,7 @@ use http::{Request, Response};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
+use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 use url::Url;
 
@@ -63,8 +65,38 @@ impl std::fmt::Debug for Pool {
 
 struct Shared {
     settings: Settings,
-    /// Idle lists by serving worker ([`crate::server::worker_id`]), then upstream.
-    idle: Mutex<Vec<Idle>>,
+    /// The idle lists of each thread that sent a request.
+    shards: ThreadLocal<Arc<Shard>>,
+}
+
+impl Shared {
+    /// This thread's idle lists.
+    fn shard(&self) -> &Arc<Shard> {
+        self.shards.get_or(|| {
+            Arc::new(Shard {
+                idle: Mutex::new(Some(Idle::default())),
+                max_idle: self.settings.max_idle_per_host,
+            })
+        })
+    }
+}
+
+impl Drop for Shared {
+    /// Close every idle connection, also those of shards a response body still holds (which
+    /// then keep no connection: see [`Relay::check_in`]).
+    fn drop(&mut self) {
+        for shard in self.shards.iter_mut() {
+            shard.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        }
+    }
+}
+
+/// One thread's idle connections by upstream. Its lock is only taken by that thread and, now and
+/// then, by the sweeper. Response bodies hold it (not the pool) to check their connection in.
+struct Shard {
+    /// `None` once the pool is gone.
+    idle: Mutex<Option<Idle>>,
+    max_idle: usize,
 }
 
 /// Keys are upstream authorities from the rules, not client input: a fast hasher.
@@ -180,7 +212,7 @@ impl Pool {
     pub fn new(settings: Settings) -> Self {
         let shared = Arc::new(Shared {
             settings,
-            idle: Mutex::new(Vec::new()),
+            shards: ThreadLocal::new(),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let every =
@@ -205,7 +237,7 @@ impl Pool {
     ) -> impl Future<Output = Result<Response<Body>, BoxError>> + Send + 'a {
         async move {
             let authority = super::forward::authority(url);
-            let shard = crate::server::worker_id();
+            let shard = self.shared.shard();
             let mut pooled_failed = false;
             loop {
                 let checked_out = if pooled_failed {
@@ -224,13 +256,11 @@ impl Pool {
                 let sent = conn.send.try_send_request(req);
                 match drive(&mut conn, sent).await {
                     Ok((resp, alive)) => {
-                        let pool = Arc::downgrade(&self.shared);
                         return Ok(resp.map(|body| {
                             Relay {
                                 body,
                                 conn: alive.then_some(conn),
-                                pool,
-                                shard,
+                                shard: Arc::clone(shard),
                                 key,
                             }
                             .into_body()
@@ -250,12 +280,12 @@ impl Pool {
         }
     }
 
-    /// The most recently used idle connection of worker `shard` to `authority` that can carry a
+    /// The most recently used idle connection of `shard` to `authority` that can carry a
     /// request.
-    fn checkout(&self, shard: usize, authority: &str) -> Option<(Arc<str>, Box<Conn>)> {
+    fn checkout(&self, shard: &Shard, authority: &str) -> Option<(Arc<str>, Box<Conn>)> {
         let timeout = self.shared.settings.idle_timeout;
-        let mut idle = self.shared.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let idle = idle.get_mut(shard)?;
+        let mut idle = shard.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = idle.as_mut()?;
         let key = idle.get_key_value(authority)?.0.clone();
         let list = idle.get_mut(authority)?;
         while let Some(mut entry) = list.pop() {
@@ -362,9 +392,8 @@ fn drive_once(conn: &mut Conn, cx: &mut Context<'_>) -> bool {
 struct Relay {
     body: Incoming,
     conn: Option<Box<Conn>>,
-    pool: Weak<Shared>,
-    /// The worker whose reactor drives the connection.
-    shard: usize,
+    /// The idle lists of the worker whose reactor drives the connection.
+    shard: Arc<Shard>,
     key: Arc<str>,
 }
 
@@ -378,9 +407,6 @@ impl Relay {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        let Some(shared) = self.pool.upgrade() else {
-            return;
-        };
         // The driver was polled in the same round that saw the body end (a connection the
         // upstream said it would close has stopped by then); whether it can carry another
         // request is checked when it is checked out.
@@ -388,12 +414,13 @@ impl Relay {
             return;
         }
         conn.in_task.clear_task();
-        let max = shared.settings.max_idle_per_host;
-        let mut idle = shared.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() <= self.shard {
-            idle.resize_with(self.shard + 1, HashMap::default);
-        }
-        let list = idle[self.shard].entry(Arc::clone(&self.key)).or_default();
+        let max = self.shard.max_idle;
+        let mut idle = self.shard.idle.lock().unwrap_or_else(|p| p.into_inner());
+        // The pool is gone: the connection closes.
+        let Some(idle) = idle.as_mut() else {
+            return;
+        };
+        let list = idle.entry(Arc::clone(&self.key)).or_default();
         if list.len() < max {
             list.push(IdleConn {
                 conn,
@@ -466,9 +493,12 @@ async fn sweep(pool: Weak<Shared>, every: Duration) {
             return;
         };
         let timeout = shared.settings.idle_timeout;
-        let mut idle = shared.idle.lock().unwrap_or_else(|p| p.into_inner());
-        for shard in idle.iter_mut() {
-            shard.retain(|_, list| {
+        for shard in shared.shards.iter() {
+            let mut idle = shard.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(idle) = idle.as_mut() else {
+                continue;
+            };
+            idle.retain(|_, list| {
                 list.retain_mut(|entry| entry.since.elapsed() < timeout && entry.conn.usable());
                 !list.is_empty()
             });

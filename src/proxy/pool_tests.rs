@@ -328,6 +328,32 @@ async fn dropping_the_pool_closes_its_idle_connections() {
     assert_eq!(up.closed.load(Ordering::SeqCst), 1);
 }
 
+/// Bodies still being read when the pool goes (a reload replaced the client) close their
+/// connections at their end instead of parking them in a pool nobody uses, even while another
+/// body of the same worker is still open.
+#[tokio::test]
+async fn bodies_outliving_their_pool_close_their_connections() {
+    let up = upstream(OK, After::KeepAlive).await;
+    let pool = Pool::new(settings());
+    let first = pool
+        .send(&url(up.port), get(up.port, "GET"))
+        .await
+        .expect("response");
+    let second = pool
+        .send(&url(up.port), get(up.port, "GET"))
+        .await
+        .expect("response");
+    drop(pool);
+    let body = first.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(&body[..], b"hello");
+    settle().await;
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(up.closed.load(Ordering::SeqCst), 1, "closed after its body");
+    drop(second);
+    settle().await;
+    assert_eq!(up.closed.load(Ordering::SeqCst), 2);
+}
+
 #[tokio::test]
 async fn connection_errors_name_the_address() {
     // A port that was just free: nothing listens there.

@@ -5,9 +5,13 @@
 //! Every request updates its series, so the request series are kept apart per worker thread:
 //! each series has one cache-line-aligned slot per worker (its bucket counts and sum), summed
 //! when scraped. With one shared histogram (prometheus-client's, behind a lock), every request
-//! took a write lock all workers share.
+//! took a write lock all workers share. Looking a series up takes no lock either: each thread
+//! keeps its own map of the series it has seen, and only a series new to the thread is looked up
+//! (or created) in the shared map. A lookup that went through a lock or cloned a shared `Arc`
+//! would write to a cache line every worker writes to, on every request.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +25,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
+use thread_local::ThreadLocal;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -63,12 +68,16 @@ pub struct Metrics {
 struct Requests {
     /// By a hash of their labels. (Not copied on write: with `collapse_request_paths` off, every
     /// new path is a new label set.)
-    by_hash: RwLock<HashMap<u64, Vec<Arc<Series>>, foldhash::fast::RandomState>>,
+    by_hash: RwLock<ByHash>,
+    /// Each thread's own copy of the part of `by_hash` it has used.
+    local: ThreadLocal<RefCell<ByHash>>,
     /// Hashes a series' labels into its `by_hash` key.
     hasher: foldhash::fast::RandomState,
     /// Slots per series: worker `w` (see [`crate::server::worker_id`]) uses `w % slots`.
     slots: usize,
 }
+
+type ByHash = HashMap<u64, Vec<Arc<Series>>, foldhash::fast::RandomState>;
 
 /// One request series: its labels and one slot per worker.
 #[derive(Debug)]
@@ -86,6 +95,25 @@ struct Slot {
     buckets: [AtomicU64; BUCKETS.len() + 1],
     /// Sum of the observed seconds, as `f64` bits.
     sum: AtomicU64,
+}
+
+impl Series {
+    /// Count one request that took `took` in this worker's slot (`slots` per series).
+    fn record(&self, slots: usize, took: Duration) {
+        let slot = &self.slots[crate::server::worker_id() % slots];
+        let secs = took.as_secs_f64();
+        let bucket = BUCKETS
+            .iter()
+            .position(|&upper| secs <= upper)
+            .unwrap_or(BUCKETS.len());
+        slot.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        // Only this worker adds to its slot, but threads that are not workers share slot 0.
+        let _ = slot
+            .sum
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + secs).to_bits())
+            });
+    }
 }
 
 impl RequestLabels {
@@ -121,6 +149,7 @@ impl Metrics {
             .clamp(1, MAX_SLOTS);
         let requests = Arc::new(Requests {
             by_hash: RwLock::new(HashMap::default()),
+            local: ThreadLocal::new(),
             hasher: foldhash::fast::RandomState::default(),
             slots,
         });
@@ -175,13 +204,21 @@ impl Metrics {
         let key = requests
             .hasher
             .hash_one((service, method, &*request, status, rule));
-        let find = |map: &HashMap<u64, Vec<Arc<Series>>, _>| {
+        let find = |map: &ByHash| {
             map.get(&key).and_then(|v| {
                 v.iter()
                     .find(|s| s.labels.is(service, method, &request, status, rule))
                     .cloned()
             })
         };
+        let local = requests.local.get_or_default();
+        if let Some(series) = local.borrow().get(&key).and_then(|v| {
+            v.iter()
+                .find(|s| s.labels.is(service, method, &request, status, rule))
+        }) {
+            series.record(requests.slots, took);
+            return;
+        }
         let found = find(&requests.by_hash.read().unwrap_or_else(|e| e.into_inner()));
         let series = match found {
             Some(series) => series,
@@ -206,19 +243,8 @@ impl Metrics {
                 }
             }
         };
-        let slot = &series.slots[crate::server::worker_id() % requests.slots];
-        let secs = took.as_secs_f64();
-        let bucket = BUCKETS
-            .iter()
-            .position(|&upper| secs <= upper)
-            .unwrap_or(BUCKETS.len());
-        slot.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        // Only this worker adds to its slot, but threads that are not workers share slot 0.
-        let _ = slot
-            .sum
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-                Some((f64::from_bits(bits) + secs).to_bits())
-            });
+        series.record(requests.slots, took);
+        local.borrow_mut().entry(key).or_default().push(series);
     }
 
     pub fn reload(&self, ok: bool) {
