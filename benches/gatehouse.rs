@@ -189,9 +189,9 @@ fn request(path: &str, token: Option<&str>) -> RequestInfo {
 
 /// Match + pipeline, as a request would run it (no listener, no upstream).
 async fn decide(snapshot: &Snapshot, req: &RequestInfo) -> http::HeaderMap {
-    let (rule, captures) = snapshot.rules.find(req).unwrap();
+    let (index, captures) = snapshot.rules.find(req).unwrap();
     let mut session = req.new_session(captures);
-    gatehouse::pipeline::run(&rule, req, &mut session)
+    gatehouse::pipeline::run(&snapshot.rules.rules()[index], req, &mut session)
         .await
         .unwrap();
     session.header

@@ -1,11 +1,12 @@
 //! Process state: the config and compiled rule set as one immutable snapshot behind an
 //! `ArcSwap` (one writer, lock-free readers; a request keeps the snapshot it started with).
 
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
+use thread_local::ThreadLocal;
 
 use crate::config::Config;
 use crate::pipeline::errors::{build_fallback, Fallback};
@@ -134,6 +135,11 @@ pub async fn read_repositories(
 #[derive(Debug)]
 pub struct State {
     snapshot: ArcSwap<Snapshot>,
+    /// Bumped after every swap of `snapshot`: a thread whose [`Current`] was taken at the same
+    /// generation still holds the snapshot in force.
+    generation: AtomicU64,
+    /// Each thread's handle on the snapshot in force (see [`State::current`]).
+    local: ThreadLocal<Mutex<Option<(u64, Current)>>>,
     /// Rule-set / config reloads applied and rejected since start.
     pub reloads_ok: AtomicU64,
     pub reloads_failed: AtomicU64,
@@ -143,6 +149,8 @@ impl State {
     pub fn new(snapshot: Snapshot) -> Arc<Self> {
         Arc::new(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
+            generation: AtomicU64::new(0),
+            local: ThreadLocal::new(),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
         })
@@ -153,9 +161,49 @@ impl State {
         self.snapshot.load_full()
     }
 
-    /// Replace the snapshot (the only writer is start-up and the reload watcher).
+    /// The snapshot in force now, as this thread holds it: for a request's handler, which
+    /// holds it for the whole request. Cloning the `Arc<Snapshot>` for every request would write
+    /// to a reference count every worker writes to (a cache line moving between cores on each
+    /// request); a `Current` is this thread's own handle, taken again only after a reload.
+    pub fn current(&self) -> Current {
+        let slot = self.local.get_or_default();
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut held = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((g, current)) = &*held {
+            if *g == generation {
+                return current.clone();
+            }
+        }
+        // Loaded after the generation: at least as new as the snapshot that generation names.
+        let current = Current(Arc::new(self.snapshot.load_full()));
+        *held = Some((generation, current.clone()));
+        current
+    }
+
+    /// Replace the snapshot (the only writer is start-up and the reload watcher). Threads let go
+    /// of the old one now, not at their next request (an idle worker would otherwise keep a
+    /// replaced rule set alive; one taking its handle at this very moment may still keep it to
+    /// its next request); requests in flight keep theirs to the end.
     pub fn swap(&self, next: Snapshot) {
         self.snapshot.store(Arc::new(next));
+        self.generation.fetch_add(1, Ordering::Release);
+        for slot in self.local.iter() {
+            slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        }
+    }
+}
+
+/// A thread's handle on a snapshot (from [`State::current`]): cheap to clone on that thread.
+/// The outer `Arc` is the thread's own allocation, its count written by that thread only.
+#[derive(Debug, Clone)]
+#[allow(clippy::redundant_allocation)]
+pub struct Current(Arc<Arc<Snapshot>>);
+
+impl std::ops::Deref for Current {
+    type Target = Snapshot;
+
+    fn deref(&self) -> &Snapshot {
+        &self.0
     }
 }
 
@@ -397,5 +445,42 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        let config = crate::config::load_with_env(&[], std::iter::empty()).expect("default config");
+        Snapshot::from_documents(Arc::new(config), &[], DisabledHandlers::Reject).expect("snapshot")
+    }
+
+    /// A thread's handle stays the same until a swap and names the new snapshot right after;
+    /// the swap lets go of the old snapshot although threads still had handles on it.
+    #[test]
+    fn current_follows_swaps_and_lets_the_old_snapshot_go() {
+        let state = State::new(snapshot());
+        let first = state.current();
+        let again = state.current();
+        assert!(Arc::ptr_eq(&first.0, &again.0), "one handle per thread");
+        let old = Arc::downgrade(&*first.0);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let there = state.current();
+                assert!(!Arc::ptr_eq(&there.0, &first.0), "a handle of its own");
+                assert!(Arc::ptr_eq(&*there.0, &*first.0), "on the same snapshot");
+            });
+        });
+        drop((first, again));
+        state.swap(snapshot());
+        let now = state.current();
+        let old_ptr = old.as_ptr();
+        assert!(!std::ptr::eq(Arc::as_ptr(&*now.0), old_ptr), "the new one");
+        assert!(
+            old.upgrade().is_none(),
+            "no thread keeps the replaced snapshot"
+        );
     }
 }

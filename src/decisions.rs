@@ -4,13 +4,12 @@
 //! headers and an empty body, denied -> the error handler's answer.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderMap, HeaderName, Request, Response};
 use hyper::body::Incoming;
 
-use crate::app::Snapshot;
+use crate::app::{Current, Snapshot};
 use crate::cors::Actual;
 use crate::pipeline::errors::{handle, ErrorHandlerEntry};
 use crate::pipeline::session::RequestUrl;
@@ -30,7 +29,7 @@ const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 /// rule, a fresh session) runs now; the returned future runs the pipeline, applies `cors` and
 /// records the answer with `observation`. One flat block, as the proxy's (see `Proxy::call`).
 pub fn decide(
-    snapshot: Arc<Snapshot>,
+    snapshot: Current,
     mut req: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
@@ -45,7 +44,7 @@ pub fn decide(
             return answered(resp, observation, cors);
         }
     };
-    let (rule, captures) = match snapshot.rules.find(&info) {
+    let (index, captures) = match snapshot.rules.find(&info) {
         Ok(found) => found,
         Err(e) => {
             log_decision(&info, None, "", &e);
@@ -56,6 +55,7 @@ pub fn decide(
     let mut session = info.new_session(captures);
     let body = req.into_body();
     Box::pin(async move {
+        let rule = &snapshot.rules.rules()[index];
         let mut outcome = Outcome::default();
         let mut resp = 'answer: {
             // A handler reads the body (`remote`): the sub-request's body stands for the
@@ -70,8 +70,8 @@ pub fn decide(
                     }
                 }
             }
-            outcome.rule = Some(rule.clone());
-            match pipeline::run(&rule, &info, &mut session).await {
+            outcome.rule = Some(rule);
+            match pipeline::run(rule, &info, &mut session).await {
                 Ok(()) => {
                     tracing::debug!(rule_id = %rule.id, subject = %session.subject, method = %info.method, url = %info.url, granted = true, "access request granted");
                     let headers =

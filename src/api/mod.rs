@@ -17,7 +17,7 @@ use crate::server::{self, Body, BoxFuture, Handler};
 use crate::telemetry::access::{Observation, Outcome};
 
 /// The API listener's request handler.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Api {
     pub state: Arc<State>,
 }
@@ -26,7 +26,7 @@ impl Handler for Api {
     fn call(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
         let observation = Observation::begin("gatehouse-api", &mut req);
         // CORS first: preflights are answered here and never reach rules (SPEC §2.4).
-        let snapshot = self.state.snapshot();
+        let snapshot = self.state.current();
         if let Some(preflight) = snapshot.cors_api.preflight(req.method(), req.headers()) {
             return server::ready(observation.finish(preflight, &Outcome::default()));
         }

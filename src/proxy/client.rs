@@ -19,7 +19,7 @@ use crate::server::Body;
 const KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// Both clients, built from one `serve.proxy.upstream`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Upstream {
     /// https upstreams and upgrades.
     pub spawned: Client<HttpsConnector<HttpConnector>, Body>,

@@ -27,6 +27,7 @@ use crate::telemetry::access::{Observation, Outcome};
 pub use client::Upstream;
 
 /// The proxy listener's request handler.
+#[derive(Clone)]
 pub struct Proxy {
     pub state: Arc<State>,
     client: Upstream,
@@ -62,7 +63,7 @@ impl Handler for Proxy {
     /// into its box for every request.
     fn call(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
         let observation = Observation::begin("gatehouse-proxy", &mut req);
-        let snapshot = self.state.snapshot();
+        let snapshot = self.state.current();
         // CORS first: preflights are answered here and never reach rules (SPEC §2.4).
         if let Some(preflight) = snapshot.cors_proxy.preflight(req.method(), req.headers()) {
             return server::ready(observation.finish(preflight, &Outcome::default()));
@@ -78,7 +79,7 @@ impl Handler for Proxy {
                 return answered(resp, observation, cors);
             }
         };
-        let (rule, captures) = match snapshot.rules.find(&info) {
+        let (index, captures) = match snapshot.rules.find(&info) {
             Ok(found) => found,
             Err(e) => {
                 let resp = render(snapshot.fallback_reply(&[], &e, &info));
@@ -88,6 +89,7 @@ impl Handler for Proxy {
         let mut session = info.new_session(captures);
         let (mut parts, body) = req.into_parts();
         Box::pin(async move {
+            let rule = &snapshot.rules.rules()[index];
             let mut outcome = Outcome::default();
             let mut resp = 'answer: {
                 // Handlers that read the body get a bounded, buffered copy; the upstream then
@@ -106,8 +108,8 @@ impl Handler for Proxy {
                 } else {
                     body.map_err(Into::into).boxed_unsync()
                 };
-                outcome.rule = Some(rule.clone());
-                if let Err(e) = pipeline::run(&rule, &info, &mut session).await {
+                outcome.rule = Some(rule);
+                if let Err(e) = pipeline::run(rule, &info, &mut session).await {
                     tracing::debug!(rule_id = %rule.id, status = e.status.as_u16(), reason = e.reason.as_deref().unwrap_or(""), "access request denied");
                     break 'answer render(snapshot.fallback_reply(&rule.errors, &e, &info));
                 }
@@ -122,7 +124,7 @@ impl Handler for Proxy {
                 let forwarding = forward::forward(
                     &self.client,
                     self.response_timeout,
-                    &rule,
+                    rule,
                     upstream,
                     &info,
                     &session,

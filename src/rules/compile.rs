@@ -139,11 +139,10 @@ impl RuleSet {
 
     /// The one rule for `req` (SPEC §3.4): none -> 404; several -> the highest `priority`, a tie
     /// at the top -> 500. With it, the regexp capture groups when one of its handlers may read
-    /// `MatchContext` (`None` otherwise: nothing will read them).
-    pub fn find(
-        &self,
-        req: &RequestInfo,
-    ) -> Result<(Arc<Rule>, Option<Vec<String>>), PipelineError> {
+    /// `MatchContext` (`None` otherwise: nothing will read them). The rule is returned as its
+    /// index in [`RuleSet::rules`], so that a caller holding the set need not clone the rule's
+    /// `Arc` (a count every worker writes to).
+    pub fn find(&self, req: &RequestInfo) -> Result<(usize, Option<Vec<String>>), PipelineError> {
         let url = req.match_string();
         let candidates = self.index.find(&url).map_err(|e| {
             PipelineError::internal(crate::pipeline::error::msg::INTERNAL)
@@ -186,13 +185,13 @@ impl RuleSet {
         }
         let rule = &self.rules[i];
         if !rule.reads_match_context {
-            return Ok((rule.clone(), None));
+            return Ok((i, None));
         }
         let captures = self.index.pattern(i).captures(&url).map_err(|e| {
             PipelineError::internal(crate::pipeline::error::msg::INTERNAL)
                 .with_reason(e.to_string())
         })?;
-        Ok((rule.clone(), Some(captures)))
+        Ok((i, Some(captures)))
     }
 }
 

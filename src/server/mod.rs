@@ -56,8 +56,9 @@ pub fn ready(resp: Response<Body>) -> BoxFuture {
 }
 
 /// A request handler for one listener. `tls` is true when the connection is TLS (the scheme
-/// for matching is then `https`, SPEC §6.1).
-pub trait Handler: Send + Sync + 'static {
+/// for matching is then `https`, SPEC §6.1). Every worker serves with its own clone, so that
+/// the `Arc` each request takes is one only that worker counts (see [`serve`]).
+pub trait Handler: Clone + Send + Sync + 'static {
     fn call(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture;
 }
 
@@ -96,6 +97,8 @@ struct Listening<H> {
 /// an idle worker takes the next connection, as nginx's workers do, and no connection crosses
 /// threads. With `tls`, every connection is handshaked with the certificate in force when it was
 /// accepted, and the certificate files are watched for rotation while the listener runs.
+/// Each worker serves with its own clone of `handler`: one shared `Arc` would have every
+/// request, on every worker, write to the same reference count.
 pub async fn serve<H: Handler>(
     listeners: Vec<StdListener>,
     handler: Arc<H>,
@@ -162,6 +165,7 @@ async fn accept_loop<H: Handler>(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let me = worker_id();
+    let handler = Arc::new(H::clone(&shared.handler));
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -193,10 +197,10 @@ async fn accept_loop<H: Handler>(
                 // Taken now so that shutdown also waits for connections still handshaking.
                 let watcher = graceful.watcher();
                 let shared = shared.clone();
+                let handler = handler.clone();
                 let open = load.enter(me);
                 tokio::spawn(async move {
                     let _open = open;
-                    let handler = shared.handler.clone();
                     let Some(tls) = &shared.tls else {
                         return serve_conn(&shared.builder, stream, handler, peer, false, watcher).await;
                     };
@@ -425,6 +429,7 @@ mod tests {
 
     /// Answers with the id of the worker that served it; `/block` first holds that worker's
     /// thread (a stand-in for a worker busy with other connections).
+    #[derive(Clone)]
     struct WhoServes;
 
     /// Set when a `/block` request holds its worker.

@@ -1,7 +1,6 @@
 //! Per-request observation: the access log line and the request metrics, for both listeners.
 //! Tokens and cookies are never logged (only method, host, path, rule, subject, outcome).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderName, HeaderValue, Request, Response};
@@ -17,17 +16,17 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// (a slot the handler writes, not a response extension: that cost a map and two allocations
 /// per request).
 #[derive(Debug, Clone, Default)]
-pub struct Outcome {
+pub struct Outcome<'a> {
     /// The matched rule.
-    pub rule: Option<Arc<Rule>>,
+    pub rule: Option<&'a Rule>,
     pub subject: String,
     pub granted: bool,
 }
 
-impl Outcome {
+impl Outcome<'_> {
     /// The matched rule's id, or "" when no rule matched.
     pub fn rule_id(&self) -> &str {
-        self.rule.as_ref().map_or("", |r| r.id.as_str())
+        self.rule.map_or("", |r| r.id.as_str())
     }
 }
 
@@ -90,7 +89,7 @@ impl Observation {
 
     /// Record the response and what was decided, and hand the response back (with
     /// `X-Request-Id` set).
-    pub fn finish(mut self, mut resp: Response<Body>, outcome: &Outcome) -> Response<Body> {
+    pub fn finish(mut self, mut resp: Response<Body>, outcome: &Outcome<'_>) -> Response<Body> {
         self.done = true;
         self.record(resp.status().as_u16(), outcome);
         if let http::header::Entry::Vacant(e) = resp.headers_mut().entry(REQUEST_ID) {
@@ -99,7 +98,7 @@ impl Observation {
         resp
     }
 
-    fn record(&self, status: u16, outcome: &Outcome) {
+    fn record(&self, status: u16, outcome: &Outcome<'_>) {
         if self.quiet {
             return;
         }

@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 
 use crate::server::{self, BoxFuture, Handler};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MetricsEndpoint {
     pub path: String,
 }
