@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -71,6 +72,14 @@ pub struct JwksSource {
     policy: CallPolicy,
     kid_refetch_interval: Duration,
     state: Mutex<State>,
+    /// The last good keys and when they were fetched, as in `state`, readable without the
+    /// lock (see [`JwksSource::in_force`]).
+    published: ArcSwapOption<Published>,
+}
+
+struct Published {
+    keys: Arc<KeySet>,
+    fetched_at: Instant,
 }
 
 impl std::fmt::Debug for JwksSource {
@@ -159,6 +168,7 @@ impl JwksCache {
                     policy: self.policy,
                     kid_refetch_interval: self.kid_refetch_interval,
                     state: Mutex::new(State::default()),
+                    published: ArcSwapOption::empty(),
                 })
             })
             .clone()
@@ -193,6 +203,16 @@ impl JwksSource {
     pub async fn get(self: &Arc<Self>, ttl: Duration, deadline: Instant) -> Fetched {
         let rx = self.begin(ttl);
         self.finish(rx, deadline).await
+    }
+
+    /// Whether [`JwksSource::get`] with `ttl` would answer `held` at `now` without fetching:
+    /// the keys are fresh and are the very set `held` is. Takes no lock and writes nothing
+    /// shared (the per-thread front of the verified-token cache asks it on every hit).
+    pub fn in_force(&self, held: &Arc<KeySet>, ttl: Duration, now: Instant) -> bool {
+        self.published
+            .load()
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(&p.keys, held) && now < p.fetched_at + ttl)
     }
 
     /// [`JwksSource::get`] for several sources, their fetches running in parallel.
@@ -285,8 +305,14 @@ impl JwksSource {
                 let mut st = this.lock();
                 match result {
                     Ok(keys) => {
-                        st.keys = Some(Arc::new(keys));
-                        st.fetched_at = Some(Instant::now());
+                        let keys = Arc::new(keys);
+                        let fetched_at = Instant::now();
+                        this.published.store(Some(Arc::new(Published {
+                            keys: Arc::clone(&keys),
+                            fetched_at,
+                        })));
+                        st.keys = Some(keys);
+                        st.fetched_at = Some(fetched_at);
                         st.failed = None;
                     }
                     Err(e) => {

@@ -10,7 +10,8 @@
 //! HMAC secret), and of the JWK's own `alg` when it names one.
 //!
 //! Verified tokens are cached (`cache`, on by default; see `jwt_cache.rs`): a hit skips decoding
-//! and the signature check, never the allow-list, the key lookup or the claims checks.
+//! and the signature check, never the allow-list, the key lookup or the claims checks (a hit in
+//! the thread's own front skips the lookup only while it would find the very same key).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -160,31 +161,55 @@ impl Jwt {
         }
         let (claims, prepared) = match &self.cache {
             None => {
-                let proof = self.verify(&token).await?;
+                let (proof, _) = self.verify(&token).await?;
                 (proof.claims, proof.prepared)
             }
             Some(cache) => {
                 let key = TokenCache::key(&token);
+                let front = cache.front(&key, now, |hot| {
+                    hot.keys_in_force(&self.sources, self.ttl, tokio::time::Instant::now())
+                        .then(|| self.accept(&hot.claims, &hot.prepared, now, session))
+                });
+                if let Some(Some(accepted)) = front {
+                    return accepted;
+                }
                 match cache.get(&key, now).await {
                     Some(hit) => match self.recheck(&token, &hit.proof).await? {
-                        None => (
-                            Arc::clone(&hit.proof.claims),
-                            Arc::clone(&hit.proof.prepared),
-                        ),
-                        Some(proof) => cache.store(key, proof, now).await,
+                        (None, sets) => {
+                            cache.keep(key, &hit, sets);
+                            (
+                                Arc::clone(&hit.proof.claims),
+                                Arc::clone(&hit.proof.prepared),
+                            )
+                        }
+                        (Some(proof), sets) => cache.store(key, proof, now, sets).await,
                     },
-                    None => cache.store(key, self.verify(&token).await?, now).await,
+                    None => {
+                        let (proof, sets) = self.verify(&token).await?;
+                        cache.store(key, proof, now, sets).await
+                    }
                 }
             }
         };
+        self.accept(&claims, &prepared, now, session)
+    }
+
+    /// Run the claims checks on a verified token's claims and fill the session.
+    fn accept(
+        &self,
+        claims: &Map<String, Value>,
+        prepared: &Prepared,
+        now: SystemTime,
+        session: &mut Session,
+    ) -> Result<AuthnOutcome, PipelineError> {
         let now_secs = now
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
         // Errors report the claims as decoded; the session gets them with the scope normalised.
         self.checks
-            .check(&prepared, now_secs)
-            .map_err(|reason| invalid(reason, Some(&claims)))?;
+            .check(prepared, now_secs)
+            .map_err(|reason| invalid(reason, Some(claims)))?;
         session.subject = prepared
             .claims
             .get("sub")
@@ -196,8 +221,8 @@ impl Jwt {
     }
 
     /// Decode `token` and verify its signature from scratch (the claims checks are the
-    /// caller's).
-    async fn verify(&self, token: &str) -> Result<Proof, PipelineError> {
+    /// caller's). With the proof, the key sets the key was looked up in.
+    async fn verify(&self, token: &str) -> Result<(Proof, KeySets), PipelineError> {
         let Some((header_b64, claims_b64, _)) = split(token) else {
             return Err(invalid("the token is not a compact JWS".into(), None));
         };
@@ -224,7 +249,7 @@ impl Jwt {
             .filter(|k| !k.is_empty())
             .ok_or_else(|| reject("the token header has no `kid`".into()))?;
 
-        let (keys, index) = self
+        let (keys, index, sets) = self
             .find_key(kid, *alg, alg_name, unverified.as_ref())
             .await?;
         if !signed_by(token, &keys, index, *alg) {
@@ -236,21 +261,27 @@ impl Jwt {
                 None,
             ));
         };
-        Ok(Proof {
+        let proof = Proof {
             alg: alg_name.to_owned(),
             kid: kid.to_owned(),
             prepared: Arc::new(Prepared::new(claims.clone())),
             claims: Arc::new(claims),
             keys,
             index,
-        })
+        };
+        Ok((proof, sets))
     }
 
     /// On a cache hit, re-run what depends on this rule and on the current keys: the `alg`
     /// allow-list and the key lookup. `Ok(None)`: the key found is the very key that verified
     /// the token, the hit stands. `Ok(Some)`: another key object was found (a refetched or
-    /// rotated key set) and it verified the token again.
-    async fn recheck(&self, token: &str, hit: &Proof) -> Result<Option<Proof>, PipelineError> {
+    /// rotated key set) and it verified the token again. With either, the key sets the key was
+    /// looked up in.
+    async fn recheck(
+        &self,
+        token: &str,
+        hit: &Proof,
+    ) -> Result<(Option<Proof>, KeySets), PipelineError> {
         let claims = Some(&*hit.claims);
         let Some((_, alg)) = self.allowed.iter().find(|(n, _)| *n == hit.alg) else {
             return Err(invalid(
@@ -258,32 +289,34 @@ impl Jwt {
                 claims,
             ));
         };
-        let (keys, index) = self.find_key(&hit.kid, *alg, &hit.alg, claims).await?;
+        let (keys, index, sets) = self.find_key(&hit.kid, *alg, &hit.alg, claims).await?;
         if hit.same_key(&keys, index) {
-            return Ok(None);
+            return Ok((None, sets));
         }
         if !signed_by(token, &keys, index, *alg) {
             return Err(invalid("the token signature is invalid".into(), claims));
         }
-        Ok(Some(Proof {
+        let proof = Proof {
             alg: hit.alg.clone(),
             kid: hit.kid.clone(),
             claims: Arc::clone(&hit.claims),
             prepared: Arc::clone(&hit.prepared),
             keys,
             index,
-        }))
+        };
+        Ok((Some(proof), sets))
     }
 
     /// The key for `kid` and `alg` across all sources: a refetch when the keys are stale, and one
-    /// more (rate-limited) when no source knows the `kid`.
+    /// more (rate-limited) when no source knows the `kid`. With the key, every source's key set
+    /// it was chosen from.
     async fn find_key(
         &self,
         kid: &str,
         alg: Algorithm,
         alg_name: &str,
         unverified: Option<&Map<String, Value>>,
-    ) -> Result<(Arc<KeySet>, usize), PipelineError> {
+    ) -> Result<(Arc<KeySet>, usize, KeySets), PipelineError> {
         let deadline = tokio::time::Instant::now() + self.max_wait;
         let mut fetched = JwksSource::get_all(&self.sources, self.ttl, deadline).await;
         let mut found = select(&fetched, kid, alg, alg_name);
@@ -305,7 +338,7 @@ impl Jwt {
             }
         }
         match found {
-            Selected::Key(set, i) => Ok((set, i)),
+            Selected::Key(set, i) => Ok((set, i, fetched.into_iter().map(|f| f.keys).collect())),
             Selected::WrongType => Err(invalid(
                 format!("the key with kid {kid:?} cannot verify {alg_name} signatures"),
                 unverified,
@@ -328,6 +361,9 @@ impl Jwt {
         }
     }
 }
+
+/// Each source's key set (in the authenticator's order) as a key lookup saw it.
+type KeySets = Vec<Option<Arc<KeySet>>>;
 
 /// Outcome of a key lookup by `kid` across fetched sets.
 #[derive(Debug)]

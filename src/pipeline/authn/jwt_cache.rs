@@ -16,6 +16,14 @@
 //! returns the same key set object and index, so a refetched set costs one new verification and
 //! a removed key is a 401 — and every claims check.
 //!
+//! In front of the shared entries, each thread keeps its most recent hits (a [`Hot`], in a
+//! small direct-mapped table): the proof's claims, and the key set each JWKS source held when
+//! the hit was made. A front hit counts only while every source
+//! still holds that very set and it is fresh ([`JwksSource::in_force`]), which is exactly when
+//! the key lookup would return the key the proof was made with; so it skips the shared cache
+//! and the key lookup (their locks and reference counts, written by every worker on every
+//! request) and changes nothing else: expiry and the claims checks run on every hit.
+//!
 //! Scope: one cache per (JWKS URLs, allowed algorithms, `ttl`, `max_entries`), shared by every
 //! rule with the same values and kept across rule reloads while some rule uses it (a registry of
 //! weak references, as `session_cache`). Rules with other sources or algorithms never share an
@@ -23,6 +31,7 @@
 //! (moka) are allocated on the first verified token, so rules that never see a token cost a
 //! small shell shared by all rules of the same identity.
 
+use std::cell::RefCell;
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,11 +40,12 @@ use moka::future::Cache;
 use moka::Expiry;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use thread_local::ThreadLocal;
 
 use super::claims::Prepared;
 use crate::config::handlers::authn::JwtCache;
 use crate::config::types::Uri;
-use crate::credentials::KeySet;
+use crate::credentials::{JwksSource, KeySet};
 use crate::pipeline::DigestKeyed;
 use crate::registry::WeakRegistry;
 
@@ -107,12 +117,45 @@ impl Expiry<Key, Arc<Entry>> for EntryLifetime {
     }
 }
 
+/// Slots of each thread's front table.
+const FRONT_SLOTS: usize = 64;
+
+/// A hit as one thread keeps it (see the module docs).
+pub(super) struct Hot {
+    key: Key,
+    expires_at: SystemTime,
+    /// The proof's claims, as decoded and prepared.
+    pub claims: Arc<Map<String, Value>>,
+    pub prepared: Arc<Prepared>,
+    /// The key set of each JWKS source (in the authenticator's order) when the hit was made.
+    sets: Vec<Option<Arc<KeySet>>>,
+}
+
+impl Hot {
+    /// Whether the key lookup would still find the key the proof was made with: every source
+    /// holds the same, fresh set (`ttl`: the keys' `jwks_ttl`).
+    pub fn keys_in_force(
+        &self,
+        sources: &[Arc<JwksSource>],
+        ttl: Duration,
+        now: tokio::time::Instant,
+    ) -> bool {
+        self.sets.len() == sources.len()
+            && sources.iter().zip(&self.sets).all(|(source, held)| {
+                held.as_ref()
+                    .is_some_and(|held| source.in_force(held, ttl, now))
+            })
+    }
+}
+
 /// The verified-token cache of one identity (see the module docs).
 pub(super) struct TokenCache {
     ttl: Duration,
     max_entries: u64,
     /// Created by the first store.
     entries: OnceLock<Cache<Key, Arc<Entry>, DigestKeyed>>,
+    /// Each thread's recent hits, `FRONT_SLOTS` slots indexed by the key's first byte.
+    front: ThreadLocal<RefCell<Vec<Option<Hot>>>>,
     /// Stores so far (each follows one signature verification); tests observe hits with it.
     #[cfg(test)]
     pub stores: std::sync::atomic::AtomicUsize,
@@ -134,6 +177,7 @@ impl TokenCache {
             ttl,
             max_entries,
             entries: OnceLock::new(),
+            front: ThreadLocal::new(),
             #[cfg(test)]
             stores: Default::default(),
         }
@@ -175,6 +219,30 @@ impl TokenCache {
         Sha256::digest(token.as_bytes()).into()
     }
 
+    /// `f` of this thread's hit for `key`, if it has one live at `now`.
+    pub fn front<R>(&self, key: &Key, now: SystemTime, f: impl FnOnce(&Hot) -> R) -> Option<R> {
+        let front = self.front.get()?.borrow();
+        let hot = front.get(usize::from(key[0]) % FRONT_SLOTS)?.as_ref()?;
+        (hot.key == *key && now < hot.expires_at).then(|| f(hot))
+    }
+
+    /// Keep `entry` (a hit or a store for `key`, made with the key sets `sets`) in this
+    /// thread's front, replacing whatever shared its slot.
+    pub fn keep(&self, key: Key, entry: &Entry, sets: Vec<Option<Arc<KeySet>>>) {
+        let hot = Hot {
+            key,
+            expires_at: entry.expires_at,
+            claims: Arc::clone(&entry.proof.claims),
+            prepared: Arc::clone(&entry.proof.prepared),
+            sets,
+        };
+        let mut front = self
+            .front
+            .get_or(|| RefCell::new((0..FRONT_SLOTS).map(|_| None).collect()))
+            .borrow_mut();
+        front[usize::from(key[0]) % FRONT_SLOTS] = Some(hot);
+    }
+
     /// The live entry for `key` at `now`. Creates nothing.
     pub async fn get(&self, key: &Key, now: SystemTime) -> Option<Arc<Entry>> {
         let entry = self.entries.get()?.get(key).await?;
@@ -183,11 +251,13 @@ impl TokenCache {
 
     /// Store `proof` (verified at `now`) for its lifetime (a token already past `exp` is not
     /// stored); returns its claims, as decoded and prepared.
+    /// Also kept in this thread's front, with the key sets `sets` the proof was made with.
     pub async fn store(
         &self,
         key: Key,
         proof: Proof,
         now: SystemTime,
+        sets: Vec<Option<Arc<KeySet>>>,
     ) -> (Arc<Map<String, Value>>, Arc<Prepared>) {
         let claims = (Arc::clone(&proof.claims), Arc::clone(&proof.prepared));
         let Some(lifetime) = lifetime(self.ttl, &claims.0, now) else {
@@ -207,6 +277,7 @@ impl TokenCache {
             expires_at: now + lifetime,
             lifetime,
         };
+        self.keep(key, &entry, sets);
         entries.insert(key, Arc::new(entry)).await;
         claims
     }

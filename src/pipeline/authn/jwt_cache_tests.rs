@@ -269,3 +269,31 @@ async fn entries_are_created_lazily() {
     assert!(run(&h, &hs_token(Some("h"), json!({}))).await.is_ok());
     assert!(format!("{c:?}").contains("entries: Some"), "{c:?}");
 }
+
+// A thread's own hit counts only while the keys it was made with are fresh: once `jwks_ttl`
+// has passed, the key lookup runs (and refetches), so a key removed meanwhile is a 401 for a
+// token this thread has just accepted.
+#[tokio::test]
+async fn front_hits_end_when_the_keys_go_stale() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = jwks_file(&dir);
+    let jwks = JwksCache::new(Duration::from_secs(5));
+    let global = JwtConfig {
+        jwks_ttl: GoDuration::from_secs(1),
+        ..JwtConfig::default()
+    };
+    let h = build(&url, json!({}), &global, &jwks);
+    let token = hs_token(Some("h"), json!({"sub": "f"}));
+    for _ in 0..3 {
+        assert!(run(&h, &token).await.is_ok());
+    }
+    assert_eq!(h.sources[0].fetch_count(), 1, "hits never fetch");
+    assert_eq!(stores(&h), 1);
+    write_jwks(&dir, json!([]));
+    assert!(run(&h, &token).await.is_ok(), "keys still fresh");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let e = run(&h, &token).await.expect_err("key removed");
+    let reason = e.reason.clone().unwrap_or_default();
+    assert!(reason.contains("no signing key"), "{reason}");
+    assert_eq!(h.sources[0].fetch_count(), 2);
+}

@@ -37,9 +37,19 @@ pub fn extract<'r>(req: &'r RequestInfo, from: Option<&TokenFrom>) -> Option<Cow
     token.filter(|t| !t.is_empty())
 }
 
-/// `Authorization: Bearer <token>`: split at the first space, scheme `bearer` in any case.
+/// `Authorization: Bearer <token>`: split at the first space, scheme `bearer` in any case. A
+/// value that is not visible ASCII (what `HeaderValue::to_str` accepts) carries no token.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let v = headers.get(http::header::AUTHORIZATION)?.as_bytes();
+    // One pass without early exit (vectorised: a JWT is several hundred bytes), where
+    // `to_str` stops at the first byte that fails.
+    let visible = v.iter().fold(true, |ok, &b| {
+        ok & (b == b'\t' || (b' '..=b'~').contains(&b))
+    });
+    if !visible {
+        return None;
+    }
+    let v = std::str::from_utf8(v).ok()?;
     let (scheme, rest) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(rest)
 }
@@ -124,5 +134,21 @@ mod tests {
         assert_eq!(extract(&empty, None), None);
         assert!(has_any_cookie(&r.headers));
         assert!(!has_any_cookie(&req(&[], "").headers));
+    }
+
+    // A bearer token is read exactly when the whole value is visible ASCII (`to_str`), for
+    // every byte a header value may hold.
+    #[test]
+    fn bearer_values_are_visible_ascii() {
+        for b in 0..=255u8 {
+            let raw = [b"Bearer a".as_slice(), &[b], b"c"].concat();
+            let Ok(value) = http::HeaderValue::from_bytes(&raw) else {
+                continue;
+            };
+            let mut headers = HeaderMap::new();
+            headers.insert(http::header::AUTHORIZATION, value.clone());
+            let want = value.to_str().ok().map(|v| &v["Bearer ".len()..]);
+            assert_eq!(bearer(&headers), want, "byte {b:#x}");
+        }
     }
 }
