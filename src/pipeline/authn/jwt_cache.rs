@@ -17,12 +17,12 @@
 //! a removed key is a 401 — and every claims check.
 //!
 //! In front of the shared entries, each thread keeps its most recent hits (a [`Hot`], in a
-//! small direct-mapped table): the proof's claims, and the key set each JWKS source held when
-//! the hit was made. A front hit counts only while every source
-//! still holds that very set and it is fresh ([`JwksSource::in_force`]), which is exactly when
-//! the key lookup would return the key the proof was made with; so it skips the shared cache
-//! and the key lookup (their locks and reference counts, written by every worker on every
-//! request) and changes nothing else: expiry and the claims checks run on every hit.
+//! direct-mapped table of 64 slots, allocated on the thread's first hit): the proof's claims,
+//! and the key set each JWKS source held when the hit was made. A front hit counts only while
+//! every source still holds that very set and it is fresh ([`JwksSource::in_force`]), which is
+//! exactly when the key lookup would return the key the proof was made with; so it skips the
+//! shared cache and the key lookup (their locks and reference counts, written by every worker
+//! on every request) and changes nothing else: expiry and the claims checks run on every hit.
 //!
 //! Scope: one cache per (JWKS URLs, allowed algorithms, `ttl`, `max_entries`), shared by every
 //! rule with the same values and kept across rule reloads while some rule uses it (a registry of
@@ -249,9 +249,9 @@ impl TokenCache {
         (now < entry.expires_at).then_some(entry)
     }
 
-    /// Store `proof` (verified at `now`) for its lifetime (a token already past `exp` is not
-    /// stored); returns its claims, as decoded and prepared.
-    /// Also kept in this thread's front, with the key sets `sets` the proof was made with.
+    /// Store `proof` (verified at `now`, with a key from the sets `sets`) for its lifetime (a
+    /// token already past `exp` is not stored), also in this thread's front; returns its claims,
+    /// as decoded and prepared.
     pub async fn store(
         &self,
         key: Key,
