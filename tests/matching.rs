@@ -102,6 +102,33 @@ async fn match_headers() {
     assert_eq!(g.req("GET", "/decisions/t", &[H]).await.status, 404);
 }
 
+// DESIGN §4: each worker remembers its recent matches (by method and URL); repeated and
+// distinct requests, more than it keeps, still find the rule matching finds (SPEC §3.4).
+#[tokio::test]
+async fn remembered_matches_stay_right() {
+    let rules = rule("a-get", "http://h/a/<.*>", "")
+        + &rule("b", "http://h/b/<[0-9]+>", "")
+        + &rule("a-post", "http://h/a/<.*>", "").replace("[GET]", "[POST]");
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    for round in 0..2 {
+        for i in 0..300 {
+            for (method, path, want) in [
+                ("GET", format!("/decisions/a/{i}"), Some("a-get")),
+                ("POST", format!("/decisions/a/{i}"), Some("a-post")),
+                ("GET", format!("/decisions/b/{i}"), Some("b")),
+                ("GET", format!("/decisions/b/{i}x"), None),
+                ("POST", format!("/decisions/b/{i}"), None),
+            ] {
+                let r = g.req(method, &path, &[H]).await;
+                match want {
+                    Some(id) => assert_eq!(r.header("x-rule"), Some(id), "{method} {path} {round}"),
+                    None => assert_eq!(r.status, 404, "{method} {path} {round}"),
+                }
+            }
+        }
+    }
+}
+
 // DESIGN §4: a 10,000-rule set loads and the right rule answers.
 #[tokio::test]
 async fn ten_thousand_rules() {

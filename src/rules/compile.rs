@@ -8,6 +8,7 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName};
 
 use super::matcher::{MatchIndex, Pattern, Strategy};
+use super::memo::Memo;
 use super::repository::RuleDocument;
 use super::spec::{RuleSpec, UpstreamSpec};
 use super::LoadError;
@@ -61,6 +62,8 @@ pub struct RuleSet {
     rules: Vec<Arc<Rule>>,
     index: MatchIndex,
     by_id: HashMap<String, usize>,
+    /// Each thread's recent matches, in front of `index`.
+    memo: Memo,
 }
 
 impl Default for RuleSet {
@@ -69,6 +72,7 @@ impl Default for RuleSet {
             rules: Vec::new(),
             index: MatchIndex::build(Vec::new()),
             by_id: HashMap::new(),
+            memo: Memo::new(true),
         }
     }
 }
@@ -114,10 +118,13 @@ impl RuleSet {
         if !errors.is_empty() {
             return Err(errors);
         }
+        // With `match.headers`, the URL and method alone do not decide the match.
+        let memo = Memo::new(rules.iter().all(|r| r.headers.is_empty()));
         Ok(RuleSet {
             rules,
             index: MatchIndex::build(patterns),
             by_id,
+            memo,
         })
     }
 
@@ -143,6 +150,10 @@ impl RuleSet {
     /// index in [`RuleSet::rules`], so that a caller holding the set need not clone the rule's
     /// `Arc` (a count every worker writes to).
     pub fn find(&self, req: &RequestInfo) -> Result<(usize, Option<Vec<String>>), PipelineError> {
+        let key = self.memo.key(req);
+        if let Some(i) = key.and_then(|k| self.memo.get(k, req)) {
+            return Ok((i, None));
+        }
         let url = req.match_string();
         let candidates = self.index.find(&url).map_err(|e| {
             PipelineError::internal(crate::pipeline::error::msg::INTERNAL)
@@ -185,6 +196,9 @@ impl RuleSet {
         }
         let rule = &self.rules[i];
         if !rule.reads_match_context {
+            if let Some(k) = key {
+                self.memo.put(k, req, i);
+            }
             return Ok((i, None));
         }
         let captures = self.index.pattern(i).captures(&url).map_err(|e| {

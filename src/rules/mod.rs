@@ -6,6 +6,7 @@
 
 pub mod compile;
 pub mod matcher;
+mod memo;
 pub mod remote;
 pub mod repository;
 pub mod spec;
