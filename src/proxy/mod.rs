@@ -189,8 +189,10 @@ fn request_info<B>(
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
         {
-            if p.eq_ignore_ascii_case("https") || p.eq_ignore_ascii_case("http") {
-                scheme = pipeline::known(&p.to_ascii_lowercase());
+            if p.eq_ignore_ascii_case("https") {
+                scheme = Cow::Borrowed("https");
+            } else if p.eq_ignore_ascii_case("http") {
+                scheme = Cow::Borrowed("http");
             }
         }
     }

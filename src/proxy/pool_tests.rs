@@ -104,6 +104,13 @@ fn url(port: u16) -> Url {
     Url::parse(&format!("http://127.0.0.1:{port}/")).expect("url")
 }
 
+/// One exchange, the response's body left unread.
+async fn open(pool: &Pool, port: u16) -> http::Response<server::Body> {
+    pool.send(&url(port), get(port, "GET"))
+        .await
+        .expect("response")
+}
+
 /// One exchange, body read to its end.
 async fn fetch(pool: &Pool, port: u16, method: &str) -> (StatusCode, Bytes) {
     let resp = pool
@@ -168,10 +175,7 @@ async fn a_large_body_read_slowly_arrives_whole_and_the_connection_is_reused() {
     let up = upstream(answer.leak(), After::KeepAlive).await;
     let pool = Pool::new(settings());
     for round in 0..2 {
-        let resp = pool
-            .send(&url(up.port), get(up.port, "GET"))
-            .await
-            .expect("response");
+        let resp = open(&pool, up.port).await;
         let mut body = resp.into_body();
         let read = async {
             let (mut total, mut frames) = (0, 0);
@@ -215,14 +219,8 @@ async fn concurrent_requests_get_their_own_connections() {
     let up = upstream(OK, After::KeepAlive).await;
     let pool = Pool::new(settings());
     // Both responses are held (bodies unread): neither connection is free for the other.
-    let a = pool
-        .send(&url(up.port), get(up.port, "GET"))
-        .await
-        .expect("a");
-    let b = pool
-        .send(&url(up.port), get(up.port, "GET"))
-        .await
-        .expect("b");
+    let a = open(&pool, up.port).await;
+    let b = open(&pool, up.port).await;
     assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
     for resp in [a, b] {
         let body = resp.into_body().collect().await.expect("body").to_bytes();
@@ -240,18 +238,12 @@ async fn a_body_dropped_half_read_closes_its_connection() {
     // The upstream announces a megabyte and sends only the head: the body is never complete.
     let up = upstream(BIG, After::KeepAlive).await;
     let pool = Pool::new(settings());
-    let resp = pool
-        .send(&url(up.port), get(up.port, "GET"))
-        .await
-        .expect("response");
+    let resp = open(&pool, up.port).await;
     assert_eq!(resp.status(), StatusCode::OK);
     drop(resp);
     settle().await;
     assert_eq!(up.closed.load(Ordering::SeqCst), 1, "connection closed");
-    let resp = pool
-        .send(&url(up.port), get(up.port, "GET"))
-        .await
-        .expect("response");
+    let resp = open(&pool, up.port).await;
     drop(resp);
     assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
 }
@@ -335,14 +327,8 @@ async fn dropping_the_pool_closes_its_idle_connections() {
 async fn bodies_outliving_their_pool_close_their_connections() {
     let up = upstream(OK, After::KeepAlive).await;
     let pool = Pool::new(settings());
-    let first = pool
-        .send(&url(up.port), get(up.port, "GET"))
-        .await
-        .expect("response");
-    let second = pool
-        .send(&url(up.port), get(up.port, "GET"))
-        .await
-        .expect("response");
+    let first = open(&pool, up.port).await;
+    let second = open(&pool, up.port).await;
     drop(pool);
     let body = first.into_body().collect().await.expect("body").to_bytes();
     assert_eq!(&body[..], b"hello");

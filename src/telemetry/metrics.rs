@@ -116,6 +116,11 @@ impl Series {
     }
 }
 
+/// The series under `key` in `map` (a thread's or the shared one) whose labels satisfy `is`.
+fn lookup(map: &ByHash, key: u64, is: impl Fn(&RequestLabels) -> bool) -> Option<&Arc<Series>> {
+    map.get(&key)?.iter().find(|s| is(&s.labels))
+}
+
 impl RequestLabels {
     fn is(&self, service: &str, method: &str, request: &str, status: u16, rule: &str) -> bool {
         self.status_code == status
@@ -204,18 +209,10 @@ impl Metrics {
         let key = requests
             .hasher
             .hash_one((service, method, &*request, status, rule));
-        let find = |map: &ByHash| {
-            map.get(&key).and_then(|v| {
-                v.iter()
-                    .find(|s| s.labels.is(service, method, &request, status, rule))
-                    .cloned()
-            })
-        };
+        let is = |l: &RequestLabels| l.is(service, method, &request, status, rule);
+        let find = |map: &ByHash| lookup(map, key, is).cloned();
         let local = requests.local.get_or_default();
-        if let Some(series) = local.borrow().get(&key).and_then(|v| {
-            v.iter()
-                .find(|s| s.labels.is(service, method, &request, status, rule))
-        }) {
+        if let Some(series) = lookup(&local.borrow(), key, is) {
             series.record(requests.slots, took);
             return;
         }
@@ -407,27 +404,14 @@ mod tests {
     #[tokio::test]
     async fn workers_count_apart_and_a_scrape_adds_up() {
         let m = Arc::new(Metrics::new("gh_", true, false));
+        let observe = |m: &Metrics, took| m.observe("gatehouse-proxy", "GET", "/a", 200, "r", took);
         let workers = crate::server::Workers::start(2).expect("workers");
         let mut done = Vec::new();
         for i in 0..4u64 {
             let m = m.clone();
             done.push(workers.spawn(async move {
-                m.observe(
-                    "gatehouse-proxy",
-                    "GET",
-                    "/a",
-                    200,
-                    "r",
-                    Duration::from_millis(3),
-                );
-                m.observe(
-                    "gatehouse-proxy",
-                    "GET",
-                    "/a",
-                    200,
-                    "r",
-                    Duration::from_millis(20 + i),
-                );
+                observe(&m, Duration::from_millis(3));
+                observe(&m, Duration::from_millis(20 + i));
                 crate::server::worker_id()
             }));
         }
@@ -438,14 +422,7 @@ mod tests {
         on.sort_unstable();
         on.dedup();
         assert_eq!(on, [1, 2], "both workers observed");
-        m.observe(
-            "gatehouse-proxy",
-            "GET",
-            "/a",
-            200,
-            "r",
-            Duration::from_secs(20),
-        );
+        observe(&m, Duration::from_secs(20));
         let text = m.encode();
         let labels = "service=\"gatehouse-proxy\",method=\"GET\",request=\"/a\",status_code=\"200\",rule=\"r\"";
         for line in [

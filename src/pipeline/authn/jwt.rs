@@ -29,7 +29,7 @@ use crate::credentials::{Fetched, JwksCache, JwksSource, KeySet};
 use crate::pipeline::error::{msg, PipelineError};
 use crate::pipeline::session::Session;
 use crate::pipeline::{BuildError, RequestInfo};
-use cache::{Proof, TokenCache};
+use cache::{KeySets, Proof, TokenCache};
 use claims::Prepared;
 
 #[path = "jwt_cache.rs"]
@@ -361,9 +361,6 @@ impl Jwt {
         }
     }
 }
-
-/// Each source's key set (in the authenticator's order) as a key lookup saw it.
-type KeySets = Vec<Option<Arc<KeySet>>>;
 
 /// Outcome of a key lookup by `kid` across fetched sets.
 #[derive(Debug)]

@@ -117,6 +117,9 @@ impl Expiry<Key, Arc<Entry>> for EntryLifetime {
     }
 }
 
+/// Each JWKS source's key set (in the authenticator's order) as a key lookup saw it.
+pub(super) type KeySets = Vec<Option<Arc<KeySet>>>;
+
 /// Slots of each thread's front table.
 const FRONT_SLOTS: usize = 64;
 
@@ -128,7 +131,7 @@ pub(super) struct Hot {
     pub claims: Arc<Map<String, Value>>,
     pub prepared: Arc<Prepared>,
     /// The key set of each JWKS source (in the authenticator's order) when the hit was made.
-    sets: Vec<Option<Arc<KeySet>>>,
+    sets: KeySets,
 }
 
 impl Hot {
@@ -228,7 +231,7 @@ impl TokenCache {
 
     /// Keep `entry` (a hit or a store for `key`, made with the key sets `sets`) in this
     /// thread's front, replacing whatever shared its slot.
-    pub fn keep(&self, key: Key, entry: &Entry, sets: Vec<Option<Arc<KeySet>>>) {
+    pub fn keep(&self, key: Key, entry: &Entry, sets: KeySets) {
         let hot = Hot {
             key,
             expires_at: entry.expires_at,
@@ -257,7 +260,7 @@ impl TokenCache {
         key: Key,
         proof: Proof,
         now: SystemTime,
-        sets: Vec<Option<Arc<KeySet>>>,
+        sets: KeySets,
     ) -> (Arc<Map<String, Value>>, Arc<Prepared>) {
         let claims = (Arc::clone(&proof.claims), Arc::clone(&proof.prepared));
         let Some(lifetime) = lifetime(self.ttl, &claims.0, now) else {
