@@ -188,13 +188,10 @@ fn request_info<B>(
     if !trusted {
         strip_forwarded(&mut headers);
     }
-    // One pass over the headers for the five this needs (a lookup by name hashes it).
-    let (mut x_method, mut x_proto, mut x_host, mut x_uri, mut host_header) =
-        (None, None, None, None, None);
+    // One pass over the headers for the four this needs (a lookup by name hashes it).
+    let (mut x_method, mut x_proto, mut x_host, mut x_uri) = (None, None, None, None);
     for (name, value) in &headers {
-        let slot = if *name == HOST {
-            &mut host_header
-        } else if !name.as_str().starts_with("x-forwarded-") {
+        let slot = if !name.as_str().starts_with("x-forwarded-") {
             continue;
         } else if *name == X_FORWARDED_METHOD {
             &mut x_method
@@ -212,23 +209,18 @@ fn request_info<B>(
             *slot = Some(value.to_str().ok());
         }
     }
-    let (x_method, x_proto, x_host, x_uri, host_header) = (
-        x_method.flatten(),
-        x_proto.flatten(),
-        x_host.flatten(),
-        x_uri.flatten(),
-        host_header.flatten(),
-    );
+    let (x_method, x_proto, x_uri) = (x_method.flatten(), x_proto.flatten(), x_uri.flatten());
     let method = pipeline::known(x_method.unwrap_or(req.method().as_str()));
     let scheme = pipeline::known(x_proto.unwrap_or(if tls { "https" } else { "http" }));
-    let host = match x_host.or(host_header) {
-        Some(h) => h.to_string(),
-        None => req
-            .uri()
-            .authority()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
+    // The sub-request's own host is checked as any request's is; `X-Forwarded-Host`, when set,
+    // names the original request's and must be a host too (it is matched verbatim).
+    let own_host = crate::proxy::headers::request_host(req.version(), req.uri(), &headers);
+    let host = match x_host {
+        None | Some(Some("")) => own_host.clone(),
+        Some(Some(h)) if crate::proxy::headers::valid_host(h) => Ok(h.to_string()),
+        Some(_) => Err("malformed X-Forwarded-Host header"),
     };
+    let host = own_host.and(host);
     let own_path = req.uri().path();
     let own_rest = own_path.strip_prefix("/decisions").unwrap_or(own_path);
     let raw_query = req.uri().query().unwrap_or("");
@@ -242,7 +234,7 @@ fn request_info<B>(
         method,
         url: RequestUrl {
             scheme,
-            host,
+            host: host.as_deref().unwrap_or("").to_string(),
             path: String::new(),
             raw_query: raw_query.to_string(),
         },
@@ -252,6 +244,9 @@ fn request_info<B>(
         original_uri,
         body: None,
     };
+    if let Err(e) = host {
+        return Err(Box::new((info, PipelineError::bad_request(e))));
+    }
     match path {
         Ok(p) => {
             info.url.path = p;

@@ -114,9 +114,9 @@ async fn graceful_stop_closes_listener() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
 
-// Slow-loris protection: a client that sends its request head too slowly, or keeps a connection
-// idle, is closed after the longer of `serve.api.timeout.read` and `.idle`; one that completes
-// its request in time is served.
+// Slow-loris protection: a client that sends nothing, sends its request head too slowly, or keeps
+// a connection idle, is closed after the longer of `serve.api.timeout.read` and `.idle`; one that
+// completes its request in time is served.
 #[tokio::test]
 async fn header_read_timeout_closes_slow_and_idle_connections() {
     use std::time::{Duration, Instant};
@@ -136,6 +136,10 @@ async fn header_read_timeout_closes_slow_and_idle_connections() {
         assert!(took >= at_least, "closed after {took:?}");
         took
     }
+
+    // Connected, then not a byte: hyper's own timer is not armed before the protocol is known.
+    let mut silent = tokio::net::TcpStream::connect(g.api).await.unwrap();
+    closed(&mut silent, Duration::from_millis(200)).await;
 
     // Half a request head, then nothing.
     let mut slow = tokio::net::TcpStream::connect(g.api).await.unwrap();

@@ -411,3 +411,61 @@ async fn large_upload_is_streamed() {
         "RSS grew by {grown_mib} MiB while streaming 100 MiB"
     );
 }
+
+// SPEC §3.4: the host is matched verbatim, joined to the path, so it must be a host. A `Host`
+// carrying a path, query or fragment (or two `Host` headers, or none on HTTP/1.1) is refused
+// with 400 on the proxy and on /decisions, never matched against a more permissive rule.
+#[tokio::test]
+async fn host_header_cannot_move_the_match() {
+    let up = Upstream::start().await;
+    let u = format!("{{ url: '{}' }}", up.url());
+    let rules = format!(
+        "{}- id: admin\n  match: {{ url: 'http://<[^/]+>/admin/<.*>', methods: [GET] }}\n  upstream: {u}\n  authenticators: [{{ handler: noop }}]\n  authorizer: {{ handler: deny }}\n  mutators: [{{ handler: noop }}]\n",
+        rule("public", "http://<[^/]+>/public/<.*>", "[GET]", &u, "[{handler: noop}]")
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let status = |answer: &str| -> u16 {
+        answer
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {answer:?}"))
+    };
+    let head = |target: &str, headers: &str| {
+        format!("GET {target} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n")
+    };
+    for port in [g.proxy, g.api] {
+        let target = if port == g.proxy {
+            "/admin/secret"
+        } else {
+            "/decisions/admin/secret"
+        };
+        for hosts in [
+            "Host: api.example.com/public/x\r\n",
+            "Host: api.example.com/public/x?\r\n",
+            "Host: api.example.com/public/x#\r\n",
+            "Host: api.example.com\r\nHost: other\r\n",
+            "",
+        ] {
+            let answer = common::raw(port, &head(target, hosts)).await;
+            assert_eq!(status(&answer), 400, "{hosts:?} on {port}: {answer}");
+        }
+        // The same request with a real host is the admin rule's: denied.
+        let answer = common::raw(port, &head(target, "Host: api.example.com\r\n")).await;
+        assert_eq!(status(&answer), 403, "{answer}");
+    }
+    // On /decisions, `X-Forwarded-Host` names the original host and is checked the same way.
+    let answer = common::raw(
+        g.api,
+        &head(
+            "/decisions/admin/secret",
+            "Host: gatehouse\r\nX-Forwarded-Host: api.example.com/public/x\r\n",
+        ),
+    )
+    .await;
+    assert_eq!(status(&answer), 400, "{answer}");
+    // HTTP/1.0 may omit `Host`: matched with an empty host (no rule here takes it).
+    let answer = common::raw(g.proxy, "GET /public/x HTTP/1.0\r\n\r\n").await;
+    assert_eq!(status(&answer), 404, "{answer}");
+    assert_eq!(up.count(), 0);
+}

@@ -74,6 +74,74 @@ pub fn apply_forwarded_policy(headers: &mut HeaderMap, trusted: bool) {
     }
 }
 
+/// Whether `host` may stand as a request's host: the bytes Go's `httpguts.ValidHostHeader`
+/// allows (letters, digits, `!$%&'()*+,-.:;=[]_~`). It is concatenated with the path into the URL
+/// rules match, so a `/`, `?`, `#`, `@` or space in it would move the match elsewhere (a `Host:
+/// api.example.com/public/x` on `/admin` must not match the `/public/<**>` rule).
+pub fn valid_host(host: &str) -> bool {
+    host.bytes().all(|b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b'-'
+                    | b'.'
+                    | b':'
+                    | b';'
+                    | b'='
+                    | b'['
+                    | b']'
+                    | b'_'
+                    | b'~'
+            )
+    })
+}
+
+/// The host a request is for, checked as Go's server checks it before any handler runs (SPEC
+/// §3.4: the host is matched verbatim, so it must be one): the request target's authority when
+/// it has one (absolute form, or h2 `:authority`; RFC 9112 §3.2.2 says it wins over `Host`),
+/// else the one `Host` header. HTTP/1.1 without `Host`, two `Host` headers, or a host with a byte
+/// no host has are refused (400) with Go's words.
+pub fn request_host(
+    version: http::Version,
+    uri: &http::Uri,
+    headers: &HeaderMap,
+) -> Result<String, &'static str> {
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    let header = hosts.next();
+    if hosts.next().is_some() {
+        return Err("too many Host headers");
+    }
+    let header = match header {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(h) if valid_host(h) => Some(h),
+            _ => return Err("malformed Host header"),
+        },
+    };
+    if let Some(authority) = uri.authority() {
+        let a = authority.as_str();
+        return if valid_host(a) {
+            Ok(a.to_string())
+        } else {
+            Err("malformed Host header")
+        };
+    }
+    match header {
+        Some(h) => Ok(h.to_string()),
+        None if version == http::Version::HTTP_11 => Err("missing required Host header"),
+        None => Ok(String::new()),
+    }
+}
+
 /// `X_User`, `x.user`, `X-USER` all normalise to `x-user`: some upstream frameworks (CGI, PHP,
 /// nginx with underscores_in_headers) treat them as the same header.
 fn normalise(b: u8) -> u8 {
@@ -166,6 +234,68 @@ mod tests {
         strip_spoofed(&mut h, &[HeaderName::from_static("x-user")]);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-username"));
+    }
+
+    // SPEC §3.4 (host matched verbatim) and Go's server checks: a host that is not one is refused
+    // before matching, whatever the rules.
+    #[test]
+    fn request_host_is_one_host() {
+        use http::Version;
+        let uri = |s: &str| s.parse::<http::Uri>().expect("uri");
+        let with = |hosts: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in hosts {
+                h.append(http::header::HOST, HeaderValue::from_str(v).expect("value"));
+            }
+            h
+        };
+        let origin = uri("/admin/secret");
+        let ok = |v, u: &http::Uri, h: &[&str]| request_host(v, u, &with(h));
+        assert_eq!(
+            ok(Version::HTTP_11, &origin, &["api.example.com:8080"]),
+            Ok("api.example.com:8080".into())
+        );
+        assert_eq!(
+            ok(Version::HTTP_11, &origin, &["[::1]:80"]),
+            Ok("[::1]:80".into())
+        );
+        for bad in [
+            "api.example.com/public/x",
+            "api.example.com?x",
+            "api.example.com#x",
+            "user@api.example.com",
+            "a b",
+            "api.example.com\\x",
+        ] {
+            assert_eq!(
+                ok(Version::HTTP_11, &origin, &[bad]),
+                Err("malformed Host header"),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            ok(Version::HTTP_11, &origin, &["a", "b"]),
+            Err("too many Host headers")
+        );
+        assert_eq!(
+            ok(Version::HTTP_11, &origin, &[]),
+            Err("missing required Host header")
+        );
+        assert_eq!(ok(Version::HTTP_10, &origin, &[]), Ok(String::new()));
+        // The target's authority wins over `Host` (absolute form; h2 `:authority`).
+        let absolute = uri("http://real.example.com/admin");
+        assert_eq!(
+            ok(Version::HTTP_11, &absolute, &["other"]),
+            Ok("real.example.com".into())
+        );
+        assert_eq!(
+            ok(Version::HTTP_2, &absolute, &[]),
+            Ok("real.example.com".into())
+        );
+        assert_eq!(
+            ok(Version::HTTP_11, &uri("http://u@real.example.com/"), &["x"]),
+            Err("malformed Host header")
+        );
     }
 
     #[test]

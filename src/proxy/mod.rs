@@ -174,7 +174,7 @@ where
 }
 
 /// The request as the pipeline sees it (SPEC §3.4): scheme from the listener (or a trusted
-/// `X-Forwarded-Proto: http|https`), `Host` verbatim, the one normalized path. The request's
+/// `X-Forwarded-Proto: http|https`), the checked host verbatim, the one normalized path. The request's
 /// headers move into it (no copy); they go back to the request when it is forwarded.
 fn request_info<B>(
     req: &mut Request<B>,
@@ -196,12 +196,7 @@ fn request_info<B>(
             }
         }
     }
-    let host = headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
-        .unwrap_or_default();
+    let host = headers::request_host(req.version(), req.uri(), &headers);
     let original_uri = req
         .uri()
         .path_and_query()
@@ -211,7 +206,7 @@ fn request_info<B>(
         method: pipeline::known(req.method().as_str()),
         url: RequestUrl {
             scheme,
-            host,
+            host: host.as_deref().unwrap_or("").to_string(),
             path: String::new(),
             raw_query: req.uri().query().unwrap_or("").to_string(),
         },
@@ -221,6 +216,9 @@ fn request_info<B>(
         original_uri,
         body: None,
     };
+    if let Err(e) = host {
+        return Err(Box::new((info, PipelineError::bad_request(e))));
+    }
     match normalize_path(req.uri().path()) {
         Ok(p) => {
             info.url.path = p;

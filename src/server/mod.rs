@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use crate::tls::TlsSettings;
 
 mod drain;
+mod first_byte;
 mod timer;
 
 pub use timer::within;
@@ -90,6 +91,8 @@ struct Listening<H> {
     handler: Arc<H>,
     builder: Builder<TokioExecutor>,
     tls: Option<TlsSettings>,
+    /// Time a new connection gets to send its first byte (see [`first_byte`]).
+    first_byte: Duration,
 }
 
 /// Accept connections until `shutdown` turns true, then drain. Each worker accepts on its own
@@ -123,6 +126,7 @@ pub async fn serve<H: Handler>(
         handler,
         builder,
         tls,
+        first_byte: limits.header_read_timeout,
     });
     // One listener per worker: spawned round-robin, each loop lands on its own worker.
     let loops: Vec<_> = listeners
@@ -201,12 +205,15 @@ async fn accept_loop<H: Handler>(
                 let open = load.enter(me);
                 tokio::spawn(async move {
                     let _open = open;
+                    let within = shared.first_byte;
                     let Some(tls) = &shared.tls else {
+                        let stream = first_byte::FirstByte::new(stream, within);
                         return serve_conn(&shared.builder, stream, handler, peer, false, watcher).await;
                     };
                     let handshake = tls.acceptor().accept(stream);
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                         Ok(Ok(stream)) => {
+                            let stream = first_byte::FirstByte::new(stream, within);
                             serve_conn(&shared.builder, stream, handler, peer, true, watcher).await
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),

@@ -222,6 +222,20 @@ pub async fn send(
     }
 }
 
+/// Bytes written as they are to `addr` (a request no well-behaved client would send), and the
+/// whole answer up to the server's close (send `Connection: close`).
+pub async fn raw(addr: SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(request.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out))
+        .await
+        .expect("the server did not close the connection")
+        .expect("read");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The real binary, started with `serve`; killed on drop.
 pub struct Proc {
     pub child: Child,
