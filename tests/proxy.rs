@@ -469,3 +469,23 @@ async fn host_header_cannot_move_the_match() {
     assert_eq!(status(&answer), 404, "{answer}");
     assert_eq!(up.count(), 0);
 }
+
+// SPEC §4.6 / DESIGN §6: the path matched is the path forwarded. A `%5C` is matched as the one
+// segment `admin\x` and must reach the upstream as `%5C`, never as a raw `\` that some upstreams
+// read as `/`.
+#[tokio::test]
+async fn backslash_is_forwarded_encoded() {
+    let up = Upstream::start().await;
+    let rules = rule(
+        "any",
+        "http://h/<.*>",
+        "[GET]",
+        &format!("{{ url: '{}' }}", up.url()),
+        "[{handler: noop}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    for (sent, forwarded) in [("/admin%5Cx", "/admin%5Cx"), ("/a%7Cb%5E", "/a%7Cb%5E")] {
+        let r = g.proxy("GET", sent, &[("Host", "h")]).await;
+        assert_eq!(echoed(&r)["uri"], forwarded);
+    }
+}

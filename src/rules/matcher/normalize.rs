@@ -63,7 +63,10 @@ fn already_clean(raw: &str) -> bool {
 }
 
 /// Characters that cannot appear raw in a request-line path (RFC 3986 path plus what
-/// proxies mangle), and `%` itself so that decoding gives back the same path.
+/// proxies mangle), and `%` itself so that decoding gives back the same path. A decoded `\`
+/// goes back as `%5C`, as Go sends it: some upstreams (IIS, Express on Windows, Tomcat with
+/// `ALLOW_BACKSLASH`) read a raw `\` as `/`, which would make `/admin%5Cx`, matched as the one
+/// segment `admin\x`, reach them as `/admin/x`.
 const PATH_ENCODE: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
@@ -72,8 +75,13 @@ const PATH_ENCODE: &AsciiSet = &CONTROLS
     .add(b'<')
     .add(b'>')
     .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
     .add(b'`')
     .add(b'{')
+    .add(b'|')
     .add(b'}');
 
 /// Re-encodes a normalized path for the upstream request line (non-ASCII as UTF-8 `%XX`).
@@ -223,6 +231,8 @@ mod tests {
             ("/q?x#y", "/q%3Fx%23y"),
             ("/<{`\"}>", "/%3C%7B%60%22%7D%3E"),
             ("/a;b=c:d@e!$&'()*+,", "/a;b=c:d@e!$&'()*+,"),
+            ("/admin\\x", "/admin%5Cx"),
+            ("/[a]^|", "/%5Ba%5D%5E%7C"),
         ];
         for (path, want) in cases {
             assert_eq!(encode_path(path), want, "{path:?}");
