@@ -5,7 +5,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderMap, HeaderName, Request, Response};
 use hyper::body::Incoming;
 
@@ -14,7 +13,6 @@ use crate::cors::Actual;
 use crate::pipeline::errors::{handle, ErrorHandlerEntry};
 use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, Reply, RequestInfo};
-use crate::proxy::headers::HOP_BY_HOP;
 use crate::rules::matcher::normalize_path;
 use crate::server::{Body, BoxFuture};
 use crate::telemetry::access::{Observation, Outcome};
@@ -74,8 +72,11 @@ pub fn decide(
             match pipeline::run(rule, &info, &mut session).await {
                 Ok(()) => {
                     tracing::debug!(rule_id = %rule.id, subject = %session.subject, method = %info.method, url = %info.url, granted = true, "access request granted");
-                    let headers =
-                        answer_headers(std::mem::take(&mut session.header), &rule.mutator_headers);
+                    let protected = crate::proxy::headers::protected(
+                        &rule.mutator_headers,
+                        &session.set_headers,
+                    );
+                    let headers = answer_headers(std::mem::take(&mut session.header), &protected);
                     let mut resp = Response::new(crate::server::empty());
                     *resp.headers_mut() = headers;
                     outcome.granted = true;
@@ -112,10 +113,7 @@ fn answer_headers(mut headers: HeaderMap, mutator_headers: &[HeaderName]) -> Hea
     let doomed: Vec<HeaderName> = headers
         .keys()
         .filter(|name| {
-            let n = name.as_str();
-            n == CONTENT_LENGTH.as_str()
-                || n == HOST.as_str()
-                || HOP_BY_HOP.contains(&n)
+            !crate::proxy::headers::settable(name)
                 || crate::proxy::headers::is_spoof_variant(name, mutator_headers)
         })
         .cloned()

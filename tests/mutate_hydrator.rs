@@ -278,3 +278,58 @@ async fn cache_key_headers() {
         assert_eq!(h.calls(), calls, "tenant {tenant}");
     }
 }
+
+// DESIGN §6 for headers a hydrator sets (SPEC §5.3: its answer's `header` replaces the
+// session's): their client-sent variant spellings (`X_Tenant`, `x.tenant`) never reach the
+// upstream or the gateway, even echoed by `noop`; a `Content-Length` in the answer never
+// replaces the body's real one.
+#[tokio::test]
+async fn hydrator_headers_are_protected_and_framing_is_not_theirs() {
+    let h = Hydrator::start().await;
+    h.set_mode(Mode::SetsHeaders);
+    let up = Upstream::start().await;
+    let rules = format!(
+        r#"
+- id: hydrate
+  match: {{ url: 'http://h/t', methods: [GET, POST] }}
+  upstream: {{ url: '{}' }}
+  authenticators: [{{ handler: anonymous }}]
+  authorizer: {{ handler: allow }}
+  mutators: [{{ handler: noop }}, {{ handler: hydrator }}]
+"#,
+        up.url()
+    );
+    let config = config(&h.url()).replace("mutators:\n", "mutators:\n  noop: { enabled: true }\n");
+    let g = Gate::start(&config, &[("rules.yaml", &rules)]).await;
+    let spoofed = [("Host", "h"), ("X_Tenant", "evil"), ("x.tenant", "evil")];
+    for _ in 0..2 {
+        // Twice: the second request goes over the pooled upstream connection, which a wrong
+        // Content-Length would have left mid-body.
+        let r = common::send(
+            g.proxy,
+            http::Method::POST,
+            "/t",
+            &spoofed,
+            bytes::Bytes::from_static(b"hello"),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let seen = up.last();
+        assert_eq!(seen.headers["x-tenant"], "acme");
+        assert_eq!(seen.headers["content-length"], "5");
+        assert_eq!(seen.body_len, 5);
+        for variant in ["x_tenant", "x.tenant"] {
+            assert!(
+                seen.headers.get(variant).is_none(),
+                "{variant} reached the upstream"
+            );
+        }
+    }
+    let r = g.req("GET", "/decisions/t", &spoofed).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-tenant"), Some("acme"));
+    assert_eq!(r.header("content-length"), Some("0"));
+    for variant in ["x_tenant", "x.tenant"] {
+        assert!(r.header(variant).is_none(), "{variant} reached the gateway");
+    }
+}

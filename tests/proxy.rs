@@ -489,3 +489,55 @@ async fn backslash_is_forwarded_encoded() {
         assert_eq!(echoed(&r)["uri"], forwarded);
     }
 }
+
+// SPEC §4.6 (hop-by-hop headers are removed before forwarding): also on a rule whose `noop`
+// mutator copies the client's headers into the session, which must not bring them back. A header
+// mutator's own value still goes even when the client names it in `Connection`.
+#[tokio::test]
+async fn hop_by_hop_headers_stay_behind_with_noop() {
+    let up = Upstream::start().await;
+    let u = format!("{{ url: '{}' }}", up.url());
+    let rules = format!(
+        "{}{}",
+        rule("noop", "http://h/noop", "[GET]", &u, "[{handler: noop}]"),
+        rule(
+            "hdr",
+            "http://h/hdr",
+            "[GET]",
+            &u,
+            "[{handler: noop}, {handler: header, config: {headers: {X-User: bob}}}]"
+        )
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let sent = [
+        ("Host", "h"),
+        ("Proxy-Authorization", "Basic c2VjcmV0"),
+        ("Connection", "keep-alive, X-Secret, X-User"),
+        ("X-Secret", "s"),
+        ("X-User", "mallory"),
+        ("Keep-Alive", "timeout=5"),
+        ("TE", "trailers"),
+        ("Trailer", "X-T"),
+        ("Proxy-Connection", "keep-alive"),
+        ("X-Kept", "k"),
+    ];
+    let e = echoed(&g.proxy("GET", "/noop", &sent).await);
+    for gone in [
+        "proxy-authorization",
+        "x-secret",
+        "x-user",
+        "keep-alive",
+        "te",
+        "trailer",
+        "proxy-connection",
+    ] {
+        assert!(
+            e["headers"].get(gone).is_none(),
+            "{gone} was forwarded: {e}"
+        );
+    }
+    assert_eq!(e["headers"]["x-kept"], "k");
+    let e = echoed(&g.proxy("GET", "/hdr", &sent).await);
+    assert_eq!(e["headers"]["x-user"], "bob");
+    assert!(e["headers"].get("x-secret").is_none(), "{e}");
+}

@@ -18,6 +18,10 @@ pub struct Session {
     /// Headers to set upstream / return from `/decisions`; written by mutators and by remote
     /// authorizers' forwarded response headers.
     pub header: HeaderMap,
+    /// Names of `header` entries a handler chose at run time (the hydrator's answer), beyond the
+    /// rule's own [`crate::rules::Rule::mutator_headers`]: their client-sent variant spellings
+    /// are removed as those are (DESIGN §6).
+    pub set_headers: Vec<http::HeaderName>,
     pub match_context: MatchContext,
 }
 

@@ -12,7 +12,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use super::client::Upstream as UpstreamClient;
-use super::headers::{is_spoof_variant, is_upgrade, strip_hop_by_hop, strip_spoofed};
+use super::headers::{
+    connection_named, is_spoof_variant, is_upgrade, protected, settable, strip_hop_by_hop,
+    strip_spoofed,
+};
 use crate::pipeline::session::Session;
 use crate::pipeline::RequestInfo;
 use crate::rules::compile::Upstream;
@@ -127,12 +130,23 @@ pub fn forward<'a>(
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let mut headers = parts.headers;
+    // What the client named in `Connection` is hop-by-hop for this request: the noop mutator's
+    // copy of it in the session must not bring it back (a handler's own header still goes).
+    let client_hop_by_hop = if headers.contains_key(http::header::CONNECTION) {
+        connection_named(&headers)
+    } else {
+        Vec::new()
+    };
     strip_hop_by_hop(&mut headers, upgrade);
-    strip_spoofed(&mut headers, &rule.mutator_headers);
+    let protected = protected(&rule.mutator_headers, &session.set_headers);
+    strip_spoofed(&mut headers, &protected);
     for name in session.header.keys() {
         // The noop mutator copies client headers into the session: never let it bring back a
         // variant spelling of a header another handler of the rule sets.
-        if is_spoof_variant(name, &rule.mutator_headers) {
+        if !settable(name)
+            || is_spoof_variant(name, &protected)
+            || (client_hop_by_hop.contains(name) && !protected.contains(name))
+        {
             continue;
         }
         if let Some(v) = session.header.get(name) {

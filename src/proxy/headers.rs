@@ -31,13 +31,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     } else {
         None
     };
-    let mut doomed: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
+    let mut doomed = connection_named(headers);
     doomed.extend(
         headers
             .keys()
@@ -140,6 +134,42 @@ pub fn request_host(
         None if version == http::Version::HTTP_11 => Err("missing required Host header"),
         None => Ok(String::new()),
     }
+}
+
+/// Whether a session header (set by a mutator or a hydrator, or echoed by `noop`) may be written
+/// onto the upstream request: never one that describes the connection or the message framing
+/// (a `Content-Length` of a handler's choosing would cut or pad the body the upstream reads, and
+/// desynchronise a pooled connection), nor `Host` (the upstream's, or the client's with
+/// `preserve_host`).
+pub fn settable(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    !(n == "content-length" || n == "host" || HOP_BY_HOP.contains(&n))
+}
+
+/// The header names this rule's handlers set on this request: the rule's own
+/// ([`crate::rules::Rule::mutator_headers`]) and those a handler chose at run time
+/// ([`crate::pipeline::session::Session::set_headers`]).
+pub fn protected<'a>(
+    rule: &'a [HeaderName],
+    session: &[HeaderName],
+) -> std::borrow::Cow<'a, [HeaderName]> {
+    if session.is_empty() {
+        return std::borrow::Cow::Borrowed(rule);
+    }
+    let mut all = rule.to_vec();
+    all.extend(session.iter().filter(|n| !rule.contains(n)).cloned());
+    std::borrow::Cow::Owned(all)
+}
+
+/// The headers named in `Connection` (they are hop-by-hop for this one request).
+pub fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect()
 }
 
 /// `X_User`, `x.user`, `X-USER` all normalise to `x-user`: some upstream frameworks (CGI, PHP,

@@ -161,6 +161,19 @@ impl HydratorMutator {
         if hydrated.echoed_request_headers {
             next.match_context.header = std::mem::take(&mut session.match_context.header);
         }
+        // The headers the answer added or changed are this handler's: protected like a header
+        // mutator's (their client-sent variants never reach the upstream).
+        next.set_headers = std::mem::take(&mut session.set_headers);
+        for name in next.header.keys() {
+            let changed = !next
+                .header
+                .get_all(name)
+                .iter()
+                .eq(session.header.get_all(name).iter());
+            if changed && !next.set_headers.contains(name) {
+                next.set_headers.push(name.clone());
+            }
+        }
         *session = next;
         Ok(())
     }

@@ -117,6 +117,7 @@ impl WireSession {
             subject: self.subject,
             extra: std::sync::Arc::new(self.extra.unwrap_or_default()),
             header: header_map(self.header.unwrap_or_default())?,
+            set_headers: Vec::new(),
             match_context: MatchContext {
                 regexp_capture_groups: mc.regexp_capture_groups.unwrap_or_default(),
                 url: RequestUrl {
@@ -161,6 +162,7 @@ mod tests {
             subject: "alice".into(),
             extra: extra.into(),
             header,
+            set_headers: Vec::new(),
             match_context: MatchContext {
                 regexp_capture_groups: vec!["42".into()],
                 url: RequestUrl {

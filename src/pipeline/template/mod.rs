@@ -157,6 +157,7 @@ pub(crate) fn sample_session() -> Session {
             _ => Arc::default(),
         },
         header,
+        set_headers: Vec::new(),
         match_context: MatchContext {
             regexp_capture_groups: vec!["42".into(), "abc".into()],
             url: RequestUrl {
