@@ -60,7 +60,7 @@ impl CookieMutator {
                 PipelineError::internal(msg::INTERNAL)
                     .with_reason(format!("cookie mutator: rendering cookie `{name}`: {e}"))
             })?;
-            parts.push(format!("{name}={value}"));
+            parts.push(format!("{name}={}", sanitize_value(&value)));
         }
         for (name, pair) in request_cookies(&req.headers) {
             if !self.cookies.iter().any(|(n, _)| *n == name) {
@@ -93,6 +93,28 @@ fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
             valid_cookie_name(name).then(|| (name.to_string(), format!("{name}={}", value.trim())))
         })
         .collect()
+}
+
+/// A rendered value as Go's `Request.AddCookie` writes it (SPEC §5.3: the mutator adds its cookies
+/// that way): bytes that cannot be in a cookie value (controls, non-ASCII, `"`, `;`, `\\`)
+/// dropped, and the rest double-quoted when it holds a space or a comma. A subject such as
+/// `alice; admin=true` thus stays one cookie, never two.
+fn sanitize_value(value: &str) -> std::borrow::Cow<'_, str> {
+    let valid = |b: u8| (0x20..0x7f).contains(&b) && b != b'"' && b != b';' && b != b'\\';
+    let quote = |v: &str| v.contains([' ', ',']);
+    if value.bytes().all(valid) && !quote(value) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let kept: String = value
+        .bytes()
+        .filter(|&b| valid(b))
+        .map(char::from)
+        .collect();
+    if quote(&kept) {
+        std::borrow::Cow::Owned(format!("\"{kept}\""))
+    } else {
+        std::borrow::Cow::Owned(kept)
+    }
 }
 
 /// RFC 6265 cookie-name: an HTTP token.
@@ -165,11 +187,29 @@ mod tests {
             cookies: Some([("a b".to_string(), "x".to_string())].into()),
         });
         assert_eq!(bad.expect_err("invalid").path, "config.cookies.a b");
-        let m = mutator(&[("x", "{{ print \"a\\nb\" }}")]);
-        let mut session = Session::default();
-        let err = m
-            .mutate(&RequestInfo::default(), &mut session)
-            .expect_err("newline");
-        assert_eq!(err.status.as_u16(), 500);
+    }
+
+    // SPEC §5.3 cookie (Go `Request.AddCookie`): a rendered value cannot add a cookie or break
+    // the header; what a cookie value cannot hold is dropped, a space or comma quotes it.
+    #[test]
+    fn values_are_sanitized_as_go_does() {
+        let m = mutator(&[("user", "{{ print .Subject }}")]);
+        let with_subject = |subject: &str| {
+            let mut session = Session {
+                subject: subject.into(),
+                ..Session::default()
+            };
+            m.mutate(&RequestInfo::default(), &mut session)
+                .expect("mutate");
+            session.header[COOKIE].to_str().expect("ascii").to_string()
+        };
+        assert_eq!(
+            with_subject("alice; admin=true"),
+            "user=\"alice admin=true\""
+        );
+        assert_eq!(with_subject("a\"b\\c;d"), "user=abcd");
+        assert_eq!(with_subject("a,b"), "user=\"a,b\"");
+        assert_eq!(with_subject("a\nb\u{e9}"), "user=ab");
+        assert_eq!(with_subject("plain-value_1"), "user=plain-value_1");
     }
 }
