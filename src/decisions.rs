@@ -254,11 +254,21 @@ fn request_info<B>(
     }
 }
 
-/// Remove every `X-Forwarded-*` and `Forwarded` header (untrusted peer).
+/// Remove every `X-Forwarded-*` and `Forwarded` header (untrusted peer), in any spelling an
+/// upstream may read as one (`X_Forwarded_For`, `x.forwarded.host`: CGI, PHP and nginx with
+/// `underscores_in_headers` map them to the same variable).
 pub fn strip_forwarded(headers: &mut HeaderMap) {
+    let forwarded = |n: &str| {
+        let b = n.as_bytes();
+        b.len() >= 11
+            && b[..11]
+                .iter()
+                .zip(b"x-forwarded")
+                .all(|(&c, &w)| c == w || (w == b'-' && (c == b'_' || c == b'.')))
+    };
     let names: Vec<_> = headers
         .keys()
-        .filter(|n| n.as_str().starts_with("x-forwarded") || n.as_str() == "forwarded")
+        .filter(|n| forwarded(n.as_str()) || n.as_str() == "forwarded")
         .cloned()
         .collect();
     for n in names {
@@ -299,5 +309,25 @@ mod tests {
         let mut single = HeaderMap::new();
         single.insert("x-user", HeaderValue::from_static("alice"));
         assert_eq!(answer_headers(single.clone(), &[]), single);
+    }
+
+    // SPEC §6.1 (untrusted peer: every X-Forwarded-* removed), in every spelling.
+    #[test]
+    fn strip_forwarded_takes_every_spelling() {
+        let mut h = HeaderMap::new();
+        for k in [
+            "x-forwarded-for",
+            "x_forwarded_for",
+            "x.forwarded.host",
+            "x_forwarded-proto",
+            "forwarded",
+            "x-forwardedness",
+            "x-user",
+        ] {
+            h.insert(HeaderName::from_static(k), HeaderValue::from_static("v"));
+        }
+        strip_forwarded(&mut h);
+        let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-user"]);
     }
 }
