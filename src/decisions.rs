@@ -15,7 +15,7 @@ use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, Reply, RequestInfo};
 use crate::rules::matcher::normalize_path;
 use crate::server::{Body, BoxFuture};
-use crate::telemetry::access::{Observation, Outcome};
+use crate::telemetry::access::{printable, Observation, Outcome};
 
 // Built at compile time: a `&str` name is parsed and validated on every lookup.
 const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
@@ -71,7 +71,7 @@ pub fn decide(
             outcome.rule = Some(rule);
             match pipeline::run(rule, &info, &mut session).await {
                 Ok(()) => {
-                    tracing::debug!(rule_id = %rule.id, subject = %session.subject, method = %info.method, url = %info.url, granted = true, "access request granted");
+                    tracing::debug!(rule_id = %rule.id, subject = %printable(&session.subject), method = %info.method, url = %info.url, granted = true, "access request granted");
                     let protected = crate::proxy::headers::protected(
                         &rule.mutator_headers,
                         &session.set_headers,
@@ -137,7 +137,7 @@ fn answer_headers(mut headers: HeaderMap, mutator_headers: &[HeaderName]) -> Hea
 fn log_decision(info: &RequestInfo, rule_id: Option<&str>, subject: &str, e: &PipelineError) {
     tracing::debug!(
         rule_id = rule_id.unwrap_or(""),
-        subject,
+        subject = %printable(subject),
         method = %info.method,
         url = %info.url,
         status = e.status.as_u16(),
