@@ -134,13 +134,15 @@ where
         }
         let result = tokio::time::timeout(remaining, build().timeout(remaining).send()).await;
         let last = attempt >= policy.max_retries;
-        let wait = match result {
+        // What the caller gets if there is no time left to try again: this attempt's answer.
+        let (wait, give_up) = match result {
             Err(_) => return Err(OutboundError::Timeout(policy.timeout)),
             Ok(Ok(resp)) => {
                 if !retryable(resp.status()) || last {
                     return Ok(resp);
                 }
-                retry_after(&resp).unwrap_or_else(|| backoff(policy, attempt))
+                let wait = retry_after(&resp).unwrap_or_else(|| backoff(policy, attempt));
+                (wait, Ok(resp))
             }
             Ok(Err(e)) => {
                 if e.is_timeout() {
@@ -154,12 +156,14 @@ where
                 if last || !(e.is_connect() || e.is_request()) {
                     return Err(err);
                 }
-                backoff(policy, attempt)
+                (backoff(policy, attempt), Err(err))
             }
         };
-        // Only wait when the wait leaves time for another attempt.
+        // Only wait when the wait leaves time for another attempt; otherwise the backend's own
+        // answer (a 503 with a long `Retry-After`, a refused connection) says what went wrong,
+        // not a timeout that never happened.
         if wait >= policy.timeout.saturating_sub(start.elapsed()) {
-            return Err(OutboundError::Timeout(policy.timeout));
+            return give_up;
         }
         tokio::time::sleep(wait).await;
         attempt += 1;
@@ -231,5 +235,34 @@ mod tests {
             err.into_pipeline("test").status,
             StatusCode::SERVICE_UNAVAILABLE
         );
+    }
+
+    // DESIGN §3 (bounded retries): a 503 whose `Retry-After` does not fit in the deadline is
+    // handed back at once, as the backend's answer, not reported as a timeout.
+    #[tokio::test]
+    async fn a_retry_after_beyond_the_deadline_returns_the_answer() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let policy = CallPolicy {
+            timeout: Duration::from_secs(2),
+            max_retries: 3,
+            max_backoff: Duration::from_millis(10),
+        };
+        let resp = send(policy, || client().get(format!("http://{addr}/")))
+            .await
+            .expect("the backend's answer");
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }
