@@ -168,7 +168,7 @@ fn validate(config_files: &[PathBuf], paths: &[String]) -> ExitCode {
         // Without a config, handler names, rule structure, patterns and templates are checked;
         // whether handlers are enabled (and their global config) needs `-c`.
         match crate::config::load(&[]) {
-            Ok(c) => (c, DisabledHandlers::FailAtRequest),
+            Ok(c) => (c, DisabledHandlers::CheckTemplates),
             Err(e) => {
                 eprintln!("{e}");
                 return ExitCode::FAILURE;

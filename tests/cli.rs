@@ -29,6 +29,54 @@ fn validate_reports_unknown_handler() {
     );
 }
 
+// Without `-c` handlers are not known to be enabled, but a template in a rule is checked all the
+// same (README "rules validate"); a handler config that needs global keys is not an error then.
+#[test]
+fn validate_without_config_checks_templates() {
+    let setup = Setup::new();
+    let rule = |id: &str, mutator: &str| {
+        format!("- id: {id}\n  match: {{ url: 'http://h/{id}', methods: [GET] }}\n  authenticators: [{{ handler: noop }}]\n  authorizer: {{ handler: allow }}\n  mutators: [{mutator}]\n")
+    };
+    let bad = setup.write(
+        "bad.yaml",
+        &rule(
+            "h",
+            "{ handler: header, config: { headers: { X-User: '{{ nosuch .Subject }}' } } }",
+        ),
+    );
+    let (code, _, err) = run_bin(
+        &["rules", "validate", bad.to_str().unwrap()],
+        &[],
+        setup.path(),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("rule \"h\": mutators[0].config.headers.X-User: invalid template")
+            && err.contains("nosuch"),
+        "{err}"
+    );
+    let good = setup.write(
+        "good.yaml",
+        &format!(
+            "{}{}",
+            rule(
+                "g",
+                "{ handler: header, config: { headers: { X-User: '{{ print .Subject }}' } } }"
+            ),
+            rule(
+                "t",
+                "{ handler: id_token, config: { claims: '{\"a\": 1}' } }"
+            )
+        ),
+    );
+    let (code, out, err) = run_bin(
+        &["rules", "validate", good.to_str().unwrap()],
+        &[],
+        setup.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+}
+
 // Every error is listed, not only the first.
 #[test]
 fn validate_lists_every_error() {

@@ -179,6 +179,10 @@ pub enum DisabledHandlers {
     /// Keep the rule; requests using the handler fail with 500 as in Oathkeeper (after a config
     /// reload disabled a handler that loaded rules use; SPEC §7, Appendix B case 24).
     FailAtRequest,
+    /// Keep the rule, but build a disabled handler from the rule's own config to report its
+    /// template errors (`rules validate` without `-c`: whether a handler is enabled, and its
+    /// global config, are unknown; a template in a rule is checkable all the same).
+    CheckTemplates,
 }
 
 /// A handler name checked against the known names and the config's `enabled` flags.
@@ -187,6 +191,19 @@ pub(crate) enum Resolved {
     Enabled(&'static str),
     /// Known, disabled, and the caller keeps the rule (`DisabledHandlers::FailAtRequest`).
     Disabled(&'static str),
+    /// Known, disabled: build it only for its template errors
+    /// (`DisabledHandlers::CheckTemplates`); see [`probed`].
+    Probe(&'static str),
+}
+
+/// The outcome of building a handler that [`Resolved::Probe`] asked for: its template errors,
+/// else the handler stays disabled (any other error may be a global key the config would have
+/// supplied).
+pub(crate) fn probed<T>(built: Result<T, BuildError>, disabled: T) -> Result<T, BuildError> {
+    match built {
+        Err(e) if e.message.starts_with("invalid template") => Err(e),
+        _ => Ok(disabled),
+    }
 }
 
 /// Resolve `name` for a stage: `kind` names it in messages (`authenticator`), `section` is its
@@ -210,6 +227,7 @@ pub(crate) fn resolve(
     match mode {
         DisabledHandlers::Reject => Err(BuildError::disabled(kind, name, section)),
         DisabledHandlers::FailAtRequest => Ok(Resolved::Disabled(known)),
+        DisabledHandlers::CheckTemplates => Ok(Resolved::Probe(known)),
     }
 }
 

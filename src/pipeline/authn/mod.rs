@@ -81,7 +81,8 @@ impl Authenticator {
             disabled,
         )? {
             Resolved::Enabled(n) => n,
-            Resolved::Disabled(n) => return Ok(Self::Disabled(n)),
+            // No authenticator config holds a template.
+            Resolved::Disabled(n) | Resolved::Probe(n) => return Ok(Self::Disabled(n)),
         };
         let a = &config.authenticators;
         Ok(match static_name {

@@ -65,7 +65,8 @@ impl ErrorHandlerEntry {
             disabled,
         )? {
             Resolved::Enabled(n) => n,
-            Resolved::Disabled(n) => {
+            // No error handler config holds a template.
+            Resolved::Disabled(n) | Resolved::Probe(n) => {
                 return Ok(Self {
                     handler: ErrorHandler::Disabled(n),
                     when: disabled_when(n, rule_config, config),

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::error::PipelineError;
 use super::session::Session;
-use super::{disabled_error, resolve, BuildError, DisabledHandlers, RequestInfo, Resolved};
+use super::{disabled_error, probed, resolve, BuildError, DisabledHandlers, RequestInfo, Resolved};
 use crate::config::Config;
 
 pub const NAMES: &[&str] = &["noop", "cookie", "header", "hydrator", "id_token"];
@@ -40,10 +40,21 @@ impl Mutator {
         config: &Config,
         disabled: DisabledHandlers,
     ) -> Result<Self, BuildError> {
-        let static_name = match resolve("mutator", "mutators", name, NAMES, config, disabled)? {
-            Resolved::Enabled(n) => n,
-            Resolved::Disabled(n) => return Ok(Self::Disabled(n)),
-        };
+        match resolve("mutator", "mutators", name, NAMES, config, disabled)? {
+            Resolved::Enabled(n) => Self::build_enabled(n, rule_config, config),
+            Resolved::Disabled(n) => Ok(Self::Disabled(n)),
+            Resolved::Probe(n) => probed(
+                Self::build_enabled(n, rule_config, config),
+                Self::Disabled(n),
+            ),
+        }
+    }
+
+    fn build_enabled(
+        static_name: &'static str,
+        rule_config: Option<&Value>,
+        config: &Config,
+    ) -> Result<Self, BuildError> {
         let m = &config.mutators;
         Ok(match static_name {
             "noop" => Self::Noop,
