@@ -34,6 +34,7 @@ mod printf;
 mod simple;
 mod sprig;
 mod sprig_data;
+mod sprig_regex;
 mod value;
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use super::format::{go_quote, strval, Buf, MAX_STRING};
 use super::funcs::{arg, f, v, want_int, want_str, Func};
 use super::sprig_data as d;
+use super::sprig_regex as re;
 use super::value::Value;
 
 pub(crate) static SPRIG: &[Func] = &[
@@ -152,6 +153,32 @@ pub(crate) static SPRIG: &[Func] = &[
     f("kindIs", 2, 2, |a| {
         Ok(Value::Bool(want_str(&a[0])? == d::kind_of(&a[1])))
     }),
+    // Regular expressions (RE2, as Go's).
+    f("regexMatch", 2, 2, |a| re::regex_match(a, false)),
+    f("mustRegexMatch", 2, 2, |a| re::regex_match(a, true)),
+    f("regexFind", 2, 2, re::regex_find),
+    f("mustRegexFind", 2, 2, re::regex_find),
+    f("regexFindAll", 3, 3, re::regex_find_all),
+    f("mustRegexFindAll", 3, 3, re::regex_find_all),
+    f("regexReplaceAll", 3, 3, |a| re::regex_replace(a, false)),
+    f("mustRegexReplaceAll", 3, 3, |a| re::regex_replace(a, false)),
+    f("regexReplaceAllLiteral", 3, 3, |a| {
+        re::regex_replace(a, true)
+    }),
+    f("mustRegexReplaceAllLiteral", 3, 3, |a| {
+        re::regex_replace(a, true)
+    }),
+    f("regexSplit", 3, 3, re::regex_split),
+    f("mustRegexSplit", 3, 3, re::regex_split),
+    f("regexQuoteMeta", 1, 1, re::quote_meta),
+    // Hashes, ids, random strings.
+    f("sha256sum", 1, 1, re::sha256sum),
+    f("uuidv4", 0, 0, re::uuidv4),
+    f("randAlpha", 1, 1, |a| re::random(a, re::ALPHA)),
+    f("randAlphaNum", 1, 1, |a| re::random(a, re::ALPHANUM)),
+    f("randNumeric", 1, 1, |a| re::random(a, re::NUMERIC)),
+    f("randAscii", 1, 1, |a| re::random(a, re::ASCII)),
+    f("plural", 3, 3, re::plural),
 ];
 
 fn s1<'a>(a: Vec<Value<'a>>, op: fn(&str) -> String) -> Result<Value<'a>, String> {

@@ -288,11 +288,62 @@ fn sprig_reflection() {
 #[test]
 fn unknown_functions_are_parse_errors() {
     parse_err(&[
-        (
-            "{{ regexMatch \"a\" \"b\" }}",
-            "function \"regexMatch\" not defined",
-        ),
+        ("{{ now }}", "function \"now\" not defined"),
+        ("{{ env \"HOME\" }}", "function \"env\" not defined"),
         ("{{ .Subject | nope }}", "function \"nope\" not defined"),
         ("{{ call .Subject }}", "function \"call\" not defined"),
+    ]);
+}
+
+// SPEC §4.2 ("all Sprig (text) functions"): regular expressions (RE2, Go's engine; Sprig's
+// argument order), hashes, ids and random strings.
+#[test]
+fn sprig_regex_hash_random() {
+    ok(&[
+        ("{{ regexMatch \"^[a-z]+$\" .Subject }}", "true"),
+        ("{{ regexMatch \"^[0-9]+$\" .Subject }}", "false"),
+        ("{{ regexMatch \"(\" .Subject }}", "false"),
+        ("{{ regexFind \"[0-9]+\" \"ab12cd345\" }}", "12"),
+        ("{{ regexFind \"[0-9]+\" \"abc\" }}", ""),
+        (
+            "{{ regexFindAll \"[0-9]+\" \"a1b22c333\" -1 }}",
+            "[1 22 333]",
+        ),
+        ("{{ regexFindAll \"[0-9]+\" \"a1b22c333\" 2 }}", "[1 22]"),
+        (
+            "{{ regexReplaceAll \"a(x*)b\" \"-ab-axxb-\" \"${1}W\" }}",
+            "-W-xxW-",
+        ),
+        (
+            "{{ regexReplaceAll \"a(x*)b\" \"-ab-axxb-\" \"$1W\" }}",
+            "---",
+        ),
+        (
+            "{{ regexReplaceAllLiteral \"a(x*)b\" \"-ab-axxb-\" \"${1}\" }}",
+            "-${1}-${1}-",
+        ),
+        ("{{ regexSplit \"z+\" \"pizza\" -1 }}", "[pi a]"),
+        ("{{ regexSplit \"z+\" \"pizza\" 1 }}", "[pizza]"),
+        ("{{ regexSplit \"z+\" \"pizza\" 0 }}", "[]"),
+        ("{{ regexQuoteMeta \"1.2*[x]\" }}", "1\\.2\\*\\[x\\]"),
+        (
+            "{{ .Subject | sha256sum }}",
+            "2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90",
+        ),
+        ("{{ len uuidv4 }}", "36"),
+        ("{{ len (randAlphaNum 12) }}", "12"),
+        ("{{ regexMatch \"^[0-9]{5}$\" (randNumeric 5) }}", "true"),
+        (
+            "{{ plural \"one\" \"many\" 1 }}-{{ plural \"one\" \"many\" 2 }}",
+            "one-many",
+        ),
+    ]);
+    exec_err(&[
+        (
+            "{{ mustRegexMatch \"(\" .Subject }}",
+            "error parsing regexp",
+        ),
+        ("{{ regexFind \"(\" .Subject }}", "error parsing regexp"),
+        ("{{ randAlpha -1 }}", "negative length"),
     ]);
 }
