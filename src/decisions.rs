@@ -213,12 +213,13 @@ fn request_info<B>(
     // The sub-request's own host is checked as any request's is; `X-Forwarded-Host`, when set,
     // names the original request's and must be a host too (it is matched verbatim).
     let own_host = crate::proxy::headers::request_host(req.version(), req.uri(), &headers);
-    let host = match x_host {
-        None | Some(Some("")) => own_host.clone(),
-        Some(Some(h)) if crate::proxy::headers::valid_host(h) => Ok(h.to_string()),
-        Some(_) => Err("malformed X-Forwarded-Host header"),
-    };
-    let host = own_host.and(host);
+    let host = own_host
+        .and_then(|own| match x_host {
+            None | Some(Some("")) => Ok(own),
+            Some(Some(h)) if crate::proxy::headers::valid_host(h) => Ok(h),
+            Some(_) => Err("malformed X-Forwarded-Host header"),
+        })
+        .map(str::to_string);
     let own_path = req.uri().path();
     let own_rest = own_path.strip_prefix("/decisions").unwrap_or(own_path);
     let raw_query = req.uri().query().unwrap_or("");

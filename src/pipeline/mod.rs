@@ -102,12 +102,16 @@ impl RequestInfo {
         let Some(captures) = captures else {
             return Session::default();
         };
+        // Go keeps `Host` out of `Request.Header` (it is `Request.Host`): templates and the
+        // hydrator's `match_context.header` never see it there.
+        let mut header = self.headers.clone();
+        header.remove(http::header::HOST);
         Session {
             match_context: MatchContext {
                 regexp_capture_groups: captures,
                 url: self.url.clone(),
                 method: self.method.to_string(),
-                header: self.headers.clone(),
+                header,
             },
             ..Session::default()
         }

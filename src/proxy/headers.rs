@@ -104,11 +104,11 @@ pub fn valid_host(host: &str) -> bool {
 /// it has one (absolute form, or h2 `:authority`; RFC 9112 §3.2.2 says it wins over `Host`),
 /// else the one `Host` header. HTTP/1.1 without `Host`, two `Host` headers, or a host with a byte
 /// no host has are refused (400) with Go's words.
-pub fn request_host(
+pub fn request_host<'a>(
     version: http::Version,
-    uri: &http::Uri,
-    headers: &HeaderMap,
-) -> Result<String, &'static str> {
+    uri: &'a http::Uri,
+    headers: &'a HeaderMap,
+) -> Result<&'a str, &'static str> {
     let mut hosts = headers.get_all(http::header::HOST).iter();
     let header = hosts.next();
     if hosts.next().is_some() {
@@ -124,15 +124,15 @@ pub fn request_host(
     if let Some(authority) = uri.authority() {
         let a = authority.as_str();
         return if valid_host(a) {
-            Ok(a.to_string())
+            Ok(a)
         } else {
             Err("malformed Host header")
         };
     }
     match header {
-        Some(h) => Ok(h.to_string()),
+        Some(h) => Ok(h),
         None if version == http::Version::HTTP_11 => Err("missing required Host header"),
-        None => Ok(String::new()),
+        None => Ok(""),
     }
 }
 
@@ -280,7 +280,7 @@ mod tests {
             h
         };
         let origin = uri("/admin/secret");
-        let ok = |v, u: &http::Uri, h: &[&str]| request_host(v, u, &with(h));
+        let ok = |v, u: &http::Uri, h: &[&str]| request_host(v, u, &with(h)).map(str::to_string);
         assert_eq!(
             ok(Version::HTTP_11, &origin, &["api.example.com:8080"]),
             Ok("api.example.com:8080".into())

@@ -196,7 +196,7 @@ fn request_info<B>(
             }
         }
     }
-    let host = headers::request_host(req.version(), req.uri(), &headers);
+    let host = headers::request_host(req.version(), req.uri(), &headers).map(str::to_string);
     let original_uri = req
         .uri()
         .path_and_query()
