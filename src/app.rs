@@ -244,6 +244,7 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let proxy_limits = crate::server::Limits {
         header_read_timeout: header_wait(&proxy.timeout),
+        idle_timeout: proxy.timeout.idle.0,
         drain_timeout,
     };
 
@@ -252,6 +253,7 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
     let api_addr = api_listener.local_addr()?;
     let api_limits = crate::server::Limits {
         header_read_timeout: header_wait(&api.timeout),
+        idle_timeout: api.timeout.idle.0,
         drain_timeout,
     };
     let api_tls = crate::tls::TlsSettings::from_config(&api.tls, "api")
@@ -272,6 +274,7 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
     });
     let metrics_limits = crate::server::Limits {
         header_read_timeout: std::time::Duration::from_secs(5),
+        idle_timeout: std::time::Duration::from_secs(5),
         drain_timeout,
     };
 

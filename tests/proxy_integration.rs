@@ -228,3 +228,58 @@ async fn noop_mutator_does_not_reintroduce_spoofed_variants() {
     assert!(seen.headers.get("x_user").is_none() && seen.headers.get("x.user").is_none());
     assert_eq!(seen.headers.get("x-other").unwrap(), "kept");
 }
+
+// SPEC §2 (`serve.proxy.timeout.idle`, Go's IdleTimeout): an h2 connection with no stream in
+// flight for `idle` is closed (GOAWAY), one that never sends a request too; a request that takes
+// longer than `idle` keeps its connection until it is answered. hyper's h2 server has no idle
+// timer of its own.
+#[tokio::test]
+async fn h2_connections_close_when_idle_not_while_a_request_is_in_flight() {
+    use std::time::{Duration, Instant};
+    let up = Upstream::start().await;
+    let config = format!("serve:\n  proxy:\n    timeout: {{ idle: 1s }}\n{BASE_CONFIG}");
+    let rules = rule("all", "/<.*>", "{ handler: anonymous }", "allow", &up.url());
+    let g = Gate::start(&config, &[("rules.yaml", &rules)]).await;
+    let h2c = || async {
+        let tcp = tokio::net::TcpStream::connect(g.proxy).await.unwrap();
+        let (sender, conn) = hyper::client::conn::http2::handshake::<_, _, Empty<Bytes>>(
+            TokioExecutor::new(),
+            TokioIo::new(tcp),
+        )
+        .await
+        .unwrap();
+        (sender, tokio::spawn(conn))
+    };
+    let closed_within = |conn: tokio::task::JoinHandle<hyper::Result<()>>, limit| async move {
+        tokio::time::timeout(limit, conn)
+            .await
+            .expect("the idle h2 connection was not closed")
+            .unwrap()
+            .expect("closed cleanly, with a GOAWAY");
+    };
+
+    // Opened, never used.
+    let (_unused, conn) = h2c().await;
+    closed_within(conn, Duration::from_secs(5)).await;
+
+    // A request that outlasts `idle` twice over is answered; the connection closes once idle.
+    let (mut sender, conn) = h2c().await;
+    let get = |path: &str| {
+        Request::get(format!("http://localhost{path}"))
+            .body(Empty::<Bytes>::new())
+            .unwrap()
+    };
+    let resp = sender.send_request(get("/slow/2200")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.version(), Version::HTTP_2);
+    resp.into_body().collect().await.unwrap();
+    let answered = Instant::now();
+    // Still usable right after.
+    let resp = sender.send_request(get("/after")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.into_body().collect().await.unwrap();
+    closed_within(conn, Duration::from_secs(5)).await;
+    let took = answered.elapsed();
+    assert!(took >= Duration::from_millis(500), "closed {took:?} after its last answer");
+    assert_eq!(up.count(), 2);
+}

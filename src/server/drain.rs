@@ -88,6 +88,17 @@ pin_project_lite::pin_project! {
     }
 }
 
+impl<C: GracefulConnection> Watched<C> {
+    /// Tell the connection to finish its requests in flight and close (as the drain does).
+    pub fn close(self: Pin<&mut Self>) {
+        let this = self.project();
+        if !*this.started {
+            *this.started = true;
+            this.conn.graceful_shutdown();
+        }
+    }
+}
+
 impl<C: GracefulConnection> Future for Watched<C> {
     type Output = C::Output;
 

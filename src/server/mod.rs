@@ -23,6 +23,7 @@ use crate::tls::TlsSettings;
 
 mod drain;
 mod first_byte;
+mod idle;
 mod timer;
 
 pub use timer::within;
@@ -68,6 +69,9 @@ pub trait Handler: Clone + Send + Sync + 'static {
 pub struct Limits {
     /// Time allowed to read a request's headers.
     pub header_read_timeout: Duration,
+    /// How long an h2 connection may have no request in flight before it is closed (HTTP/1
+    /// connections: `header_read_timeout`, see [`idle`]).
+    pub idle_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
 }
@@ -93,6 +97,8 @@ struct Listening<H> {
     tls: Option<TlsSettings>,
     /// Time a new connection gets to send its first byte (see [`first_byte`]).
     first_byte: Duration,
+    /// See [`Limits::idle_timeout`].
+    idle: Duration,
 }
 
 /// Accept connections until `shutdown` turns true, then drain. Each worker accepts on its own
@@ -127,6 +133,7 @@ pub async fn serve<H: Handler>(
         builder,
         tls,
         first_byte: limits.header_read_timeout,
+        idle: limits.idle_timeout,
     });
     // One listener per worker: spawned round-robin, each loop lands on its own worker.
     let loops: Vec<_> = listeners
@@ -208,13 +215,13 @@ async fn accept_loop<H: Handler>(
                     let within = shared.first_byte;
                     let Some(tls) = &shared.tls else {
                         let stream = first_byte::FirstByte::new(stream, within);
-                        return serve_conn(&shared.builder, stream, handler, peer, false, watcher).await;
+                        return serve_conn(&shared, stream, handler, peer, false, watcher).await;
                     };
                     let handshake = tls.acceptor().accept(stream);
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                         Ok(Ok(stream)) => {
                             let stream = first_byte::FirstByte::new(stream, within);
-                            serve_conn(&shared.builder, stream, handler, peer, true, watcher).await
+                            serve_conn(&shared, stream, handler, peer, true, watcher).await
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -370,7 +377,7 @@ const ACCEPT_DEFER: Duration = Duration::from_millis(1);
 
 /// Serve one connection (plain TCP or TLS) until it closes or shutdown drains it.
 async fn serve_conn<H, I>(
-    builder: &Builder<TokioExecutor>,
+    shared: &Listening<H>,
     io: I,
     handler: Arc<H>,
     peer: SocketAddr,
@@ -380,12 +387,24 @@ async fn serve_conn<H, I>(
     H: Handler,
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |req| {
+    let activity = idle::Activity::new();
+    let requests = activity.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let h = handler.clone();
-        async move { Ok::<_, Infallible>(h.call(req, peer, tls).await) }
+        let in_flight = requests.request(req.version());
+        async move {
+            let resp = h.call(req, peer, tls).await;
+            Ok::<_, Infallible>(match in_flight {
+                None => resp,
+                Some(guard) => resp.map(|body| guard.hold(body)),
+            })
+        }
     });
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-    if let Err(e) = watcher.watch(conn.into_owned()).await {
+    let conn = shared
+        .builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service);
+    let conn = idle::Idle::new(watcher.watch(conn.into_owned()), activity, shared.idle);
+    if let Err(e) = conn.await {
         tracing::debug!(error = %e, %peer, "connection error");
     }
 }
@@ -478,6 +497,7 @@ mod tests {
         let listeners = per_worker(listener, &workers).expect("listeners");
         let limits = Limits {
             header_read_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(5),
         };
         let (stop, stopped) = watch::channel(false);
