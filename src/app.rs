@@ -363,7 +363,8 @@ pub fn serve(config_files: &[std::path::PathBuf]) -> std::process::ExitCode {
         Ok(c) => Arc::new(c),
         Err(e) => {
             eprintln!("gatehouse: invalid configuration: {}", error_chain(&e));
-            return ExitCode::FAILURE;
+            // Oathkeeper's status for a configuration that fails validation (SPEC §2.1).
+            return ExitCode::from(255);
         }
     };
     crate::telemetry::init_logging(&config);

@@ -60,13 +60,13 @@ async fn rule_config_merges_over_global() {
 }
 
 // SPEC Appendix B case 25: an unknown top-level key, or jwt enabled without jwks_urls, stops
-// start-up with a non-zero exit and a message naming the file and key.
+// start-up with a message naming the file and key, and exit status 255 as Oathkeeper's (SPEC §2.1).
 #[test]
 fn case25_invalid_config_exits_non_zero() {
     let setup = Setup::new();
     let bad = setup.write("bad.yaml", "serve: {}\nsurprise: 1\n");
     let (code, _, err) = run_bin(&["serve", "-c", bad.to_str().unwrap()], &[], setup.path());
-    assert_ne!(code, 0);
+    assert_eq!(code, 255);
     assert!(
         err.contains("bad.yaml") && err.contains("surprise"),
         "{err}"
@@ -74,7 +74,7 @@ fn case25_invalid_config_exits_non_zero() {
 
     let jwt = setup.write("jwt.yaml", "authenticators:\n  jwt:\n    enabled: true\n");
     let (code, _, err) = run_bin(&["serve", "-c", jwt.to_str().unwrap()], &[], setup.path());
-    assert_ne!(code, 0);
+    assert_eq!(code, 255);
     assert!(err.contains("jwks_urls"), "{err}");
 
     let dur = setup.write(
@@ -82,7 +82,7 @@ fn case25_invalid_config_exits_non_zero() {
         "serve:\n  api:\n    timeout:\n      read: 1.5s\n",
     );
     let (code, _, err) = run_bin(&["serve", "-c", dur.to_str().unwrap()], &[], setup.path());
-    assert_ne!(code, 0);
+    assert_eq!(code, 255);
     assert!(
         err.contains("serve.api.timeout.read") && err.contains("1.5s"),
         "{err}"
