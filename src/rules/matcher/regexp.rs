@@ -23,7 +23,7 @@ pub(crate) fn translate(pattern: &str) -> Result<Translated, PatternError> {
                         message: err.to_string(),
                     });
                 }
-                let wrapped = format!("({part})");
+                let wrapped = format!("({})", ascii_classes(part));
                 regex.push_str(&wrapped);
                 Some(wrapped)
             }
@@ -50,6 +50,81 @@ pub(crate) fn translate(pattern: &str) -> Result<Translated, PatternError> {
         literals,
         splittable,
     })
+}
+
+/// `part` with the shorthand classes as regexp2 reads them in its RE2 mode (Oathkeeper's): `\d`
+/// `[0-9]`, `\w` `[0-9A-Za-z_]`, `\s` `[\t\n\f\r ]` and their negations, ASCII only. Both Rust
+/// engines read them as Unicode classes, so `<\d+>` would let `١٢` (Arabic-Indic digits) or `１`
+/// through where Oathkeeper answers 404, and an upstream may read those as a number. Inside a
+/// class the positive ones become ranges and the negated ones nested classes (`[a\D]` ->
+/// `[a[^0-9]]`, a union in both engines).
+pub(crate) fn ascii_classes(part: &str) -> std::borrow::Cow<'_, str> {
+    const CLASSES: [(char, &str, bool); 6] = [
+        ('d', "0-9", false),
+        ('D', "0-9", true),
+        ('w', "0-9A-Za-z_", false),
+        ('W', "0-9A-Za-z_", true),
+        ('s', "\\t\\n\\f\\r ", false),
+        ('S', "\\t\\n\\f\\r ", true),
+    ];
+    if !part.contains('\\') {
+        return part.into();
+    }
+    let mut out = String::with_capacity(part.len() + 16);
+    // Depth of `[` classes (Rust's engines nest them); 0 outside.
+    let mut depth = 0usize;
+    let mut chars = part.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(next) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                match CLASSES.iter().find(|(name, _, _)| *name == next) {
+                    Some((_, set, false)) if depth > 0 => out.push_str(set),
+                    Some((_, set, negated)) => {
+                        out.push_str(if *negated { "[^" } else { "[" });
+                        out.push_str(set);
+                        out.push(']');
+                    }
+                    None => {
+                        out.push(c);
+                        out.push(next);
+                    }
+                }
+            }
+            '[' => {
+                out.push(c);
+                if depth > 0 && chars.peek() == Some(&':') {
+                    // A POSIX class `[:digit:]`: copied whole.
+                    for c in chars.by_ref() {
+                        out.push(c);
+                        if c == ']' {
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                depth += 1;
+                // `]` first in a class (after an optional `^`) is a literal.
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(']');
+                    chars.next();
+                }
+            }
+            ']' if depth > 0 => {
+                depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.into()
 }
 
 /// Whether `expr` is `^`, then per segment its literal as plain literals and its part as one

@@ -80,6 +80,43 @@ fn regexp_matching() {
     );
 }
 
+// SPEC §3.4, §11: regexp2 in its RE2 mode reads `\d`, `\w` and `\s` as ASCII classes; so must we,
+// or a numeric-id rule lets Unicode digits through. Also inside classes, negated, next to look-around
+// (the backtracking engine) and not when the backslash itself is escaped.
+#[test]
+fn shorthand_classes_are_ascii() {
+    check_matches(
+        Strategy::Regexp,
+        &[
+            ("http://h/<\\d+>", "http://h/123", true),
+            ("http://h/<\\d+>", "http://h/\u{663}\u{664}", false),
+            ("http://h/<\\d+>", "http://h/\u{ff11}", false),
+            ("http://h/<\\w+>", "http://h/a_Z9", true),
+            ("http://h/<\\w+>", "http://h/\u{e9}", false),
+            ("http://h/<\\s>", "http://h/ ", true),
+            ("http://h/<\\s>", "http://h/\u{a0}", false),
+            ("http://h/<\\S>", "http://h/\u{a0}", true),
+            ("http://h/<\\D>", "http://h/\u{663}", true),
+            ("http://h/<\\D>", "http://h/7", false),
+            ("http://h/<\\W>", "http://h/\u{e9}", true),
+            ("http://h/<[\\d.]+>", "http://h/1.2", true),
+            ("http://h/<[\\d.]+>", "http://h/\u{663}", false),
+            ("http://h/<[x\\D]>", "http://h/\u{663}", true),
+            ("http://h/<[x\\D]>", "http://h/7", false),
+            ("http://h/<[^\\w]>", "http://h/\u{e9}", true),
+            ("http://h/<[^\\w]>", "http://h/a", false),
+            ("http://h/<[]\\d]+>", "http://h/]1", true),
+            ("http://h/<[[:alpha:]\\d]+>", "http://h/a1", true),
+            ("http://h/<[[:alpha:]\\d]+>", "http://h/\u{663}", false),
+            ("http://h/<(?!x)\\d+>", "http://h/\u{663}", false),
+            ("http://h/<(?!x)\\d+>", "http://h/12", true),
+            ("http://h/<a\\\\d>", "http://h/a\\d", true),
+        ],
+    );
+    assert_eq!(regexp::ascii_classes("[a\\D]"), "[a[^0-9]]");
+    assert_eq!(regexp::ascii_classes("\\\\s"), "\\\\s");
+}
+
 // SPEC §3.4: only look-around/backreference patterns use the backtracking engine.
 #[test]
 fn regexp_engine_choice() {
