@@ -37,7 +37,9 @@ pub fn client() -> &'static reqwest::Client {
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(64)
-            .redirect(reqwest::redirect::Policy::none())
+            // Go's default client, which Oathkeeper's calls use: up to 10 redirects, and
+            // `Authorization`/`Cookie` are dropped when one leads to another host.
+            .redirect(reqwest::redirect::Policy::limited(10))
             .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new())

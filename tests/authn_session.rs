@@ -222,6 +222,36 @@ async fn kratos_setup() {
     assert_eq!(r.status, 401, "{}", r.body);
 }
 
+// SPEC §5.6: Oathkeeper's outbound calls use Go's default client, which follows redirects (up to
+// 10); a session store behind a redirect (an ingress adding a slash, http -> https) keeps
+// working, and the cookie still reaches it on the same host.
+#[tokio::test]
+async fn session_check_follows_redirects() {
+    let k = Kratos::start().await;
+    k.add_session("tok-1", "id-1", "a@example.com", Duration::from_secs(3600));
+    let moved = json!({"check_session_url": k.url("/moved/sessions/whoami")});
+    let g = gate(&[rule(
+        "c",
+        "/app/<.*>",
+        json!([kratos_cookie(&k, moved)]),
+        identity_headers(),
+    )])
+    .await;
+    let r = g
+        .req(
+            "GET",
+            "/decisions/app/x",
+            &[H, ("Cookie", &session_cookie("tok-1"))],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-user"), Some("id-1"));
+    assert_eq!(k.calls(), 2);
+    let seen = k.last_request().unwrap();
+    assert_eq!(seen.path, "/sessions/whoami");
+    assert!(seen.headers.get("cookie").is_some());
+}
+
 // `only`: other cookies do not make cookie_session responsible.
 #[tokio::test]
 async fn only_names_the_cookies_that_count() {
