@@ -139,12 +139,14 @@ fn audiences(aud: Option<&Value>) -> Vec<String> {
 }
 
 /// The granted scopes from `scp`, else `scope`, else `scopes` (array or space-separated
-/// string); written back as the array `scp`, the original key removed.
+/// string); written back as the array `scp`, the original key removed. A token without any of
+/// them gets an empty `scp`, as Oathkeeper's verifier sets it unconditionally.
 pub(super) fn normalise_scope(claims: &mut Map<String, Value>) -> Vec<String> {
     let Some(key) = ["scp", "scope", "scopes"]
         .into_iter()
         .find(|k| claims.contains_key(*k))
     else {
+        claims.insert("scp".to_owned(), Value::Array(Vec::new()));
         return Vec::new();
     };
     let granted: Vec<String> = match claims.remove(key) {
