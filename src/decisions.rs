@@ -207,7 +207,8 @@ fn request_info<B>(
             *slot = Some(value.to_str().ok());
         }
     }
-    let (x_method, x_proto, x_uri) = (x_method.flatten(), x_proto.flatten(), x_uri.flatten());
+    // An empty header counts as absent (Go's `OrDefaultString`).
+    let (x_method, x_proto, x_uri) = (given(x_method), given(x_proto), given(x_uri));
     let method = pipeline::known(x_method.unwrap_or(req.method().as_str()));
     let scheme = pipeline::known(x_proto.unwrap_or(if tls { "https" } else { "http" }));
     // The sub-request's own host is checked as any request's is; `X-Forwarded-Host`, when set,
@@ -224,6 +225,8 @@ fn request_info<B>(
     let own_rest = own_path.strip_prefix("/decisions").unwrap_or(own_path);
     let raw_query = req.uri().query().unwrap_or("");
     let (raw_path, original_uri) = match x_uri {
+        // `?a=1`: no path, the sub-request's own is used (`OrDefaultString` again).
+        Some(uri) if uri.starts_with('?') => (own_rest, format!("{own_rest}{uri}")),
         Some(uri) => (uri.split('?').next().unwrap_or(""), uri.to_string()),
         None if raw_query.is_empty() => (own_rest, own_rest.to_string()),
         None => (own_rest, format!("{own_rest}?{raw_query}")),
@@ -253,6 +256,12 @@ fn request_info<B>(
         }
         Err(e) => Err(Box::new((info, PipelineError::bad_request(e.to_string())))),
     }
+}
+
+/// A forwarded header's first value, if it is one (`Some(None)`: not UTF-8) and not empty: Go's
+/// `OrDefaultString` treats an empty header as absent.
+fn given(h: Option<Option<&str>>) -> Option<&str> {
+    h.flatten().filter(|v| !v.is_empty())
 }
 
 /// Remove every `X-Forwarded-*` and `Forwarded` header (untrusted peer), in any spelling an

@@ -294,6 +294,31 @@ async fn case15_decisions() {
         )
         .await;
     assert_eq!(r.status, 404);
+
+    // Empty forwarded headers count as absent (Go's `OrDefaultString`): the sub-request's own
+    // method, scheme and path; an `X-Forwarded-Uri` that is only a query has no path.
+    let r = g
+        .req(
+            "GET",
+            "/decisions/echo",
+            &[
+                H,
+                ("X-Forwarded-Method", ""),
+                ("X-Forwarded-Proto", ""),
+                ("X-Forwarded-Uri", "?a=1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = g
+        .req(
+            "GET",
+            "/decisions/a/7",
+            &[H, ("X-Forwarded-Uri", ""), ("X-Forwarded-Method", "")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-user"), Some("u-"));
 }
 
 // DESIGN §3: with trusted_proxies set, other peers' X-Forwarded-* headers are ignored.
