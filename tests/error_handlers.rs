@@ -197,6 +197,49 @@ async fn case7_redirect_when_accept_text() {
         r.header("location"),
         Some("https://login?return_to=http%3A%2F%2Fh%2Fprivate-rt")
     );
+    // Untrusted (the default), the proxy port ignores a client's forwarded URL.
+    let spoofed = [
+        ("Host", "h"),
+        ("Accept", "text/html"),
+        ("X-Forwarded-Proto", "https"),
+        ("X-Forwarded-Host", "public.example"),
+        ("X-Forwarded-Uri", "/app/private-rt?k=v"),
+    ];
+    let r = g.proxy("GET", "/private-rt", &spoofed).await;
+    assert_eq!(
+        r.header("location"),
+        Some("https://login?return_to=http%3A%2F%2Fh%2Fprivate-rt")
+    );
+}
+
+// SPEC §4.9, §6.1: with `trust_forwarded_headers`, the proxy port's return_to is the URL the
+// front proxy names (X-Forwarded-Proto/-Host/-Uri), as Oathkeeper's redirect handler builds it;
+// matching still uses the request's own host.
+#[tokio::test]
+async fn proxy_return_to_from_trusted_forwarded_headers() {
+    let trusted = CONFIG.replace(
+        "log: { level: warn }",
+        "log: { level: warn }\nserve: { proxy: { trust_forwarded_headers: true } }",
+    );
+    let g = gate(&trusted).await;
+    let r = g
+        .proxy(
+            "GET",
+            "/private-rt",
+            &[
+                ("Host", "h"),
+                ("Accept", "text/html"),
+                ("X-Forwarded-Proto", "http"),
+                ("X-Forwarded-Host", "public.example"),
+                ("X-Forwarded-Uri", "/app/private-rt?k=v"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some("https://login?return_to=http%3A%2F%2Fpublic.example%2Fapp%2Fprivate-rt%3Fk%3Dv")
+    );
 }
 
 // SPEC §5.4: redirect `code: 301`.

@@ -80,12 +80,24 @@ impl RequestInfo {
         s
     }
 
-    /// The absolute URL the client was trying to reach (redirect `return_to`, SPEC §4.9).
+    /// The absolute URL the client was trying to reach (redirect `return_to`, SPEC §4.9). A
+    /// trusted `X-Forwarded-Host` / `-Uri` names it, as in Oathkeeper's redirect handler, also on
+    /// the proxy port, where neither changes what is matched (on `/decisions` they already
+    /// are the matched host and the original URI).
     pub fn original_url(&self) -> String {
-        format!(
-            "{}://{}{}",
-            self.url.scheme, self.url.host, self.original_uri
-        )
+        let forwarded = |name: &str| {
+            self.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| self.forwarded_trusted && !v.is_empty())
+        };
+        let host = forwarded("x-forwarded-host")
+            .filter(|h| crate::proxy::headers::valid_host(h))
+            .unwrap_or(&self.url.host);
+        let uri = forwarded("x-forwarded-uri")
+            .filter(|u| !u.starts_with('?'))
+            .unwrap_or(&self.original_uri);
+        format!("{}://{host}{uri}", self.url.scheme)
     }
 
     /// `X-Request-Id` sent by the client or a gateway, if any.
