@@ -277,6 +277,18 @@ async fn case28_upstream_failures() {
         g.proxy("GET", "/anything", &[("Host", "h")]).await.json()["error"]["code"],
         404
     );
+    g.stop().await;
+
+    // SPEC §2.4 / case 28: `serve.proxy.timeout.write` bounds a slow upstream too (Oathkeeper's
+    // server write timeout closes the connection; gatehouse answers 504 at the same point).
+    let config = BASE_CONFIG.to_string() + "serve:\n  proxy:\n    timeout:\n      write: 300ms\n";
+    let g = Gate::start(&config, &[("rules.yaml", &rules)]).await;
+    let r = g.proxy("GET", "/slow/3000", &[("Host", "h")]).await;
+    assert_eq!((r.status, r.body.as_str()), (504, ""));
+    assert_eq!(
+        g.proxy("GET", "/slow/1", &[("Host", "h")]).await.status,
+        200
+    );
 }
 
 // DESIGN §6 / issue: client copies of mutator headers never reach the upstream, whatever their

@@ -48,9 +48,16 @@ impl Proxy {
     pub fn new(state: Arc<State>) -> Result<Self, String> {
         let snapshot = state.snapshot();
         let cfg = &snapshot.config.serve.proxy.upstream;
+        // Oathkeeper's only bound on a slow upstream is the server's write timeout
+        // (`serve.proxy.timeout.write`, 0 = none): it caps the wait for the answer here.
+        let write = snapshot.config.serve.proxy.timeout.write.0;
+        let response_timeout = match write.is_zero() {
+            true => cfg.response_timeout.0,
+            false => cfg.response_timeout.0.min(write),
+        };
         Ok(Self {
             client: client::build(cfg)?,
-            response_timeout: cfg.response_timeout.0,
+            response_timeout,
             state,
         })
     }
