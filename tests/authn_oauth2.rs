@@ -129,7 +129,8 @@ async fn case18_introspection() {
     // RFC 7662 request shape (SPEC §5.1).
     let req = s.last_introspect();
     assert_eq!(req.form.get("token").map(String::as_str), Some("good"));
-    assert_eq!(req.form.get("scope"), None);
+    // Strategy `none` (the default) always sends `scope`, empty when none is required.
+    assert_eq!(req.form.get("scope").map(String::as_str), Some(""));
     assert_eq!(
         req.headers.get("content-type").unwrap(),
         "application/x-www-form-urlencoded"

@@ -115,8 +115,9 @@ impl OAuth2Introspection {
             }
             _ => None,
         };
-        let scope_param = (c.scope_strategy == ScopeStrategy::None && !c.required_scope.is_empty())
-            .then(|| c.required_scope.join(" "));
+        // Oathkeeper sends `scope` with strategy `none` even when no scope is required (empty).
+        let scope_param =
+            (c.scope_strategy == ScopeStrategy::None).then(|| c.required_scope.join(" "));
         let cache = c.cache.enabled.then(|| ResultCache {
             entries: oauth2::shared_cache("oauth2_introspection", c.cache.max_cost),
             ttl: c.cache.ttl.map(|d| d.get()),

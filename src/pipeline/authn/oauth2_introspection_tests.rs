@@ -77,6 +77,15 @@ fn strategy_none_delegates_scope() {
     }));
     assert_eq!(h.scope_param.as_deref(), Some("a b"));
     assert!(h.check(&result(json!({"active": true})), at(0)).is_ok());
+    // SPEC §5.1: the form always carries `scope` under `none`, empty when none is required.
+    let h = handler(json!({"introspection_url": "http://127.0.0.1:1/introspect"}));
+    assert_eq!(h.scope_param.as_deref(), Some(""));
+    let h = handler(json!({
+        "introspection_url": "http://127.0.0.1:1/introspect",
+        "scope_strategy": "exact",
+        "required_scope": ["a"],
+    }));
+    assert_eq!(h.scope_param, None);
 }
 
 // DESIGN §4: TTL = min(cache.ttl, time to exp); inactive/rejected results only briefly.
