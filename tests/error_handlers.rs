@@ -120,6 +120,8 @@ async fn decide(g: &Gate, path: &str, headers: &[(&str, &str)]) -> Resp {
 fn assert_json(r: &Resp, code: u16, status: &str, message: &str) {
     assert_eq!(r.status, code, "{}", r.body);
     assert_eq!(r.header("content-type"), Some("application/json"));
+    // SPEC §4.9: herodot's `Ory-Error-Id`, empty.
+    assert_eq!(r.header("ory-error-id"), Some(""));
     assert_eq!(
         r.json(),
         serde_json::json!({"error": {"code": code, "status": status, "message": message}})

@@ -13,7 +13,7 @@ pub use when::When;
 pub use www_authenticate::WwwAuthenticate;
 
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::Value;
 
 use super::error::{error_body, msg, PipelineError};
@@ -194,6 +194,11 @@ pub fn json_reply(err: &PipelineError, verbose: bool, request_id: Option<&str>) 
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
+    );
+    // herodot's error id header, which Oathkeeper leaves empty (SPEC §4.9).
+    headers.insert(
+        HeaderName::from_static("ory-error-id"),
+        HeaderValue::from_static(""),
     );
     for (k, v) in err.headers.iter() {
         headers.append(k.clone(), v.clone());
