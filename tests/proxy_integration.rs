@@ -280,6 +280,9 @@ async fn h2_connections_close_when_idle_not_while_a_request_is_in_flight() {
     resp.into_body().collect().await.unwrap();
     closed_within(conn, Duration::from_secs(5)).await;
     let took = answered.elapsed();
-    assert!(took >= Duration::from_millis(500), "closed {took:?} after its last answer");
+    assert!(
+        took >= Duration::from_millis(500),
+        "closed {took:?} after its last answer"
+    );
     assert_eq!(up.count(), 2);
 }

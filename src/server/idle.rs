@@ -183,7 +183,9 @@ where
                 return Poll::Pending;
             }
             if *this.closing {
-                return Poll::Ready(Err("told to close when idle, it had not within the grace period".to_owned()));
+                return Poll::Ready(Err(
+                    "told to close when idle, it had not within the grace period".to_owned(),
+                ));
             }
             let next = match this.activity.idle_for() {
                 Some(idle) if idle >= *this.idle => {
