@@ -255,6 +255,53 @@ async fn accepted_algorithms() {
     }
 }
 
+// SPEC §5.1: ES512 (P-521), which neither jsonwebtoken nor ring has, verifies when allowed; a
+// token signed by another P-521 key under the same kid does not. The token is built and signed
+// here with the `p521` crate, its JWK written out by hand.
+#[tokio::test]
+async fn es512_tokens() {
+    use p521::ecdsa::signature::RandomizedSigner;
+    use p521::elliptic_curve::sec1::ToEncodedPoint;
+    let mut rng = rand::rngs::OsRng;
+    let secret = p521::SecretKey::random(&mut rng);
+    let point = secret.public_key().to_encoded_point(false);
+    let key = p521::ecdsa::SigningKey::from_slice(&secret.to_bytes()).unwrap();
+    let jwk = json!({
+        "kty": "EC", "crv": "P-521", "use": "sig", "kid": "p521", "alg": "ES512",
+        "x": keys::b64(point.x().unwrap()), "y": keys::b64(point.y().unwrap()),
+    });
+    let server = JwksServer::start(json!([jwk])).await;
+    let rules =
+        rule("es512", "es512", "{ allowed_algorithms: [ES512] }") + &rule("rs256", "rs256", "{}");
+    let g = Gate::start(&config(&server.url()), &[("rules.yaml", &rules)]).await;
+    let sign = |key: &p521::ecdsa::SigningKey| {
+        let header = keys::b64(br#"{"alg":"ES512","kid":"p521","typ":"JWT"}"#);
+        let body = keys::b64(claims("five-twenty-one").to_string().as_bytes());
+        let message = format!("{header}.{body}");
+        let sig: p521::ecdsa::Signature =
+            key.sign_with_rng(&mut rand::rngs::OsRng, message.as_bytes());
+        format!("{message}.{}", keys::b64(&sig.to_bytes()))
+    };
+    let token = sign(&key);
+    let r = get(&g, "/decisions/es512", &token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-user"), Some("five-twenty-one"));
+    // Not allowed on a rule with the default list (RS256).
+    assert_invalid(
+        &get(&g, "/decisions/rs256", &token).await,
+        &token,
+        "ES512 on RS256",
+    );
+    // Another key's signature.
+    let other = p521::SecretKey::random(&mut rng).to_bytes();
+    let other = sign(&p521::ecdsa::SigningKey::from_slice(&other).unwrap());
+    assert_invalid(
+        &get(&g, "/decisions/es512", &other).await,
+        &other,
+        "wrong P-521 key",
+    );
+}
+
 // SPEC §5.1: file:// JWKS.
 #[tokio::test]
 async fn file_jwks() {

@@ -6,7 +6,9 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::DecodingKey;
+
+use super::Alg;
 use serde_json::{Map, Value};
 
 /// What kind of key a JWK is; decides which `alg` it may verify (never an RSA/EC key as an HMAC
@@ -18,6 +20,8 @@ pub enum KeyKind {
     P256,
     /// ECDSA on P-384 (`ES384`).
     P384,
+    /// ECDSA on P-521 (`ES512`).
+    P521,
     /// EdDSA on Ed25519.
     Ed25519,
     /// A shared secret (`kty: oct`).
@@ -26,12 +30,13 @@ pub enum KeyKind {
 
 impl KeyKind {
     /// Whether a token signed with `alg` can be verified with a key of this kind.
-    pub fn fits(self, alg: Algorithm) -> bool {
-        use Algorithm::*;
+    pub fn fits(self, alg: Alg) -> bool {
+        use Alg::*;
         match self {
             Self::Rsa => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
             Self::P256 => alg == ES256,
             Self::P384 => alg == ES384,
+            Self::P521 => alg == ES512,
             Self::Ed25519 => alg == EdDSA,
             Self::Hmac => matches!(alg, HS256 | HS384 | HS512),
         }
@@ -58,6 +63,8 @@ enum PublicKey {
     Rsa(ring::signature::RsaPublicKeyComponents<Vec<u8>>),
     /// Uncompressed point `04 || x || y`.
     Ec(Vec<u8>),
+    /// P-521, which `ring` lacks: parsed (and checked to be on the curve) when the set loads.
+    P521(p521::ecdsa::VerifyingKey),
     Ed25519(Vec<u8>),
 }
 
@@ -75,10 +82,13 @@ impl fmt::Debug for VerifyKey {
 impl VerifyKey {
     /// Whether `signature_b64` (base64url, as in the token) is a valid signature of `message`
     /// under `alg`. Callers check [`Self::accepts`] first. RSA below 2048 bits never verifies.
-    pub fn verify(&self, alg: Algorithm, message: &[u8], signature_b64: &str) -> bool {
+    pub fn verify(&self, alg: Alg, message: &[u8], signature_b64: &str) -> bool {
         use ring::signature as sig;
         let Some(public) = &self.public else {
-            return jsonwebtoken::crypto::verify(signature_b64, message, &self.key, alg)
+            let Some(hmac) = alg.hmac() else {
+                return false;
+            };
+            return jsonwebtoken::crypto::verify(signature_b64, message, &self.key, hmac)
                 .unwrap_or(false);
         };
         let Ok(signature) = URL_SAFE_NO_PAD.decode(signature_b64) else {
@@ -92,33 +102,37 @@ impl VerifyKey {
         match (public, alg) {
             (PublicKey::Rsa(k), _) => {
                 let params: &sig::RsaParameters = match alg {
-                    Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
-                    Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
-                    Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
-                    Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
-                    Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
-                    Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+                    Alg::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+                    Alg::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+                    Alg::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+                    Alg::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+                    Alg::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+                    Alg::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
                     _ => return false,
                 };
                 k.verify(params, message, &signature).is_ok()
             }
-            (PublicKey::Ec(point), Algorithm::ES256) if self.kind == KeyKind::P256 => {
+            (PublicKey::Ec(point), Alg::ES256) if self.kind == KeyKind::P256 => {
                 ec(&sig::ECDSA_P256_SHA256_FIXED, point)
             }
-            (PublicKey::Ec(point), Algorithm::ES384) if self.kind == KeyKind::P384 => {
+            (PublicKey::Ec(point), Alg::ES384) if self.kind == KeyKind::P384 => {
                 ec(&sig::ECDSA_P384_SHA384_FIXED, point)
             }
-            (PublicKey::Ed25519(x), Algorithm::EdDSA) => {
-                sig::UnparsedPublicKey::new(&sig::ED25519, x)
-                    .verify(message, &signature)
-                    .is_ok()
+            (PublicKey::P521(key), Alg::ES512) => {
+                use p521::ecdsa::signature::Verifier;
+                // The fixed-size form only (r || s, 66 bytes each), as for the other curves.
+                p521::ecdsa::Signature::from_slice(&signature)
+                    .is_ok_and(|s| key.verify(message, &s).is_ok())
             }
+            (PublicKey::Ed25519(x), Alg::EdDSA) => sig::UnparsedPublicKey::new(&sig::ED25519, x)
+                .verify(message, &signature)
+                .is_ok(),
             _ => false,
         }
     }
 
     /// Whether this key may verify a token with header `alg` (key type and the JWK's `alg`).
-    pub fn accepts(&self, alg: Algorithm, alg_name: &str) -> bool {
+    pub fn accepts(&self, alg: Alg, alg_name: &str) -> bool {
         self.kind.fits(alg) && self.alg.as_deref().is_none_or(|a| a == alg_name)
     }
 }
@@ -245,6 +259,7 @@ fn verify_key(jwk: &Map<String, Value>) -> Result<Option<VerifyKey>, String> {
             let (kind, len) = match s("crv")? {
                 "P-256" => (KeyKind::P256, 32),
                 "P-384" => (KeyKind::P384, 48),
+                "P-521" => (KeyKind::P521, 66),
                 other => return Err(format!("unsupported curve `{other}`")),
             };
             let (x, y) = (b64("x")?, b64("y")?);
@@ -255,11 +270,14 @@ fn verify_key(jwk: &Map<String, Value>) -> Result<Option<VerifyKey>, String> {
             point.push(0x04);
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            (
-                kind,
-                DecodingKey::from_ec_der(&point),
-                Some(PublicKey::Ec(point)),
-            )
+            let public = match kind {
+                KeyKind::P521 => PublicKey::P521(
+                    p521::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                        .map_err(|_| "the EC point is not on the P-521 curve".to_owned())?,
+                ),
+                _ => PublicKey::Ec(point.clone()),
+            };
+            (kind, DecodingKey::from_ec_der(&point), Some(public))
         }
         "OKP" => match s("crv")? {
             "Ed25519" => {
@@ -346,11 +364,42 @@ mod tests {
         assert_eq!(s.keys()[0].kind, KeyKind::Rsa);
     }
 
+    // ES512 against RFC 7515 Appendix A.4's published key and signature (P-521 is verified with
+    // `p521`, not `ring`): an independent vector, and a tampered message fails.
+    #[test]
+    fn es512_rfc7515_vector() {
+        let s = set(serde_json::json!([{
+            "kty": "EC", "crv": "P-521", "use": "sig", "kid": "a4",
+            "x": "AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk",
+            "y": "ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2",
+        }]));
+        let key = &s.keys()[0];
+        assert_eq!(key.kind, KeyKind::P521);
+        let sig = "AdwMgeerwtHoh-l192l60hp9wAHZFVJbLfD_UxMi70cwnZOYaRI1bKPWROc-mZZqwqT2SI-KGDKB34XO0aw_7XdtAG8GaSwFKdCAPZgoXD2YBJZCPEX3xKpRwcdOO8KpEHwJjyqOgzDO7iKvU8vcnwNrmxYbSW9ERBXukOXolLzeO_Jn";
+        assert!(key.accepts(Alg::ES512, "ES512"));
+        assert!(key.verify(Alg::ES512, b"eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA", sig));
+        assert!(!key.verify(Alg::ES512, b"eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZB", sig));
+        assert!(!key.verify(Alg::ES384, b"eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA", sig));
+        // A point off the curve is refused when the set loads.
+        let bad = KeySet::parse(
+            serde_json::json!({"keys": [{
+                "kty": "EC", "crv": "P-521", "use": "sig", "kid": "x",
+                "x": "AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk",
+                "y": "AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk",
+            }]})
+            .to_string()
+            .as_bytes(),
+        );
+        assert!(bad.map_or(true, |s| s.keys().is_empty()));
+    }
+
     // DESIGN §6: the key type must fit the algorithm.
     #[test]
     fn kind_fits_alg() {
-        use Algorithm::*;
+        use Alg::*;
         assert!(KeyKind::Rsa.fits(RS256) && KeyKind::Rsa.fits(PS512));
+        assert!(KeyKind::P521.fits(ES512) && !KeyKind::P521.fits(ES384));
+        assert!(!KeyKind::P384.fits(ES512));
         assert!(!KeyKind::Rsa.fits(HS256) && !KeyKind::Rsa.fits(ES256));
         assert!(KeyKind::P256.fits(ES256) && !KeyKind::P256.fits(ES384));
         assert!(KeyKind::P384.fits(ES384) && !KeyKind::P384.fits(ES256));
@@ -366,8 +415,8 @@ mod tests {
             {"kty": "oct", "use": "sig", "kid": "h", "alg": "HS256", "k": "c2VjcmV0"},
         ]));
         let k = &s.keys()[0];
-        assert!(k.accepts(Algorithm::HS256, "HS256"));
-        assert!(!k.accepts(Algorithm::HS512, "HS512"));
+        assert!(k.accepts(Alg::HS256, "HS256"));
+        assert!(!k.accepts(Alg::HS512, "HS512"));
     }
 
     #[test]

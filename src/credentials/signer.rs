@@ -15,9 +15,9 @@
 
 use std::fmt;
 
+use super::Alg;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::Algorithm;
 use rsa::signature::{RandomizedSigner, SignatureEncoding};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
@@ -50,6 +50,7 @@ enum Material {
     Ps512(rsa::pss::BlindedSigningKey<Sha512>),
     Es256(p256::ecdsa::SigningKey),
     Es384(p384::ecdsa::SigningKey),
+    Es512(p521::ecdsa::SigningKey),
     EdDsa(ed25519_dalek::SigningKey),
     Hmac(jsonwebtoken::EncodingKey),
 }
@@ -58,7 +59,7 @@ enum Material {
 pub struct SigningKey {
     /// The header `kid` (possibly the following public key's, see the module docs).
     kid: String,
-    alg: Algorithm,
+    alg: Alg,
     alg_name: &'static str,
     material: Material,
     /// The public JWK that verifies this key's tokens, `kid` = the header `kid`; `None` for
@@ -174,7 +175,7 @@ impl SigningKey {
         &self.kid
     }
 
-    pub fn alg(&self) -> Algorithm {
+    pub fn alg(&self) -> Alg {
         self.alg
     }
 
@@ -210,9 +211,17 @@ impl SigningKey {
                 let s: p384::ecdsa::Signature = rsa::signature::Signer::sign(k, m);
                 s.to_bytes().to_vec()
             }
+            Material::Es512(k) => {
+                let s: p521::ecdsa::Signature =
+                    p521::ecdsa::signature::RandomizedSigner::sign_with_rng(k, &mut rng, m);
+                s.to_bytes().to_vec()
+            }
             Material::EdDsa(k) => ed25519_dalek::Signer::sign(k, m).to_bytes().to_vec(),
             Material::Hmac(k) => {
-                let sig = jsonwebtoken::crypto::sign(m, k, self.alg)
+                let hmac = self.alg.hmac().ok_or_else(|| {
+                    SignerError::Sign(format!("{} is not an HMAC algorithm", self.alg.name()))
+                })?;
+                let sig = jsonwebtoken::crypto::sign(m, k, hmac)
                     .map_err(|e| SignerError::Sign(e.to_string()))?;
                 return Ok(format!("{message}.{sig}"));
             }
@@ -221,24 +230,9 @@ impl SigningKey {
     }
 }
 
-/// Algorithms id_token can sign with (ES512 is not supported by the crypto backend).
-pub fn parse_alg(name: &str) -> Option<(Algorithm, &'static str)> {
-    use Algorithm::*;
-    Some(match name {
-        "RS256" => (RS256, "RS256"),
-        "RS384" => (RS384, "RS384"),
-        "RS512" => (RS512, "RS512"),
-        "PS256" => (PS256, "PS256"),
-        "PS384" => (PS384, "PS384"),
-        "PS512" => (PS512, "PS512"),
-        "ES256" => (ES256, "ES256"),
-        "ES384" => (ES384, "ES384"),
-        "EdDSA" => (EdDSA, "EdDSA"),
-        "HS256" => (HS256, "HS256"),
-        "HS384" => (HS384, "HS384"),
-        "HS512" => (HS512, "HS512"),
-        _ => return None,
-    })
+/// Algorithms id_token can sign with: every [`Alg`], with its name as written in headers.
+pub fn parse_alg(name: &str) -> Option<(Alg, &'static str)> {
+    Alg::parse(name).map(|a| (a, a.name()))
 }
 
 fn b64(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
@@ -251,8 +245,8 @@ fn b64(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
         .map_err(|_| format!("`{name}` is not base64url"))
 }
 
-fn material(jwk: &Map<String, Value>, kty: &str, alg: Algorithm) -> Result<Material, String> {
-    use Algorithm::*;
+fn material(jwk: &Map<String, Value>, kty: &str, alg: Alg) -> Result<Material, String> {
+    use Alg::*;
     let mismatch = || format!("a `{kty}` key cannot sign {alg:?}");
     match kty {
         "RSA" => {
@@ -292,6 +286,9 @@ fn material(jwk: &Map<String, Value>, kty: &str, alg: Algorithm) -> Result<Mater
                 ("P-384", ES384) => p384::ecdsa::SigningKey::from_slice(&d)
                     .map(Material::Es384)
                     .map_err(|_| "invalid P-384 private key".into()),
+                ("P-521", ES512) => p521::ecdsa::SigningKey::from_slice(&d)
+                    .map(Material::Es512)
+                    .map_err(|_| "invalid P-521 private key".into()),
                 _ => Err(format!("curve `{crv}` cannot sign {alg:?}")),
             }
         }

@@ -35,7 +35,6 @@ use std::cell::RefCell;
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::Algorithm;
 use moka::future::Cache;
 use moka::Expiry;
 use serde_json::{Map, Value};
@@ -45,7 +44,7 @@ use thread_local::ThreadLocal;
 use super::claims::Prepared;
 use crate::config::handlers::authn::JwtCache;
 use crate::config::types::Uri;
-use crate::credentials::{JwksSource, KeySet};
+use crate::credentials::{Alg, JwksSource, KeySet};
 use crate::pipeline::DigestKeyed;
 use crate::registry::WeakRegistry;
 
@@ -189,11 +188,7 @@ impl TokenCache {
     /// The cache of rules verifying with keys from `urls` and the algorithms `allowed` (in
     /// config order), or `None` when caching is off (`enabled: false`, a zero `ttl` or
     /// `max_entries`).
-    pub fn shared(
-        config: &JwtCache,
-        urls: &[Uri],
-        allowed: &[(String, Algorithm)],
-    ) -> Option<Arc<Self>> {
+    pub fn shared(config: &JwtCache, urls: &[Uri], allowed: &[(String, Alg)]) -> Option<Arc<Self>> {
         let (ttl, max_entries) = (config.ttl.get(), config.max_entries);
         if !config.enabled || ttl.is_zero() || max_entries == 0 {
             return None;
