@@ -16,7 +16,7 @@ pub(super) fn ready(snapshot: &Snapshot) -> Response<Body> {
     if snapshot.ready() {
         return alive();
     }
-    let mut r = server::json(
+    server::json_error(
         StatusCode::SERVICE_UNAVAILABLE,
         &json!({"error": {
             "code": 503,
@@ -24,10 +24,5 @@ pub(super) fn ready(snapshot: &Snapshot) -> Response<Body> {
             "reason": "no access rules are loaded",
             "message": "The requested resource could not be found",
         }}),
-    );
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    r
+    )
 }

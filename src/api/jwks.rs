@@ -58,7 +58,7 @@ async fn well_known_with(snapshot: &Snapshot, published: &PublishedKeys) -> Resp
 
 /// No id_token key set is configured or none could be fetched (SPEC Appendix A).
 pub fn unavailable() -> Response<Body> {
-    server::json(
+    server::json_error(
         StatusCode::INTERNAL_SERVER_ERROR,
         &json!({"error": {
             "code": 500,

@@ -81,12 +81,7 @@ fn not_found<B>(req: &Request<B>) -> Response<Body> {
         .to_ascii_lowercase();
     if accept.contains("json") {
         let body = json!({"error": {"code": 404, "message": "Not Found", "reason": REASON}});
-        let mut r = server::json(StatusCode::NOT_FOUND, &body);
-        r.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        r
+        server::json_error(StatusCode::NOT_FOUND, &body)
     } else if accept.contains("text/plain") {
         server::response(
             StatusCode::NOT_FOUND,

@@ -37,24 +37,17 @@ pub(super) fn get(snapshot: &Snapshot, id: &str) -> Response<Body> {
     let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
     match snapshot.rules.get(&id) {
         Some(r) => server::json(StatusCode::OK, &rule_json(&r.spec)),
-        None => {
-            let mut r = server::json(
-                StatusCode::NOT_FOUND,
-                &error_body(
-                    &PipelineError::new(
-                        StatusCode::NOT_FOUND,
-                        "The requested resource could not be found",
-                    ),
-                    false,
-                    None,
+        None => server::json_error(
+            StatusCode::NOT_FOUND,
+            &error_body(
+                &PipelineError::new(
+                    StatusCode::NOT_FOUND,
+                    "The requested resource could not be found",
                 ),
-            );
-            r.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/json"),
-            );
-            r
-        }
+                false,
+                None,
+            ),
+        ),
     }
 }
 

@@ -429,6 +429,11 @@ pub fn json(status: http::StatusCode, value: &serde_json::Value) -> Response<Bod
     response(status, "application/json; charset=utf-8", value.to_string())
 }
 
+/// A JSON error (herodot's `application/json`, without a charset, SPEC §6.2).
+pub fn json_error(status: http::StatusCode, value: &serde_json::Value) -> Response<Body> {
+    response(status, "application/json", value.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
