@@ -25,10 +25,39 @@ enum Flow {
     Continue,
 }
 
+/// What a nil field-chain receiver is in Go's reflect terms, which decides what a field step on
+/// it does (SPEC §4.2: `missingkey=zero` only covers the last step of a chain).
+#[derive(Clone, Copy)]
+enum NilKind {
+    /// The result of a pipeline (`(index .Extra "a")`, `$x := .Extra.a`): Go unwraps a nil
+    /// `interface{}` to an invalid value there, and a field of that is nil again.
+    Invalid,
+    /// A map element or a range element: a nil `interface{}`. A field of it is Go's
+    /// "nil pointer evaluating interface {}.name" error, whatever `missingkey` says.
+    Iface,
+    /// `URL.User`, a nil `*url.Userinfo`: its methods work, fields do not.
+    Userinfo,
+}
+
+/// Sprig functions that change their first argument, a map, in place in Go (`set`, `merge`, ...).
+/// Values are immutable here, so when that argument is a variable the variable is rebound to
+/// the result: `{{ $_ := set $d "k" 1 }}{{ $d.k }}` works as in Go. Other references to the same
+/// map (another variable, `.Extra`, a map holding it) keep the old contents.
+const MUTATES_FIRST: [&str; 6] = [
+    "set",
+    "unset",
+    "merge",
+    "mergeOverwrite",
+    "mustMerge",
+    "mustMergeOverwrite",
+];
+
 pub(crate) struct Exec<'a> {
     src: &'a str,
     out: String,
-    vars: Vec<(&'a str, Value<'a>)>,
+    /// Variables in scope, innermost last; the flag marks range elements (a nil one is a nil
+    /// `interface{}`, see [`NilKind`]).
+    vars: Vec<(&'a str, Value<'a>, bool)>,
     steps: u64,
     work: u64,
     iters: u64,
@@ -39,7 +68,7 @@ impl<'a> Exec<'a> {
         let mut e = Exec {
             src,
             out: String::new(),
-            vars: vec![("$", root.clone())],
+            vars: vec![("$", root.clone(), false)],
             steps: 0,
             work: 0,
             iters: 0,
@@ -152,14 +181,14 @@ impl<'a> Exec<'a> {
         Ok(flow)
     }
 
-    fn bind(&mut self, name: &'a str, v: Value<'a>, assign: bool) {
+    fn bind(&mut self, name: &'a str, v: Value<'a>, assign: bool, elem: bool) {
         if assign {
-            if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| *n == name) {
-                slot.1 = v;
+            if let Some(slot) = self.vars.iter_mut().rev().find(|(n, ..)| *n == name) {
+                *slot = (name, v, elem);
                 return;
             }
         }
-        self.vars.push((name, v));
+        self.vars.push((name, v, elem));
     }
 
     fn range(
@@ -202,10 +231,10 @@ impl<'a> Exec<'a> {
             };
             self.vars.truncate(mark);
             match pipe.decl.as_slice() {
-                [one] => self.bind(one, elem.clone(), pipe.assign),
+                [one] => self.bind(one, elem.clone(), pipe.assign, true),
                 [k, e] => {
-                    self.bind(k, key, pipe.assign);
-                    self.bind(e, elem.clone(), pipe.assign);
+                    self.bind(k, key, pipe.assign, true);
+                    self.bind(e, elem.clone(), pipe.assign, true);
                 }
                 _ => {}
             }
@@ -226,7 +255,7 @@ impl<'a> Exec<'a> {
     fn pipe(&mut self, dot: &Value<'a>, pipe: &'a Pipe) -> R<Value<'a>> {
         let v = self.pipe_value(dot, pipe)?;
         if let Some(name) = pipe.decl.first() {
-            self.bind(name, v.clone(), pipe.assign);
+            self.bind(name, v.clone(), pipe.assign, false);
         }
         Ok(v)
     }
@@ -247,14 +276,17 @@ impl<'a> Exec<'a> {
             .split_first()
             .ok_or_else(|| self.err(pos, "empty command"))?;
         match first {
-            Arg::Field(names) => self.chain(dot, dot.clone(), names, rest, fin, pos),
+            // Dot is nil only inside `range`, as an element.
+            Arg::Field(names) => {
+                self.chain(dot, (dot.clone(), NilKind::Iface), names, rest, fin, pos)
+            }
             Arg::Var(name, names) if !names.is_empty() => {
                 let v = self.var(name, pos)?;
                 self.chain(dot, v, names, rest, fin, pos)
             }
             Arg::Chain(base, names) if !names.is_empty() => {
                 let v = self.arg(dot, base, pos)?;
-                self.chain(dot, v, names, rest, fin, pos)
+                self.chain(dot, (v, NilKind::Invalid), names, rest, fin, pos)
             }
             Arg::Func(f) => self.call(dot, f, rest, fin, pos),
             Arg::Nil => Err(self.err(pos, "nil is not a command")),
@@ -267,9 +299,16 @@ impl<'a> Exec<'a> {
         }
     }
 
-    fn var(&self, name: &str, pos: usize) -> R<Value<'a>> {
-        match self.vars.iter().rev().find(|(n, _)| *n == name) {
-            Some((_, v)) => Ok(v.clone()),
+    fn var(&self, name: &str, pos: usize) -> R<(Value<'a>, NilKind)> {
+        match self.vars.iter().rev().find(|(n, ..)| *n == name) {
+            Some((_, v, elem)) => Ok((
+                v.clone(),
+                if *elem {
+                    NilKind::Iface
+                } else {
+                    NilKind::Invalid
+                },
+            )),
             None => Err(self.err(pos, format!("undefined variable: {name}"))),
         }
     }
@@ -282,7 +321,9 @@ impl<'a> Exec<'a> {
             Arg::Int(i) => Value::Int(*i),
             Arg::Float(f) => Value::Float(*f),
             Arg::Str(s) => Value::str(s),
-            Arg::Field(names) => self.chain(dot, dot.clone(), names, &[], None, pos)?,
+            Arg::Field(names) => {
+                self.chain(dot, (dot.clone(), NilKind::Iface), names, &[], None, pos)?
+            }
             Arg::Var(name, names) => {
                 let v = self.var(name, pos)?;
                 self.chain(dot, v, names, &[], None, pos)?
@@ -291,17 +332,19 @@ impl<'a> Exec<'a> {
             Arg::Pipe(p) => self.pipe(dot, p)?,
             Arg::Chain(base, names) => {
                 let v = self.arg(dot, base, pos)?;
-                self.chain(dot, v, names, &[], None, pos)?
+                self.chain(dot, (v, NilKind::Invalid), names, &[], None, pos)?
             }
         })
     }
 
     /// `.A.B.C args`: intermediate names are fields or niladic methods; the last one gets the
-    /// arguments. Walking into nil yields nil (missing keys chain quietly).
+    /// arguments. A missing map key is nil (`missingkey=zero`), but a field of that nil is an
+    /// error, as in Go: `.Extra.identity.traits` fails when `identity` is absent, so a request
+    /// whose template reads a missing claim fails closed (SPEC §4.2).
     fn chain(
         &mut self,
         dot: &Value<'a>,
-        mut recv: Value<'a>,
+        (mut recv, mut nil): (Value<'a>, NilKind),
         names: &'a [String],
         args: &'a [Arg],
         mut fin: Option<Value<'a>>,
@@ -310,7 +353,30 @@ impl<'a> Exec<'a> {
         for (i, name) in names.iter().enumerate() {
             let last = i + 1 == names.len();
             if recv.is_nil() {
-                return Ok(Value::Nil);
+                match nil {
+                    NilKind::Invalid => return Ok(Value::Nil),
+                    NilKind::Iface => {
+                        return Err(
+                            self.err(pos, format!("nil pointer evaluating interface {{}}.{name}"))
+                        )
+                    }
+                    NilKind::Userinfo => {
+                        // `(*url.Userinfo)(nil).Username()` and `.String()` are "".
+                        if !matches!(name.as_str(), "Username" | "String") {
+                            return Err(self.err(
+                                pos,
+                                format!("can't evaluate field {name} in type *url.Userinfo"),
+                            ));
+                        }
+                        if last && (!args.is_empty() || fin.is_some()) {
+                            return Err(
+                                self.err(pos, format!("wrong number of args for {name}: want 0"))
+                            );
+                        }
+                        recv = Value::str("");
+                        continue;
+                    }
+                }
             }
             if context::has_method(&recv, name) {
                 let mut argv = Vec::new();
@@ -326,6 +392,10 @@ impl<'a> Exec<'a> {
                 if last && (!args.is_empty() || fin.is_some()) {
                     return Err(self.err(pos, format!("{name} is not a method but has arguments")));
                 }
+                nil = match recv {
+                    Value::Obj(super::value::Obj::Url(_)) if name == "User" => NilKind::Userinfo,
+                    _ => NilKind::Iface,
+                };
                 recv = context::field(&recv, name).map_err(|m| self.err(pos, m))?;
             }
         }
@@ -365,6 +435,13 @@ impl<'a> Exec<'a> {
                 let v = fun(argv)
                     .map_err(|m| self.err(pos, format!("error calling {}: {m}", f.name)))?;
                 self.charge(v.cost())?;
+                if let (true, Some(Arg::Var(name, fields))) =
+                    (MUTATES_FIRST.contains(&f.name), args.first())
+                {
+                    if fields.is_empty() {
+                        self.bind(name, v.clone(), true, false);
+                    }
+                }
                 Ok(v)
             }
         }

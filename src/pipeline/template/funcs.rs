@@ -210,12 +210,17 @@ fn len<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
     }
 }
 
+/// Go's `index`: a missing map key is the map's zero value; indexing nil is an error
+/// ("untyped nil" for the first operand, "nil pointer" for a nil reached through a key).
 fn index<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
     let mut it = a.into_iter();
     let mut item = arg(&mut it);
+    if item.is_nil() {
+        return Err("index of untyped nil".into());
+    }
     for key in it {
         item = match (&item, &key) {
-            (Value::Nil, _) => return Err("index of untyped nil".into()),
+            (Value::Nil, _) => return Err("index of nil pointer".into()),
             (Value::Str(s), k) => {
                 let i = want_int(k)?;
                 let b = usize::try_from(i).ok().and_then(|i| s.as_bytes().get(i));

@@ -1,7 +1,7 @@
 //! `encoding/json` output for template values (Sprig's `toJson`): Go's string escaping
 //! (including `<`, `>`, `&` as `\u003c`… unless raw), Go's float format, integers as integers.
-//! JSON objects from `Extra` keep their document order; maps built by templates are sorted
-//! (Go sorts every map, so for those the output is byte-identical).
+//! Every map's keys are sorted, at every level, as `encoding/json` sorts them (`Extra` keeps its
+//! document order in memory, so its objects are sorted here); struct fields keep Go's order.
 
 use std::collections::BTreeMap;
 
@@ -189,13 +189,7 @@ pub(crate) fn write_json(
             e.sort_by(|x, y| x.0.cmp(&y.0));
             object(b, e.into_iter(), st, depth)
         }
-        Value::JsonObj(o) => object(
-            b,
-            o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))),
-            st,
-            depth,
-        ),
-        Value::Dict(..) | Value::Obj(Obj::Query(_)) => object(
+        Value::Dict(..) | Value::JsonObj(_) | Value::Obj(Obj::Query(_)) => object(
             b,
             v.map_entries().unwrap_or_default().into_iter(),
             st,

@@ -14,13 +14,20 @@
 //! - `lexer.rs`, `parser.rs`, `ast.rs`: source → tree.
 //! - `exec.rs`: tree → output, limits.
 //! - `value.rs`: the dynamic value; `context.rs`: session fields and Go methods.
-//! - `funcs.rs`: function table and Go built-ins; `sprig.rs`, `sprig_data.rs`: Sprig.
+//! - `funcs.rs`: function table and Go built-ins; `sprig.rs` (the Sprig table), `sprig_text.rs`,
+//!   `sprig_case.rs`, `sprig_data.rs`, `sprig_dict.rs`, `sprig_num.rs`, `sprig_regex.rs`: Sprig.
 //! - `format.rs`, `printf.rs`, `json.rs`: Go `fmt`, `Sprintf` and `encoding/json` output.
 //!
+//! As in Go, a field of a nil map element (`.Extra.identity.traits` without `identity`) is an
+//! execution error, so the request fails closed; only the last step of a chain is
+//! `missingkey=zero`.
+//!
 //! Deliberate differences from Go: integral JSON numbers are integers (Go decodes them as
-//! float64, printing `1.234567e+06` for big ids); numbers compare across int/float; walking a
-//! field chain into nil yields nil rather than Go's "nil pointer evaluating" error; `print`
-//! accepts several operands; `toJson` keeps `Extra`'s key order (Go sorts).
+//! float64, printing `1.234567e+06` for big ids, and `typeOf`/`kindOf` say `int` for them);
+//! numbers compare across int/float; `print` accepts several operands; values are immutable, so
+//! Sprig's `set`/`unset`/`merge*` rebind a variable passed to them instead of changing the map
+//! in place, and never change `.Extra`; a missing key passed where Sprig wants a map
+//! (`get .Extra.nope "k"`) is an empty map, not Go's "wrong type" error.
 
 mod ast;
 mod context;
@@ -33,8 +40,12 @@ mod parser;
 mod printf;
 mod simple;
 mod sprig;
+mod sprig_case;
 mod sprig_data;
+mod sprig_dict;
+mod sprig_num;
 mod sprig_regex;
+mod sprig_text;
 mod value;
 
 #[cfg(test)]

@@ -44,10 +44,8 @@ fn piece<'a>(node: &'a Node, root: &Value<'a>) -> Option<Piece<'a>> {
     };
     let mut v = root.clone();
     for name in names {
-        if v.is_nil() {
-            break;
-        }
-        if context::has_method(&v, name) {
+        // A field of a nil is an error (or, under `URL.User`, a method): the engine's to report.
+        if v.is_nil() || context::has_method(&v, name) {
             return None;
         }
         v = context::field(&v, name).ok()?;
@@ -120,7 +118,10 @@ mod tests {
             "{{ print .Extra.s }}",
             "{{ .Extra.missing }}",
             "{{ print .Extra.missing }}",
-            "{{ .Extra.nested.k }}/{{ .Extra.nested.missing.deeper }}",
+            "{{ .Extra.nested.k }}/{{ .Extra.nested.missing }}",
+            // SPEC §4.2: a field of a missing value is the engine's error, not `<no value>`.
+            "{{ .Extra.nested.missing.deeper }}",
+            "{{ print .Extra.n.deeper }}",
             "{{ .MatchContext.Method }} {{ .MatchContext.URL.Path }}",
             "{{ .MatchContext.URL.Host }}{{ .MatchContext.URL.RawQuery }}",
             "{{ .Extra.n }}",

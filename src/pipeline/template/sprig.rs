@@ -1,13 +1,20 @@
-//! Sprig (v3) functions that Oathkeeper configs use: the table, and the string functions.
-//! Argument order is Sprig's: the subject string comes last so that `x | trimPrefix "p"` works.
-//! Collections, numbers and JSON are in `sprig_data.rs`.
+//! Sprig (v3.2) functions: the table (every function of Sprig's `TxtFuncMap` except the date and
+//! time, `env`/`expandenv`, crypto, semver, network, URL and path families) and small helpers.
+//! Argument order is Sprig's: the subject comes last so that `x | trimPrefix "p"` works.
+//! Strings are in `sprig_text.rs` and `sprig_case.rs`, collections, numbers and JSON in
+//! `sprig_data.rs`, `sprig_dict.rs` and `sprig_num.rs`. Sprig's `must` forms are the plain ones
+//! here: the plain ones already fail the render where Sprig panics.
 
 use base64::Engine as _;
 
-use super::format::{go_quote, strval, Buf, MAX_STRING};
-use super::funcs::{arg, f, v, want_int, want_str, Func};
+use super::format::{go_quote, strval, Buf};
+use super::funcs::{f, v, want_str, Func};
+use super::sprig_case as case;
 use super::sprig_data as d;
+use super::sprig_dict as dict;
+use super::sprig_num as num;
 use super::sprig_regex as re;
+use super::sprig_text as t;
 use super::value::Value;
 
 pub(crate) static SPRIG: &[Func] = &[
@@ -19,13 +26,16 @@ pub(crate) static SPRIG: &[Func] = &[
     v("coalesce", 0, |a| {
         Ok(a.into_iter().find(d::non_empty).unwrap_or_default())
     }),
+    v("all", 0, |a| Ok(Value::Bool(a.iter().all(d::non_empty)))),
+    v("any", 0, |a| Ok(Value::Bool(a.iter().any(d::non_empty)))),
     f("ternary", 3, 3, d::ternary),
+    f("hello", 0, 0, |_| Ok(Value::str("Hello!"))),
     f("fail", 1, 1, |a| Err(want_str(&a[0])?.to_string())),
     // Strings.
     f("lower", 1, 1, |a| s1(a, |s| s.to_lowercase())),
     f("upper", 1, 1, |a| s1(a, |s| s.to_uppercase())),
-    f("title", 1, 1, |a| s1(a, title)),
-    f("untitle", 1, 1, |a| s1(a, untitle)),
+    f("title", 1, 1, |a| s1(a, t::title)),
+    f("untitle", 1, 1, |a| s1(a, t::untitle)),
     f("trim", 1, 1, |a| s1(a, |s| s.trim().to_string())),
     f("nospace", 1, 1, |a| {
         s1(a, |s| s.chars().filter(|c| !c.is_whitespace()).collect())
@@ -45,10 +55,10 @@ pub(crate) static SPRIG: &[Func] = &[
     f("contains", 2, 2, |a| b2(a, |sub, s| s.contains(sub))),
     f("hasPrefix", 2, 2, |a| b2(a, |p, s| s.starts_with(p))),
     f("hasSuffix", 2, 2, |a| b2(a, |p, s| s.ends_with(p))),
-    f("replace", 3, 3, replace),
-    f("repeat", 2, 2, repeat),
-    f("substr", 3, 3, substr),
-    f("trunc", 2, 2, trunc),
+    f("replace", 3, 3, t::replace),
+    f("repeat", 2, 2, t::repeat),
+    f("substr", 3, 3, t::substr),
+    f("trunc", 2, 2, t::trunc),
     f("split", 2, 2, d::split),
     f("splitList", 2, 2, d::split_list),
     f("splitn", 3, 3, d::splitn),
@@ -56,14 +66,26 @@ pub(crate) static SPRIG: &[Func] = &[
     v("quote", 0, |a| join_each(a, |s| Ok(go_quote(&s)))),
     v("squote", 0, |a| join_each(a, |s| Ok(format!("'{s}'")))),
     v("cat", 0, |a| join_each(a, Ok)),
-    f("indent", 2, 2, |a| indent(a, false)),
-    f("nindent", 2, 2, |a| indent(a, true)),
+    f("indent", 2, 2, |a| t::indent(a, false)),
+    f("nindent", 2, 2, |a| t::indent(a, true)),
     f("toString", 1, 1, |a| Ok(Value::string(strval(&a[0])?))),
     f("toStrings", 1, 1, d::to_strings),
     f("b64enc", 1, 1, |a| {
         s1(a, |s| base64::engine::general_purpose::STANDARD.encode(s))
     }),
-    f("b64dec", 1, 1, |a| s1(a, b64dec)),
+    f("b64dec", 1, 1, |a| s1(a, t::b64dec)),
+    f("b32enc", 1, 1, |a| s1(a, t::b32enc)),
+    f("b32dec", 1, 1, |a| s1(a, t::b32dec)),
+    f("abbrev", 2, 2, t::abbrev),
+    f("abbrevboth", 3, 3, t::abbrevboth),
+    f("initials", 1, 1, |a| s1(a, t::initials)),
+    f("wrap", 2, 2, |a| t::wrap(a, false)),
+    f("wrapWith", 3, 3, |a| t::wrap(a, true)),
+    f("shuffle", 1, 1, |a| s1(a, t::shuffle)),
+    f("swapcase", 1, 1, |a| s1(a, case::swapcase)),
+    f("camelcase", 1, 1, |a| s1(a, case::camelcase)),
+    f("snakecase", 1, 1, |a| s1(a, |s| case::delimited(s, '_'))),
+    f("kebabcase", 1, 1, |a| s1(a, |s| case::delimited(s, '-'))),
     // Numbers.
     f("atoi", 1, 1, |a| {
         Ok(Value::Int(want_str(&a[0])?.parse().unwrap_or(0)))
@@ -99,59 +121,103 @@ pub(crate) static SPRIG: &[Func] = &[
         Ok(Value::Int(a.iter().map(d::to_i64).min().unwrap_or(0)))
     }),
     f("until", 1, 1, d::until),
-    // Lists.
+    f("untilStep", 3, 3, num::until_step_fn),
+    v("seq", 0, num::seq),
+    f("toDecimal", 1, 1, num::to_decimal),
+    f("randInt", 2, 2, num::rand_int),
+    v("addf", 0, |a| num::decimal_op(a, num::Op::Add)),
+    f("add1f", 1, 1, |mut a| {
+        a.push(Value::Int(1));
+        num::decimal_op(a, num::Op::Add)
+    }),
+    v("subf", 1, |a| num::decimal_op(a, num::Op::Sub)),
+    v("mulf", 1, |a| num::decimal_op(a, num::Op::Mul)),
+    v("divf", 1, |a| num::decimal_op(a, num::Op::Div)),
+    v("maxf", 1, |a| num::maxf_minf(a, true)),
+    v("minf", 1, |a| num::maxf_minf(a, false)),
+    f("ceil", 1, 1, |a| Ok(Value::Float(d::to_f64(&a[0]).ceil()))),
+    f("floor", 1, 1, |a| {
+        Ok(Value::Float(d::to_f64(&a[0]).floor()))
+    }),
+    f("round", 2, 3, num::round),
+    // Lists (each with its `must` form).
     v("list", 0, |a| Value::list(a)),
     v("tuple", 0, |a| Value::list(a)),
-    f("first", 1, 1, |a| {
-        d::list_op(a, "first", |l| Ok(l.first().cloned().unwrap_or_default()))
-    }),
-    f("last", 1, 1, |a| {
-        d::list_op(a, "last", |l| Ok(l.last().cloned().unwrap_or_default()))
-    }),
-    f("rest", 1, 1, |a| {
-        d::list_op(a, "rest", |l| {
-            Value::list(l.iter().skip(1).cloned().collect())
-        })
-    }),
-    f("initial", 1, 1, |a| d::list_op(a, "initial", d::initial)),
-    f("reverse", 1, 1, |a| {
-        d::list_op(a, "reverse", |l| {
-            Value::list(l.iter().rev().cloned().collect())
-        })
-    }),
-    f("uniq", 1, 1, |a| d::list_op(a, "uniq", d::uniq)),
-    f("compact", 1, 1, |a| {
-        d::list_op(a, "compact", |l| {
-            Value::list(l.iter().filter(|x| d::non_empty(x)).cloned().collect())
-        })
-    }),
+    f("first", 1, 1, first),
+    f("mustFirst", 1, 1, first),
+    f("last", 1, 1, last),
+    f("mustLast", 1, 1, last),
+    f("rest", 1, 1, rest),
+    f("mustRest", 1, 1, rest),
+    f("initial", 1, 1, initial),
+    f("mustInitial", 1, 1, initial),
+    f("reverse", 1, 1, reverse),
+    f("mustReverse", 1, 1, reverse),
+    f("uniq", 1, 1, uniq),
+    f("mustUniq", 1, 1, uniq),
+    f("compact", 1, 1, compact),
+    f("mustCompact", 1, 1, compact),
     f("sortAlpha", 1, 1, d::sort_alpha),
     f("append", 2, 2, |a| d::push(a, false)),
+    f("mustAppend", 2, 2, |a| d::push(a, false)),
     f("push", 2, 2, |a| d::push(a, false)),
+    f("mustPush", 2, 2, |a| d::push(a, false)),
     f("prepend", 2, 2, |a| d::push(a, true)),
+    f("mustPrepend", 2, 2, |a| d::push(a, true)),
     v("concat", 0, d::concat),
     f("has", 2, 2, d::has),
+    f("mustHas", 2, 2, d::has),
     v("slice", 1, d::slice),
+    v("mustSlice", 1, d::slice),
+    v("without", 1, dict::without),
+    v("mustWithout", 1, dict::without),
+    f("chunk", 2, 2, dict::chunk),
+    f("mustChunk", 2, 2, dict::chunk),
     // Dicts.
     v("dict", 0, d::dict),
     f("get", 2, 2, d::get),
+    f("set", 3, 3, dict::set),
+    f("unset", 2, 2, dict::unset),
     f("hasKey", 2, 2, d::has_key),
     v("keys", 0, d::keys),
     f("values", 1, 1, d::values),
     v("pick", 1, |a| d::pick_omit(a, true)),
     v("omit", 1, |a| d::pick_omit(a, false)),
-    // JSON and reflection.
-    f("toJson", 1, 1, |a| d::to_json(a, true, false)),
-    f("toRawJson", 1, 1, |a| d::to_json(a, false, false)),
-    f("toPrettyJson", 1, 1, |a| d::to_json(a, true, true)),
-    f("fromJson", 1, 1, d::from_json),
+    v("pluck", 1, dict::pluck),
+    v("dig", 3, dict::dig),
+    v("merge", 1, |a| dict::merge(a, false)),
+    v("mustMerge", 1, |a| dict::merge(a, false)),
+    v("mergeOverwrite", 1, |a| dict::merge(a, true)),
+    v("mustMergeOverwrite", 1, |a| dict::merge(a, true)),
+    f("deepCopy", 1, 1, dict::deep_copy),
+    f("mustDeepCopy", 1, 1, dict::deep_copy),
+    // JSON (keys sorted, SPEC §4.2) and reflection.
+    f("toJson", 1, 1, |a| d::to_json(a, true, false, false)),
+    f("mustToJson", 1, 1, |a| d::to_json(a, true, false, true)),
+    f("toRawJson", 1, 1, |a| d::to_json(a, false, false, true)),
+    f("mustToRawJson", 1, 1, |a| d::to_json(a, false, false, true)),
+    f("toPrettyJson", 1, 1, |a| d::to_json(a, true, true, false)),
+    f("mustToPrettyJson", 1, 1, |a| {
+        d::to_json(a, true, true, true)
+    }),
+    f("fromJson", 1, 1, |a| d::from_json(a, false)),
+    f("mustFromJson", 1, 1, |a| d::from_json(a, true)),
     f("deepEqual", 2, 2, |a| {
         Ok(Value::Bool(d::deep_eq(&a[0], &a[1], 0)))
     }),
     f("kindOf", 1, 1, |a| Ok(Value::str(d::kind_of(&a[0])))),
-    f("typeOf", 1, 1, |a| Ok(Value::str(a[0].type_name()))),
     f("kindIs", 2, 2, |a| {
         Ok(Value::Bool(want_str(&a[0])? == d::kind_of(&a[1])))
+    }),
+    f("typeOf", 1, 1, |a| Ok(Value::str(a[0].type_name()))),
+    f("typeIs", 2, 2, |a| {
+        Ok(Value::Bool(want_str(&a[0])? == a[1].type_name()))
+    }),
+    f("typeIsLike", 2, 2, |a| {
+        let (want, got) = (want_str(&a[0])?, a[1].type_name());
+        Ok(Value::Bool(
+            want == got || got.strip_prefix('*') == Some(want),
+        ))
     }),
     // Regular expressions (RE2, as Go's).
     f("regexMatch", 2, 2, |a| re::regex_match(a, false)),
@@ -173,6 +239,9 @@ pub(crate) static SPRIG: &[Func] = &[
     f("regexQuoteMeta", 1, 1, re::quote_meta),
     // Hashes, ids, random strings.
     f("sha256sum", 1, 1, re::sha256sum),
+    f("sha1sum", 1, 1, re::sha1sum),
+    f("adler32sum", 1, 1, re::adler32sum),
+    f("randBytes", 1, 1, re::rand_bytes),
     f("uuidv4", 0, 0, re::uuidv4),
     f("randAlpha", 1, 1, |a| re::random(a, re::ALPHA)),
     f("randAlphaNum", 1, 1, |a| re::random(a, re::ALPHANUM)),
@@ -208,142 +277,36 @@ fn join_each<'a>(
     Ok(Value::string(b.s))
 }
 
-/// Go's `strings.Title` (deprecated there, but it is what Sprig calls).
-fn title(s: &str) -> String {
-    let sep = |c: char| {
-        if c.is_ascii() {
-            !(c.is_ascii_alphanumeric() || c == '_')
-        } else {
-            !c.is_alphanumeric() && c.is_whitespace()
-        }
-    };
-    let mut prev = ' ';
-    s.chars()
-        .map(|c| {
-            let out = if sep(prev) { upper_one(c) } else { c };
-            prev = c;
-            out
-        })
-        .collect()
+fn first<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
+    d::list_op(a, "first", |l| Ok(l.first().cloned().unwrap_or_default()))
 }
 
-fn upper_one(c: char) -> char {
-    let mut up = c.to_uppercase();
-    match (up.next(), up.next()) {
-        (Some(u), None) => u,
-        _ => c,
-    }
+fn last<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
+    d::list_op(a, "last", |l| Ok(l.last().cloned().unwrap_or_default()))
 }
 
-/// Sprig's `untitle`: lowercase the first letter of each space-separated word.
-fn untitle(s: &str) -> String {
-    let mut prev_space = true;
-    s.chars()
-        .map(|c| {
-            let out = if prev_space {
-                c.to_lowercase().next().unwrap_or(c)
-            } else {
-                c
-            };
-            prev_space = c.is_whitespace();
-            out
-        })
-        .collect()
+fn rest<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
+    d::list_op(a, "rest", |l| {
+        Value::list(l.iter().skip(1).cloned().collect())
+    })
 }
 
-fn b64dec(s: &str) -> String {
-    match base64::engine::general_purpose::STANDARD.decode(s) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) => {
-            let at = match e {
-                base64::DecodeError::InvalidByte(i, _)
-                | base64::DecodeError::InvalidLastSymbol(i, _) => i,
-                _ => s.len().saturating_sub(s.len() % 4),
-            };
-            format!("illegal base64 data at input byte {at}")
-        }
-    }
+fn initial<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
+    d::list_op(a, "initial", d::initial)
 }
 
-fn replace<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
-    let (old, new, src) = (want_str(&a[0])?, want_str(&a[1])?, want_str(&a[2])?);
-    let count = if old.is_empty() {
-        src.chars().count() + 1
-    } else {
-        src.matches(old).count()
-    };
-    let size = src.len().saturating_add(count.saturating_mul(new.len()));
-    if size > MAX_STRING {
-        return Err(format!("result exceeds {MAX_STRING} bytes"));
-    }
-    Ok(Value::string(src.replace(old, new)))
+fn reverse<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
+    d::list_op(a, "reverse", |l| {
+        Value::list(l.iter().rev().cloned().collect())
+    })
 }
 
-fn repeat<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
-    let (count, s) = (want_int(&a[0])?, want_str(&a[1])?);
-    let count = usize::try_from(count).map_err(|_| "negative Repeat count".to_string())?;
-    if count.saturating_mul(s.len()) > MAX_STRING {
-        return Err(format!("result exceeds {MAX_STRING} bytes"));
-    }
-    Ok(Value::string(s.repeat(count)))
+fn uniq<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
+    d::list_op(a, "uniq", d::uniq)
 }
 
-/// Byte slice of `s` like Go's `s[start:end]`; a cut inside a UTF-8 sequence is repaired lossily.
-fn byte_slice(s: &str, start: usize, end: usize) -> Result<String, String> {
-    match s.as_bytes().get(start..end) {
-        Some(b) => Ok(String::from_utf8_lossy(b).into_owned()),
-        None => Err(format!(
-            "slice bounds out of range [{start}:{end}] with length {}",
-            s.len()
-        )),
-    }
-}
-
-fn substr<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
-    let (start, end, s) = (want_int(&a[0])?, want_int(&a[1])?, want_str(&a[2])?);
-    let len = s.len() as i64;
-    let (from, to) = if start < 0 {
-        (0, end)
-    } else if end < 0 || end > len {
-        (start, len)
-    } else {
-        (start, end)
-    };
-    let (from, to) = (usize::try_from(from), usize::try_from(to));
-    match (from, to) {
-        (Ok(f), Ok(t)) => Ok(Value::string(byte_slice(s, f, t)?)),
-        _ => Err("slice bounds out of range".into()),
-    }
-}
-
-fn trunc<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
-    let (c, s) = (want_int(&a[0])?, want_str(&a[1])?);
-    let len = s.len() as i64;
-    let out = if c < 0 && len + c > 0 {
-        byte_slice(s, (len + c) as usize, s.len())?
-    } else if c >= 0 && len > c {
-        byte_slice(s, 0, c as usize)?
-    } else {
-        s.to_string()
-    };
-    Ok(Value::string(out))
-}
-
-fn indent<'a>(mut a: Vec<Value<'a>>, newline: bool) -> Result<Value<'a>, String> {
-    let mut it = std::mem::take(&mut a).into_iter();
-    let (n, s) = (want_int(&arg(&mut it))?, arg(&mut it));
-    let s = want_str(&s)?;
-    let pad = " ".repeat(usize::try_from(n).unwrap_or(0).min(MAX_STRING));
-    let mut b = Buf::default();
-    if newline {
-        b.push("\n")?;
-    }
-    for (i, line) in s.split('\n').enumerate() {
-        if i > 0 {
-            b.push("\n")?;
-        }
-        b.push(&pad)?;
-        b.push(line)?;
-    }
-    Ok(Value::string(b.s))
+fn compact<'a>(a: Vec<Value<'a>>) -> Result<Value<'a>, String> {
+    d::list_op(a, "compact", |l| {
+        Value::list(l.iter().filter(|x| d::non_empty(x)).cloned().collect())
+    })
 }

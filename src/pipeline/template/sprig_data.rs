@@ -316,20 +316,24 @@ pub(crate) fn pick_omit<'a>(a: Vec<Value<'a>>, keep: bool) -> R<'a> {
     )
 }
 
-pub(crate) fn to_json<'a>(a: Vec<Value<'a>>, html: bool, pretty: bool) -> R<'a> {
+/// `toJson` (`must`: `mustToJson`), `toPrettyJson`, `toRawJson` (`html: false`).
+pub(crate) fn to_json<'a>(a: Vec<Value<'a>>, html: bool, pretty: bool, must: bool) -> R<'a> {
     let mut b = Buf::default();
     match write_json(&mut b, &a[0], JsonStyle { html, pretty }, 0) {
         Ok(()) => Ok(Value::string(b.s)),
-        // Sprig ignores marshalling errors (NaN, ±Inf) and returns "".
-        Err(e) if e.starts_with("json:") => Ok(Value::str("")),
+        // `toJson`/`toPrettyJson` ignore marshalling errors (NaN, ±Inf) and return "";
+        // `toRawJson` panics and the `must` forms return them: errors here.
+        Err(e) if e.starts_with("json:") && html && !must => Ok(Value::str("")),
         Err(e) => Err(e),
     }
 }
 
-pub(crate) fn from_json<'a>(a: Vec<Value<'a>>) -> R<'a> {
+/// `fromJson`: nil when the text is not JSON; `mustFromJson` (`must`): an error.
+pub(crate) fn from_json<'a>(a: Vec<Value<'a>>, must: bool) -> R<'a> {
     match serde_json::from_str::<serde_json::Value>(want_str(&a[0])?) {
         Ok(j) => from_serde(&j, 0),
-        Err(_) => Value::dict(BTreeMap::new()),
+        Err(e) if must => Err(e.to_string()),
+        Err(_) => Ok(Value::Nil),
     }
 }
 

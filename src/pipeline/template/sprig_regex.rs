@@ -157,3 +157,41 @@ pub(super) fn plural(a: Vec<Value<'_>>) -> R<'static> {
         many
     }))
 }
+
+/// `sha1sum S`: hex SHA-1.
+pub(super) fn sha1sum(a: Vec<Value<'_>>) -> R<'static> {
+    let d = ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        want_str(&a[0])?.as_bytes(),
+    );
+    Ok(Value::string(hex::encode(d.as_ref())))
+}
+
+/// `adler32sum S`: the Adler-32 checksum in decimal.
+pub(super) fn adler32sum(a: Vec<Value<'_>>) -> R<'static> {
+    const MOD: u32 = 65521;
+    let (mut x, mut y) = (1u32, 0u32);
+    for &b in want_str(&a[0])?.as_bytes() {
+        x = (x + u32::from(b)) % MOD;
+        y = (y + x) % MOD;
+    }
+    Ok(Value::string((y << 16 | x).to_string()))
+}
+
+/// `randBytes N`: `N` cryptographically random bytes, base64-encoded.
+pub(super) fn rand_bytes(a: Vec<Value<'_>>) -> R<'static> {
+    use base64::Engine as _;
+    use ring::rand::SecureRandom as _;
+    let n = usize::try_from(want_int(&a[0])?)
+        .map_err(|_| "runtime error: makeslice: len out of range".to_string())?;
+    if n > MAX_STRING / 4 * 3 {
+        return Err(format!("result longer than {MAX_STRING} bytes"));
+    }
+    let mut buf = vec![0u8; n];
+    ring::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| "crypto/rand: no randomness".to_string())?;
+    Ok(Value::string(
+        base64::engine::general_purpose::STANDARD.encode(buf),
+    ))
+}

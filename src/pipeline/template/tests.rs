@@ -126,8 +126,6 @@ fn extra_access() {
         ("{{ .Extra.nested }}", "map[k:v list:[1 2]]"),
         ("{{ .Extra.nested.k }}", "v"),
         ("{{ .Extra.nested.list }}", "[1 2]"),
-        ("{{ .Extra.missing.deeper }}", "<no value>"),
-        ("{{ print .Extra.missing.deeper }}", ""),
         ("{{ index .Extra \"a\" }}", "1"),
         ("{{ index .Extra \"nested\" \"k\" }}", "v"),
         ("{{ index .Extra.groups 1 }}", "dev"),
@@ -146,6 +144,106 @@ fn extra_access() {
         ("{{ len .Extra.missing }}", "len of nil pointer"),
         ("{{ len .Extra.a }}", "len of type int"),
         ("{{ .Extra.s.x }}", "can't evaluate field x in type string"),
+    ]);
+}
+
+// SPEC §4.2 (`missingkey=zero`, Go's text/template): a missing key at the last step of a field
+// chain is nil, but a field of a nil map element or range element is an execution error, so a
+// template that reads a claim below a missing one fails the request (500) instead of rendering
+// `<no value>`. Go turns a pipeline's nil result into an invalid value, whose fields are nil
+// again: `(index .Extra "zz").b` and `$x.b` after `$x := .Extra.zz` render `<no value>` there
+// too (checked against Go 1.19 text/template with Sprig 3.2.3).
+#[test]
+fn field_of_missing_value() {
+    exec_err(&[
+        (
+            "{{ .Extra.identity.traits.email }}",
+            "nil pointer evaluating interface {}.traits",
+        ),
+        (
+            "{{ .Extra.missing.deeper }}",
+            "nil pointer evaluating interface {}.deeper",
+        ),
+        (
+            "{{ print .Extra.nope.key }}",
+            "nil pointer evaluating interface {}.key",
+        ),
+        ("{{ .Extra.n.x }}", "nil pointer evaluating interface {}.x"),
+        ("{{ .Extra.nested.missing.x }}", "nil pointer evaluating"),
+        (
+            "{{ $x := .Extra }}{{ $x.identity.traits }}",
+            "nil pointer evaluating",
+        ),
+        ("{{ $.Extra.identity.traits }}", "nil pointer evaluating"),
+        (
+            "{{ if .Extra.identity.traits }}x{{ end }}",
+            "nil pointer evaluating",
+        ),
+        (
+            "{{ default \"d\" .Extra.identity.traits }}",
+            "nil pointer evaluating",
+        ),
+        (
+            "{{ .Extra.missing.deeper | print }}",
+            "nil pointer evaluating",
+        ),
+        (
+            "{{ range list nil }}{{ .x }}{{ end }}",
+            "nil pointer evaluating interface {}.x",
+        ),
+        (
+            "{{ range $e := list nil }}{{ $e.x }}{{ end }}",
+            "nil pointer evaluating",
+        ),
+        (
+            "{{ range $k, $v := dict \"a\" nil }}{{ $v.x }}{{ end }}",
+            "nil pointer evaluating",
+        ),
+        // Fields of scalars.
+        ("{{ .Extra.s.b }}", "can't evaluate field b"),
+        ("{{ .Extra.f.b }}", "can't evaluate field b"),
+        ("{{ .Extra.t.b }}", "can't evaluate field b"),
+        ("{{ .Extra.a.b }}", "can't evaluate field b"),
+        (
+            "{{ $x := .Extra.s }}{{ $x.b }}",
+            "can't evaluate field b in type string",
+        ),
+        (
+            "{{ (index .Extra \"f\").b }}",
+            "can't evaluate field b in type float64",
+        ),
+        (
+            "{{ range .Extra.nested.list }}{{ .x }}{{ end }}",
+            "can't evaluate field x",
+        ),
+        (
+            "{{ .MatchContext.URL.User.Name }}",
+            "can't evaluate field Name",
+        ),
+        // index: nil as the operand, nil reached through a key.
+        ("{{ index .Extra.missing }}", "index of untyped nil"),
+        ("{{ index .Extra \"zz\" \"b\" }}", "index of nil pointer"),
+    ]);
+    ok(&[
+        // The last step stays `missingkey=zero`.
+        ("{{ .Extra.missing }}", "<no value>"),
+        ("{{ print .Extra.missing }}", ""),
+        ("{{ .Extra.nested.missing }}", "<no value>"),
+        ("{{ index .Extra \"zz\" }}", "<no value>"),
+        ("{{ index .Extra \"nested\" \"zz\" }}", "<no value>"),
+        // A pipeline's nil is an invalid value in Go: its fields are nil, not errors.
+        ("{{ (index .Extra \"zz\").b }}", "<no value>"),
+        ("{{ $x := .Extra.missing }}{{ $x.a.b }}", "<no value>"),
+        ("{{ with .Extra.identity }}{{ .traits.email }}{{ end }}", ""),
+        (
+            "{{ and .Extra.identity .Extra.identity.traits }}",
+            "<no value>",
+        ),
+        ("{{ if .Extra.nested }}{{ .Extra.nested.k }}{{ end }}", "v"),
+        (
+            "{{ .MatchContext.URL.User }}|{{ .MatchContext.URL.User.Username }}",
+            "<no value>|",
+        ),
     ]);
 }
 

@@ -256,7 +256,7 @@ fn sprig_json() {
             r#"{"sub": {{ toJson .Subject }}, "groups": {{ .Extra.groups | toJson }}}"#,
             r#"{"sub": "alice", "groups": ["admin","dev"]}"#,
         ),
-        ("{{ toJson .Extra }}", r#"{"a":1,"f":1.5,"s":"str","t":true,"n":null,"groups":["admin","dev"],"nested":{"k":"v","list":[1,2]}}"#),
+        ("{{ toJson .Extra }}", r#"{"a":1,"f":1.5,"groups":["admin","dev"],"n":null,"nested":{"k":"v","list":[1,2]},"s":"str","t":true}"#),
         ("{{ toJson \"<a&b>\\\"\\\\\\n\\u2028\\u0001\" }}", r#""\u003ca\u0026b\u003e\"\\\n\u2028\u0001""#),
         ("{{ toRawJson \"<a&b>\" }}", r#""<a&b>""#),
         ("{{ toJson 1.0 }} {{ toJson 1e21 }} {{ toJson 1e-7 }} {{ toJson 0.5 }} {{ toJson 100000000.0 }}", "1 1e+21 1e-7 0.5 100000000"),
@@ -269,10 +269,57 @@ fn sprig_json() {
             r#"{"Scheme":"https","Opaque":"","User":null,"Host":"example.com:8443","Path":"/users/42/abc","RawPath":"","OmitHost":false,"ForceQuery":false,"RawQuery":"k=v1\u0026k=v2\u0026q=a+b","Fragment":"","RawFragment":""}"#,
         ),
         ("{{ toPrettyJson (dict \"a\" (list 1 2) \"b\" (dict)) }}", "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {}\n}"),
-        ("{{ (fromJson \"{\\\"a\\\":[1,{\\\"b\\\":2}]}\").a }} {{ fromJson \"bad\" }}", "[1 map[b:2]] map[]"),
+        ("{{ (fromJson \"{\\\"a\\\":[1,{\\\"b\\\":2}]}\").a }} {{ fromJson \"bad\" }}", "[1 map[b:2]] <no value>"),
         ("{{ toJson (fromJson `{\"z\":1,\"a\":2.5}`) }}", r#"{"a":2.5,"z":1}"#),
-        ("{{ toJson (float64 \"NaN\") }}", ""),
+        ("{{ toJson (float64 \"NaN\") }}|{{ toPrettyJson (float64 \"NaN\") }}", "|"),
     ]);
+    exec_err(&[
+        (
+            "{{ toRawJson (float64 \"NaN\") }}",
+            "json: unsupported value: NaN",
+        ),
+        (
+            "{{ mustToJson (float64 \"NaN\") }}",
+            "json: unsupported value: NaN",
+        ),
+        ("{{ mustFromJson \"bad\" }}", "error calling mustFromJson"),
+    ]);
+}
+
+// SPEC §4.2 (Sprig's `toJson` is Go's `json.Marshal`): object keys are sorted at every level,
+// whatever order the claims arrived in; `<`, `>`, `&` are escaped except by `toRawJson`.
+#[test]
+fn to_json_sorts_keys() {
+    let mut session = super::sample_session();
+    let extra = serde_json::json!({"z": {"y": 1, "b": [{"d": 1, "c": 2}]}, "a": "<&>"});
+    if let serde_json::Value::Object(m) = extra {
+        session.extra = std::sync::Arc::new(m);
+    }
+    let render = |src: &str| {
+        super::Template::parse(src)
+            .and_then(|t| t.render(&session))
+            .unwrap_or_else(|e| panic!("{src:?}: {e}"))
+    };
+    assert_eq!(
+        render("{{ toJson .Extra }}"),
+        r#"{"a":"\u003c\u0026\u003e","z":{"b":[{"c":2,"d":1}],"y":1}}"#
+    );
+    assert_eq!(
+        render("{{ mustToJson .Extra.z }}"),
+        r#"{"b":[{"c":2,"d":1}],"y":1}"#
+    );
+    assert_eq!(
+        render("{{ toRawJson .Extra }}"),
+        r#"{"a":"<&>","z":{"b":[{"c":2,"d":1}],"y":1}}"#
+    );
+    assert_eq!(
+        render("{{ toPrettyJson .Extra.z }}"),
+        "{\n  \"b\": [\n    {\n      \"c\": 2,\n      \"d\": 1\n    }\n  ],\n  \"y\": 1\n}"
+    );
+    assert_eq!(
+        render("{{ toJson (dict \"z\" 1 \"a\" 2) }}"),
+        r#"{"a":2,"z":1}"#
+    );
 }
 
 // Sprig: reflection helpers.
@@ -346,4 +393,150 @@ fn sprig_regex_hash_random() {
         ("{{ regexFind \"(\" .Subject }}", "error parsing regexp"),
         ("{{ randAlpha -1 }}", "negative length"),
     ]);
+}
+
+// SPEC §4.2 ("all Sprig (text) functions"): the rest of Sprig 3.2's `TxtFuncMap` (all but the
+// date, env, crypto, semver, network, URL and path families). Every expected output here is
+// what Go 1.19 text/template with Sprig 3.2.3 renders for the same template and Extra.
+#[test]
+fn sprig_complete() {
+    ok(&[
+        ("{{ abbrev 5 \"hello world\" }}|{{ abbrev 3 \"hello\" }}|{{ abbrev 20 \"hi\" }}", "he...|hello|hi"),
+        ("{{ abbrevboth 5 10 \"1234 5678 9123\" }}|{{ abbrevboth 0 7 \"abcdefghijkl\" }}|{{ abbrevboth 10 7 \"abcdefghijklmnopqrstuvwxyz\" }}", "...5678...|abcd...|...k..."),
+        ("{{ initials \"First Try\" }}|{{ initials \"  hello   big world \" }}", "FT|hbw"),
+        ("{{ wrap 5 \"Hello World\" }}|{{ wrap 3 \"abcdefgh ij k\" }}|{{ wrap 10 \"Thequickbrownfoxjumps over\" }}", "Hello\nWorld|abcdefgh\nij\nk|Thequickbrownfoxjumps\nover"),
+        ("{{ wrapWith 5 \"\\t\" \"Hello World\" }}|{{ wrapWith 3 \"<br>\" \"abcdefgh ij k\" }}", "Hello\tWorld|abc<br>def<br>gh<br>ij<br>k"),
+        ("{{ swapcase \"Hello World\" }}|{{ swapcase \"hELLO wORLD\" }}|{{ swapcase \"ǆemal ǅ x\" }}", "hELLO wORLD|Hello World|ǅEMAL ǆ X"),
+        ("{{ camelcase \"some_words\" }}|{{ camelcase \"http_server\" }}|{{ camelcase \"_complex__case_\" }}|{{ camelcase \"some words\" }}|{{ camelcase \"__\" }}", "SomeWords|HttpServer|_Complex_Case_|SomeWords|___"),
+        ("{{ snakecase \"FirstName\" }}|{{ snakecase \"HTTPServer\" }}|{{ snakecase \"NoHTTPS\" }}|{{ snakecase \"GO PATH\" }}|{{ snakecase \"http2xx\" }}|{{ snakecase \"HTTP20xOK\" }}|{{ snakecase \"Duration2m3s\" }}|{{ snakecase \"Bld4Floor3rd\" }}", "first_name|http_server|no_https|go_path|http_2xx|http_20x_ok|duration_2m3s|bld4_floor_3rd"),
+        ("{{ kebabcase \"FirstName\" }}|{{ kebabcase \"a.b.c\" }}|{{ kebabcase \"fooBar!Baz\" }}|{{ kebabcase \"x__y  z\" }}|{{ kebabcase \"ÀÉÎõü\" }}|{{ kebabcase \"中文Name\" }}|{{ kebabcase \"__init__\" }}|{{ kebabcase \"userID\" }}", "first-name|a.b.c|foo-bar!baz|x--y--z|àé-îõü|中文-name|--init--|user-id"),
+        ("{{ len (shuffle \"héllo\") }}|{{ shuffle \"\" }}|{{ $s := shuffle \"abc\" }}{{ len $s }}{{ contains \"a\" $s }}{{ contains \"b\" $s }}{{ contains \"c\" $s }}", "6||3truetruetrue"),
+        ("{{ b32enc \"hello\" }}|{{ b32enc \"\" }}|{{ b32enc \"abcdef\" }}|{{ b32dec \"NBSWY3DP\" }}|{{ b32dec \"MFRGGZA=\" }}|{{ b32dec \"NBSW\\nY3DP\" }}", "NBSWY3DP||MFRGGZDFMY======|hello|abcd|hello"),
+        ("{{ b32dec \"bad!\" }}|{{ b32dec \"NBSWY3D\" }}|{{ b32dec \"M=======\" }}", "illegal base32 data at input byte 0|illegal base32 data at input byte 0|illegal base32 data at input byte 1"),
+        ("{{ seq 5 }}|{{ seq -3 }}|{{ seq 2 5 }}|{{ seq 5 2 }}|{{ seq 0 2 10 }}|{{ seq 10 -3 1 }}|{{ seq 10 3 1 }}|{{ seq 0 }}|{{ seq }}", "1 2 3 4 5|1 0 -1 -2 -3|2 3 4 5|5 4 3 2|0 2 4 6 8 10|10 7 4 1||1 0|"),
+        ("{{ untilStep 0 10 3 }}|{{ untilStep 10 0 -3 }}|{{ untilStep 0 10 0 }}|{{ untilStep 5 5 1 }}", "[0 3 6 9]|[10 7 4 1]|[]|[]"),
+        ("{{ ceil 1.2 }}|{{ floor -1.2 }}|{{ ceil \"3.5\" }}|{{ floor 2 }}|{{ ceil .Extra.f }}", "2|-2|4|2|2"),
+        ("{{ round 2.5 0 }}|{{ round 3.14159 2 }}|{{ round -2.5 0 }}|{{ round 1.25 1 0.6 }}|{{ round 123.456 -1 }}", "3|3.14|-3|1.2|120"),
+        ("{{ addf 0.1 0.2 }}|{{ divf 1 3 }}|{{ divf 2 3 }}|{{ mulf 1.1 3 }}|{{ subf 1 0.9 }}|{{ add1f 0.1 }}|{{ addf }}|{{ divf 10 4 2 }}|{{ subf 0.3 0.1 }}|{{ divf 0.3 0.1 }}|{{ mulf 1e300 1e10 }}", "0.3|0.3333333333333333|0.6666666666666667|3.3|0.1|1.1|0|1.25|0.2|3|+Inf"),
+        ("{{ maxf 1 2.5 \"3\" }}|{{ minf 1 -2.5 }}|{{ maxf 1 }}", "3|-2.5|1"),
+        ("{{ toDecimal \"0777\" }}|{{ toDecimal 777 }}|{{ toDecimal \"8\" }}|{{ toDecimal \"-17\" }}", "511|511|0|-15"),
+        ("{{ typeOf 1.0 }}|{{ typeOf .Extra }}|{{ typeOf .Extra.groups }}|{{ typeOf nil }}|{{ typeOf .Subject }}|{{ typeOf .Extra.f }}|{{ typeOf (ceil 1) }}", "float64|map[string]interface {}|[]interface {}|<nil>|string|float64|float64"),
+        ("{{ typeIs \"float64\" 2.5 }}|{{ typeIs \"int\" 2.5 }}|{{ typeIsLike \"string\" \"x\" }}|{{ kindOf 2.5 }}|{{ kindIs \"map\" .Extra }}|{{ kindOf nil }}", "true|false|true|float64|true|invalid"),
+        ("{{ all 1 \"a\" true }}|{{ all 1 \"\" }}|{{ any 0 \"\" nil }}|{{ any 0 \"x\" }}|{{ all }}|{{ any }}", "true|false|false|true|true|false"),
+        ("{{ hello }}|{{ sha1sum \"hello\" }}|{{ adler32sum \"hello\" }}", "Hello!|aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d|103547413"),
+        ("{{ $r := randInt 3 6 }}{{ and (ge $r 3) (lt $r 6) }}|{{ len (randBytes 12) }}", "true|16"),
+        ("{{ merge (dict \"a\" \"\" \"b\" 0 \"c\" 1) (dict \"a\" \"y\" \"b\" 2 \"c\" 3 \"d\" 4) }}", "map[a:y b:2 c:1 d:4]"),
+        ("{{ merge (dict \"a\" (dict \"x\" 1 \"y\" \"\")) (dict \"a\" (dict \"y\" 2 \"z\" 3)) }}", "map[a:map[x:1 y:2 z:3]]"),
+        ("{{ merge (dict \"l\" (list 1)) (dict \"l\" (list 2) \"m\" (list 3)) }}", "map[l:[1] m:[3]]"),
+        ("{{ mergeOverwrite (dict \"a\" \"x\" \"b\" 1) (dict \"a\" \"\" \"b\" 0) }}|{{ mergeOverwrite (dict \"a\" \"x\") (dict \"a\" (dict \"b\" 1)) }}", "map[a: b:0]|map[a:x]"),
+        ("{{ mergeOverwrite (dict \"a\" (dict \"x\" 1 \"y\" \"\")) (dict \"a\" (dict \"x\" 9 \"z\" 3) \"n\" nil) }}", "map[a:map[x:9 y: z:3] n:<nil>]"),
+        ("{{ merge (dict \"nested\" (dict \"k\" \"mine\")) .Extra | toJson }}", "{\"a\":1,\"f\":1.5,\"groups\":[\"admin\",\"dev\"],\"nested\":{\"k\":\"mine\",\"list\":[1,2]},\"s\":\"str\",\"t\":true}"),
+        ("{{ $d := dict \"a\" 1 }}{{ $_ := set $d \"b\" 2 }}{{ $_ := unset $d \"a\" }}{{ $d }}", "map[b:2]"),
+        ("{{ $d := dict \"a\" 1 }}{{ $_ := merge $d (dict \"b\" 2) }}{{ $_ := mergeOverwrite $d (dict \"a\" 3) }}{{ $d }}", "map[a:3 b:2]"),
+        ("{{ $d := dict }}{{ range .Extra.groups }}{{ $_ := set $d . true }}{{ end }}{{ $d }}", "map[admin:true dev:true]"),
+        ("{{ set (dict) \"k\" \"v\" | toJson }}|{{ unset (dict \"a\" 1 \"b\" 2) \"a\" }}", "{\"k\":\"v\"}|map[b:2]"),
+        ("{{ deepCopy .Extra.nested }}|{{ mustDeepCopy (list 1) }}", "map[k:v list:[1 2]]|[1]"),
+        ("{{ dig \"nested\" \"k\" \"d\" .Extra }}|{{ dig \"nested\" \"zz\" \"d\" .Extra }}|{{ dig \"zz\" \"d\" .Extra }}|{{ .Extra | dig \"nested\" \"list\" \"d\" }}", "v|d|d|[1 2]"),
+        ("{{ pluck \"a\" (dict \"a\" 1) (dict \"b\" 2) (dict \"a\" 3) }}|{{ pluck \"k\" .Extra.nested .Extra }}", "[1 3]|[v]"),
+        ("{{ chunk 2 (list 1 2 3 4 5) }}|{{ chunk 3 list }}|{{ chunk 2 .Extra.groups }}|{{ chunk -1 (list 1 2) }}", "[[1 2] [3 4] [5]]|[]|[[admin dev]]|[]"),
+        ("{{ without (list 1 2 3 1) 1 3 }}|{{ without .Extra.groups \"dev\" }}", "[2]|[admin]"),
+        ("{{ mustFirst (list 1 2) }}|{{ mustLast (list 1 2) }}|{{ mustRest (list 1 2) }}|{{ mustInitial (list 1 2) }}|{{ mustReverse (list 1 2) }}|{{ mustUniq (list 1 1) }}|{{ mustCompact (list 0 1) }}|{{ mustAppend (list 1) 2 }}|{{ mustPush (list 1) 2 }}|{{ mustPrepend (list 1) 2 }}|{{ mustHas 1 (list 1) }}|{{ mustSlice (list 1 2 3) 1 }}|{{ mustWithout (list 1 2) 1 }}|{{ mustChunk 1 (list 1 2) }}", "1|2|[2]|[1]|[2 1]|[1]|[1]|[1 2]|[1 2]|[2 1]|true|[2 3]|[2]|[[1] [2]]"),
+        ("{{ mustToJson .Extra.nested }}|{{ mustToRawJson \"<&>\" }}|{{ mustToPrettyJson (dict \"b\" 1 \"a\" (list)) }}|{{ mustFromJson \"[1]\" }}", "{\"k\":\"v\",\"list\":[1,2]}|\"<&>\"|{\n  \"a\": [],\n  \"b\": 1\n}|[1]"),
+    ]);
+    exec_err(&[
+        ("{{ divf 1 0 }}", "decimal division by 0"),
+        (
+            "{{ addf (float64 \"NaN\") 1 }}",
+            "Cannot create a Decimal from NaN",
+        ),
+        ("{{ randInt 5 5 }}", "invalid argument to Intn"),
+        ("{{ randBytes -1 }}", "len out of range"),
+        ("{{ deepCopy nil }}", "error calling deepCopy"),
+        (
+            "{{ dig \"s\" \"x\" \"d\" .Extra }}",
+            "interface {} is string, not map",
+        ),
+        (
+            "{{ dig \"a\" \"d\" .Extra.missing }}",
+            "interface {} is nil, not map",
+        ),
+        ("{{ dig 1 \"d\" .Extra }}", "not string"),
+        ("{{ chunk 0 (list 1) }}", "len out of range"),
+        ("{{ chunk 2 \"abc\" }}", "Cannot chunk type string"),
+        (
+            "{{ without \"abc\" 1 }}",
+            "Cannot find without on type string",
+        ),
+        ("{{ set nil \"a\" 1 }}", "assignment to entry in nil map"),
+        (
+            "{{ set .Header \"a\" 1 }}",
+            "expected map[string]interface {}",
+        ),
+        ("{{ mustFirst \"x\" }}", "cannot find first on type string"),
+        (
+            "{{ pluck \"a\" \"x\" }}",
+            "expected map[string]interface {}",
+        ),
+        ("{{ hello 1 }}", "wrong number of args for hello"),
+    ]);
+}
+
+// Sprig's `set`/`unset`/`merge*` change their map in place in Go; here the variable holding it
+// is rebound, and the session's Extra never changes.
+#[test]
+fn map_updates_rebind_variables() {
+    ok(&[
+        (
+            "{{ $d := dict }}{{ if true }}{{ $_ := set $d \"x\" 1 }}{{ end }}{{ $d.x }}",
+            "1",
+        ),
+        (
+            "{{ $d := .Extra }}{{ $_ := set $d \"s\" \"new\" }}{{ $d.s }} {{ .Extra.s }}",
+            "new str",
+        ),
+        ("{{ $_ := unset .Extra \"s\" }}{{ .Extra.s }}", "str"),
+        (
+            "{{ $d := dict \"a\" 1 }}{{ $e := $d }}{{ $_ := set $d \"a\" 2 }}{{ $d.a }}{{ $e.a }}",
+            "21",
+        ),
+    ]);
+}
+
+// Request data reaches these arguments: extreme numbers, U+FFFD and broken padding render or
+// fail, never panic (the engine's invariant, see `fuzz_parse_render`).
+#[test]
+fn sprig_extreme_arguments() {
+    for src in [
+        "{{ chunk -9223372036854775808 (list 1 2) }}",
+        "{{ seq -9223372036854775808 }}",
+        "{{ seq 9223372036854775807 }}",
+        "{{ seq -9223372036854775808 9223372036854775807 }}",
+        "{{ seq 0 -9223372036854775808 5 }}",
+        "{{ untilStep -9223372036854775808 9223372036854775807 1 }}",
+        "{{ untilStep 0 9223372036854775807 9223372036854775807 }}",
+        "{{ untilStep 9223372036854775807 -9223372036854775808 -9223372036854775808 }}",
+        "{{ round 1 9223372036854775807 }}",
+        "{{ round 1 -9223372036854775808 }}",
+        "{{ abbrevboth 9223372036854775807 9223372036854775807 \"abcdefghijklmnop\" }}",
+        "{{ abbrevboth 9223372036854775807 7 \"abcdefghijklmnop\" }}",
+        "{{ abbrevboth -9223372036854775808 7 \"abcdefghijkl\" }}",
+        "{{ abbrev 9223372036854775807 \"abcdefghijkl\" }}",
+        "{{ wrap 9223372036854775807 \"a b\" }}",
+        "{{ wrap -9223372036854775808 \"a b\" }}",
+        "{{ wrapWith 1 \"\" \"é\" }}",
+        "{{ mulf 1e-300 1e-300 1e-300 }}",
+        "{{ divf 1e300 1e-300 }}",
+        "{{ divf 1e-300 1e300 }}",
+        "{{ addf 1.7976931348623157e308 1.7976931348623157e308 }}",
+        "{{ subf -1.7976931348623157e308 1.7976931348623157e308 }}",
+        "{{ toDecimal \"-9223372036854775808\" }}",
+        "{{ randInt -9223372036854775808 9223372036854775807 }}",
+        "{{ randBytes 9223372036854775807 }}",
+        "{{ b32dec \"=\" }}{{ b32dec \"==\" }}{{ b32dec \"A=\" }}{{ b32dec \"AA=\" }}{{ b32dec \"AAAAAAA=\" }}{{ b32dec \"AA======\" }}{{ b32dec \"AA=======\" }}{{ b32dec \"A\" }}",
+        "{{ snakecase \"\\ufffd\\ufffd\" }}{{ kebabcase \"A\\ufffd\" }}{{ camelcase \"\\ufffd\" }}{{ snakecase \"1\\ufffd\" }}{{ snakecase \"A\\ufffdB\\ufffdc\" }}",
+        "{{ dig \"a\" \"b\" \"c\" \"d\" (dict) }}",
+        "{{ merge (dict) }}{{ mergeOverwrite nil nil }}",
+    ] {
+        let _ = super::tests::render(src);
+    }
 }
