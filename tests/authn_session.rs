@@ -258,12 +258,23 @@ async fn only_names_the_cookies_that_count() {
     let k = Kratos::start().await;
     k.add_session("tok-1", "id-1", "a@example.com", Duration::from_secs(3600));
     let chain = json!([kratos_cookie(&k, json!({})), {"handler": "anonymous"}]);
-    let g = gate(&[rule("c", "/app", chain, identity_headers())]).await;
+    let subject = json!({"X-User": "{{ print .Subject }}"});
+    let g = gate(&[
+        rule("c", "/app", chain.clone(), subject),
+        rule("e", "/email", chain, identity_headers()),
+    ])
+    .await;
     let r = g
         .req("GET", "/decisions/app", &[H, ("Cookie", "theme=dark")])
         .await;
     assert_eq!(r.header("x-user"), Some("anonymous"));
     assert_eq!(k.calls(), 0);
+    // SPEC §4.2: for the anonymous session, `.Extra.identity.traits.email` is a field below a
+    // missing value: Go's template fails, and so does the request (closed, 500).
+    let r = g
+        .req("GET", "/decisions/email", &[H, ("Cookie", "theme=dark")])
+        .await;
+    assert_eq!(r.status, 500, "{}", r.body);
     let cookie = format!("theme=dark; {}", session_cookie("tok-1"));
     let r = g
         .req("GET", "/decisions/app", &[H, ("Cookie", &cookie)])

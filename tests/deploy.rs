@@ -230,3 +230,47 @@ fn dockerfile_runtime_image() {
         assert!(repo_root().join(src).exists(), "{line}");
     }
 }
+
+// The Kong recipe's gatehouse config and rules, run: the public health route (anonymous) gets
+// its X-User without tripping over the Kratos-only email template (a field below a missing
+// value fails the request, SPEC §4.2), and a service route without a session is refused.
+#[tokio::test]
+async fn kong_recipe_config_serves_public_and_refuses_anonymous_routes() {
+    use common::{Gate, Setup};
+    let setup = Setup::new();
+    let config = setup.write(
+        "config.yaml",
+        &read("deploy/compose/kong/gatehouse/config.yaml"),
+    );
+    setup.write(
+        "rules/services.yaml",
+        &read("deploy/compose/kong/gatehouse/rules/services.yaml"),
+    );
+    let g = Gate::start_files(
+        setup,
+        &[config],
+        &[
+            ("ACCESS_RULES_REPOSITORIES", "file://{dir}/rules"),
+            ("LOG_LEVEL", "error"),
+        ],
+    )
+    .await
+    .unwrap();
+    let r = g
+        .req(
+            "GET",
+            "/decisions/healthz",
+            &[("Host", "kong.example"), ("Accept", "application/json")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-user"), Some("anonymous"));
+    let r = g
+        .req(
+            "GET",
+            "/decisions/api/a/orders",
+            &[("Host", "kong.example"), ("Accept", "application/json")],
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+}
