@@ -37,7 +37,8 @@ impl Snapshot {
         remote: &RemoteStore,
         disabled: DisabledHandlers,
     ) -> Result<Snapshot, Vec<LoadError>> {
-        let docs = read_repositories(&config.access_rules.repositories, remote, false).await?;
+        let docs =
+            read_repositories(&config.access_rules.repositories, remote, false, false).await?;
         Self::from_documents(config, &docs, disabled)
     }
 
@@ -103,11 +104,14 @@ fn id_token_jwks(config: &Config, rules: &RuleSet) -> Vec<Arc<crate::credentials
 }
 
 /// Read all repositories, collecting every error. Remote repositories come from `remote`
-/// (fetched when not held yet, or when `refresh_remote`).
+/// (fetched when not held yet, or when `refresh_remote`). On a `reload`, a listed local file or
+/// directory that no longer exists contributes no rules: its rules go (DESIGN §3), and the
+/// other files' edits (a revoked user) still apply; at start-up it is an error.
 pub async fn read_repositories(
     repos: &[String],
     remote: &RemoteStore,
     refresh_remote: bool,
+    reload: bool,
 ) -> Result<Vec<RuleDocument>, Vec<LoadError>> {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
@@ -117,6 +121,12 @@ pub async fn read_repositories(
                 Ok(mut f) => docs.append(&mut f.docs),
                 Err(mut e) => errors.append(&mut e),
             },
+            Ok(Source::Path(p))
+                if reload
+                    && matches!(std::fs::symlink_metadata(&p), Err(e) if e.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                tracing::warn!(repository = %repo, "rule repository deleted; its rules are removed");
+            }
             Ok(source) => match read_source(&source) {
                 Ok(mut d) => docs.append(&mut d),
                 Err(mut e) => errors.append(&mut e),

@@ -179,6 +179,106 @@ async fn invalid_edits_keep_last_good_and_deletions_apply() {
     .await;
 }
 
+// A rules directory replaced whole (`rm -rf d; mv d.new d`, as deploy scripts do), twice, then
+// edited in place: every step applies. The watch follows the directory the path names, not the
+// first one it named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaced_directory_keeps_being_watched() {
+    let up = Upstream::start().await;
+    let setup = Setup::new();
+    let dir = setup.path().to_path_buf();
+    let rules_dir = dir.join("rules");
+    std::fs::create_dir(&rules_dir).unwrap();
+    let file = |authz: &str| rules_json("d", "/d", "noop", authz, &up.url());
+    std::fs::write(rules_dir.join("d.json"), file("allow")).unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, config(&[&rules_dir], true)).unwrap();
+    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
+        .await
+        .expect("start");
+    assert_eq!(g.proxy("GET", "/d", &[]).await.status, 200);
+    let replace = |authz: &str| {
+        let next = dir.join("rules.new");
+        std::fs::create_dir(&next).unwrap();
+        std::fs::write(next.join("d.json"), file(authz)).unwrap();
+        std::fs::remove_dir_all(&rules_dir).unwrap();
+        std::fs::rename(&next, &rules_dir).unwrap();
+    };
+    let status = |want: u16| {
+        let g = &g;
+        move || async move { g.proxy("GET", "/d", &[]).await.status == want }
+    };
+    replace("deny");
+    eventually("first replacement applied", status(403)).await;
+    replace("allow");
+    eventually("second replacement applied", status(200)).await;
+    write(&rules_dir.join("d.json"), &file("deny"));
+    eventually("edit in the replaced directory applied", status(403)).await;
+}
+
+// A repository path that is a symlink to a release directory, switched atomically
+// (`ln -s v2 cur.tmp; mv -T cur.tmp cur`): the new release's rules apply, then its edits.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switched_directory_symlink_applies() {
+    use std::os::unix::fs::symlink;
+    let up = Upstream::start().await;
+    let setup = Setup::new();
+    let dir = setup.path().to_path_buf();
+    let file = |authz: &str| rules_json("s", "/s", "noop", authz, &up.url());
+    for (release, authz) in [("v1", "allow"), ("v2", "deny")] {
+        std::fs::create_dir(dir.join(release)).unwrap();
+        std::fs::write(dir.join(release).join("s.json"), file(authz)).unwrap();
+    }
+    let current = dir.join("cur");
+    symlink(dir.join("v1"), &current).unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, config(&[&current], true)).unwrap();
+    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
+        .await
+        .expect("start");
+    assert_eq!(g.proxy("GET", "/s", &[]).await.status, 200);
+    symlink(dir.join("v2"), dir.join("cur.tmp")).unwrap();
+    std::fs::rename(dir.join("cur.tmp"), &current).unwrap();
+    eventually("switched release applied", || async {
+        g.proxy("GET", "/s", &[]).await.status == 403
+    })
+    .await;
+    write(&dir.join("v2/s.json"), &file("allow"));
+    eventually("edit in the new release applied", || async {
+        g.proxy("GET", "/s", &[]).await.status == 200
+    })
+    .await;
+}
+
+// DESIGN §3: a listed rule file that is deleted takes its rules with it on the next reload, and
+// does not block the other files' edits (a revocation must apply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_listed_file_does_not_block_other_edits() {
+    let up = Upstream::start().await;
+    let setup = Setup::new();
+    let dir = setup.path().to_path_buf();
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    std::fs::write(&a, rules_json("a", "/a", "noop", "allow", &up.url())).unwrap();
+    std::fs::write(&b, rules_json("b", "/b", "noop", "allow", &up.url())).unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, config(&[&a, &b], true)).unwrap();
+    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
+        .await
+        .expect("start");
+    assert_eq!(g.proxy("GET", "/a", &[]).await.status, 200);
+    std::fs::remove_file(&a).unwrap();
+    eventually("deleted listed file's rules go", || async {
+        g.proxy("GET", "/a", &[]).await.status == 404
+    })
+    .await;
+    write(&b, &rules_json("b", "/b", "noop", "deny", &up.url()));
+    eventually("the other file's revocation applies", || async {
+        g.proxy("GET", "/b", &[]).await.status == 403
+    })
+    .await;
+}
+
 // Kubernetes ConfigMap volumes swap a `..data` symlink; the visible files are symlinks into it.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@
 //! In-flight requests keep the snapshot they started with (`State::snapshot` hands out an
 //! `Arc`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -82,7 +82,9 @@ impl Reloader {
         };
         self.remote.retain(&config.access_rules.repositories);
         let docs =
-            match read_repositories(&config.access_rules.repositories, &self.remote, false).await {
+            match read_repositories(&config.access_rules.repositories, &self.remote, false, true)
+                .await
+            {
                 Ok(d) => d,
                 Err(e) => return self.rejected(e),
             };
@@ -176,7 +178,7 @@ impl Reloader {
                         parent_dir(&rp)
                     };
                     let same_dir = same_path(&parent_dir(p), &dir);
-                    p == rp.as_path()
+                    same_path(p, &rp)
                         || (same_dir
                             && (swap
                                 || (ruleish && rp.is_dir())
@@ -243,7 +245,7 @@ pub fn spawn(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) -> Jo
             None
         }
     };
-    let mut watched = BTreeSet::new();
+    let mut watched = Watched::new();
     rewatch(&reloader, watcher.as_mut(), &mut watched);
     tokio::spawn(async move {
         let poll_every = reloader
@@ -282,8 +284,13 @@ pub fn spawn(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) -> Jo
                     rewatch(&reloader, watcher.as_mut(), &mut watched);
                 }
                 _ = poll.tick() => {
-                    if reloader.poll_remote().await {
-                        let _ = reloader.reload(Changes { remote: true, ..Changes::default() }).await;
+                    // A replaced directory (or a switched symlink to one) may have come and
+                    // gone without an event this watcher could see: look, and catch up.
+                    let stale = moved(&watched);
+                    if reloader.poll_remote().await || stale {
+                        let changes = Changes { remote: true, rules: stale, config: stale };
+                        let _ = reloader.reload(changes).await;
+                        rewatch(&reloader, watcher.as_mut(), &mut watched);
                     }
                 }
                 _ = shutdown.changed() => break,
@@ -292,21 +299,50 @@ pub fn spawn(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) -> Jo
     })
 }
 
-/// Keep the watched directory set in line with the current config.
+/// The watched directories, each with the identity (device, inode) it had when its watch was
+/// placed: a watch follows the directory, not its path.
+type Watched = BTreeMap<PathBuf, Option<(u64, u64)>>;
+
+/// The directory `p` names now (through symlinks), `None` when there is none.
+fn identity(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether a watched path names another directory than the one its watch is on (a directory
+/// replaced by `rm -rf d; mv d.new d`, or a symlink to it switched): its watch sees nothing.
+fn moved(watched: &Watched) -> bool {
+    watched.iter().any(|(p, id)| identity(p) != *id)
+}
+
+/// Keep the watched directory set in line with the current config, and every watch on the
+/// directory its path names now.
 fn rewatch(
     reloader: &Reloader,
     watcher: Option<&mut notify::RecommendedWatcher>,
-    watched: &mut BTreeSet<PathBuf>,
+    watched: &mut Watched,
 ) {
     let Some(w) = watcher else { return };
     let wanted = reloader.watch_targets();
-    for gone in watched.difference(&wanted) {
-        let _ = w.unwatch(gone);
-    }
-    for new in wanted.difference(watched) {
-        if let Err(e) = w.watch(new, RecursiveMode::NonRecursive) {
-            tracing::warn!(path = %new.display(), error = %e, "cannot watch");
+    watched.retain(|path, _| {
+        let keep = wanted.contains(path);
+        if !keep {
+            let _ = w.unwatch(path);
         }
+        keep
+    });
+    for path in wanted {
+        let now = identity(&path);
+        match watched.get(&path) {
+            Some(id) if *id == now => continue,
+            Some(_) => {
+                let _ = w.unwatch(&path);
+            }
+            None => {}
+        }
+        if let Err(e) = w.watch(&path, RecursiveMode::NonRecursive) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot watch");
+        }
+        watched.insert(path, now);
     }
-    *watched = wanted;
 }
