@@ -444,7 +444,14 @@ async fn remote_repository_polling() {
     })
     .await;
     up.store(false, std::sync::atomic::Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let failed = || {
+        g.running()
+            .state
+            .reloads_failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    // The failed refresh is counted (reloads_total{result="failure"}): something to alert on.
+    eventually("failed refresh counted", || async { failed() >= 1 }).await;
     assert_eq!(
         g.req("GET", "/decisions/remote", &[]).await.status,
         403,

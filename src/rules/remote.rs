@@ -34,6 +34,8 @@ pub struct Fetched {
     pub docs: Vec<RuleDocument>,
     /// The content differs from the copy held before.
     pub changed: bool,
+    /// The fetch failed and these are the last good copy's documents.
+    pub stale: bool,
 }
 
 impl RemoteStore {
@@ -45,12 +47,14 @@ impl RemoteStore {
             return Ok(Fetched {
                 docs: h.docs.clone(),
                 changed: false,
+                stale: false,
             });
         }
         match fetch(url, held.as_ref()).await {
             Ok(None) => Ok(Fetched {
                 docs: held.map(|h| h.docs).unwrap_or_default(),
                 changed: false,
+                stale: false,
             }),
             Ok(Some(entry)) => {
                 let docs = entry.docs.clone();
@@ -60,6 +64,7 @@ impl RemoteStore {
                 Ok(Fetched {
                     docs,
                     changed: true,
+                    stale: false,
                 })
             }
             Err(errors) => match held {
@@ -70,6 +75,7 @@ impl RemoteStore {
                     Ok(Fetched {
                         docs: h.docs,
                         changed: false,
+                        stale: true,
                     })
                 }
                 None => Err(errors),

@@ -145,13 +145,23 @@ impl Reloader {
         let mut changed = false;
         for repo in &snapshot.config.access_rules.repositories {
             if let Ok(Source::Http(url)) = Source::parse(repo) {
-                match self.remote.get(&url, true).await {
-                    Ok(f) => changed |= f.changed,
+                let failed = match self.remote.get(&url, true).await {
+                    Ok(f) => {
+                        changed |= f.changed;
+                        f.stale
+                    }
                     Err(errors) => {
                         for e in errors {
                             tracing::warn!(error = %e, "remote rule repository unavailable");
                         }
+                        true
                     }
+                };
+                if failed {
+                    // A failed refresh is a failed reload to alert on (the last good copy
+                    // stays in force).
+                    crate::telemetry::metrics::get().reload(false);
+                    self.state.reloads_failed.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
