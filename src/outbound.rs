@@ -187,6 +187,11 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
+/// The innermost cause of a failed call (what a TLS or connection failure really was).
+pub fn describe(e: &reqwest::Error) -> String {
+    root_cause(e)
+}
+
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {

@@ -254,3 +254,44 @@ async fn base64_certificate() {
     );
     g.stop().await;
 }
+
+// The CLI reaches a TLS API port (a container HEALTHCHECK with `serve.api.tls` on): verified
+// against the system roots plus `SSL_CERT_FILE`, and refused when the certificate is not trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_health_over_tls() {
+    let (_, cert_pem, key_pem) = cert();
+    let g = Gate::start(
+        &config(),
+        &[
+            ("rules.yaml", RULES),
+            ("tls/cert.pem", &cert_pem),
+            ("tls/key.pem", &key_pem),
+        ],
+    )
+    .await;
+    let endpoint = format!("https://localhost:{}", g.api.port());
+    let cert_file = g.setup.path().join("tls/cert.pem");
+    let dir = g.setup.path().to_path_buf();
+    let run = move |trust: bool| {
+        let (endpoint, cert_file, dir) = (endpoint.clone(), cert_file.clone(), dir.clone());
+        tokio::task::spawn_blocking(move || {
+            let env = if trust {
+                vec![("SSL_CERT_FILE", cert_file.to_str().unwrap().to_owned())]
+            } else {
+                vec![("SSL_CERT_FILE", "/nonexistent".to_owned())]
+            };
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            common::run_bin(&["health", "alive", "--endpoint", &endpoint], &env, &dir)
+        })
+    };
+    let (code, out, err) = run(true).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ok"), "{out}");
+    let (code, _, err) = run(false).await.unwrap();
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&format!("https://localhost:{}", g.api.port())),
+        "{err}"
+    );
+    g.stop().await;
+}
