@@ -93,3 +93,57 @@ async fn request_ids() {
         .await;
     assert_eq!(r.json()["error"]["request"], "rid-9");
 }
+
+// SPEC §7: `log.level` applies on reload (the format after a restart). At `error`, the reload's
+// own info line is not written; back at `info`, it is.
+#[test]
+fn log_level_applies_on_reload() {
+    use std::time::{Duration, Instant};
+    let setup = common::Setup::new();
+    let rule = |id: &str| {
+        format!("- id: {id}\n  match: {{ url: 'http://h/{id}', methods: [GET] }}\n  authenticators: [{{ handler: noop }}]\n  authorizer: {{ handler: allow }}\n  mutators: [{{ handler: noop }}]\n")
+    };
+    let config = |level: &str| BASE_CONFIG.replace("level: warn", &format!("level: {level}"));
+    let cfg = setup.write("config.yaml", &config("info"));
+    setup.write("rules.yaml", &rule("one"));
+    let p = common::spawn_serve(&["-c", cfg.to_str().unwrap()], &[], setup.path()).expect("serve");
+    let endpoint = format!("http://{}", p.api);
+    let reloaded = || {
+        p.log
+            .lock()
+            .unwrap()
+            .matches("access rules reloaded")
+            .count()
+    };
+    let has_rule = |id: &str| {
+        let (_, out, _) = common::run_bin(
+            &["rules", "get", id, "--endpoint", &endpoint],
+            &[],
+            setup.path(),
+        );
+        out.contains(&format!("\"id\": \"{id}\""))
+    };
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !f() {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "timed out: {what}\n{}",
+                p.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // The file watches are placed right after the listeners log their addresses.
+    std::thread::sleep(Duration::from_millis(500));
+    // Both written before the (debounced) reload reads them.
+    setup.write("config.yaml", &config("error"));
+    setup.write("rules.yaml", &rule("two"));
+    wait("rule two loaded", &|| has_rule("two"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(reloaded(), 0, "{}", p.log.lock().unwrap());
+    setup.write("config.yaml", &config("info"));
+    setup.write("rules.yaml", &rule("three"));
+    wait("rule three loaded", &|| has_rule("three"));
+    wait("info logged again", &|| reloaded() == 1);
+}

@@ -98,6 +98,7 @@ impl Reloader {
         };
         match Snapshot::from_documents(config, &docs, disabled) {
             Ok(next) => {
+                crate::telemetry::set_level(next.config.log.level.as_str());
                 tracing::info!(rules = next.rules.len(), "access rules reloaded");
                 let metrics = crate::telemetry::metrics::get();
                 metrics
@@ -229,6 +230,11 @@ fn warn_restart_only(old: &Config, new: &Config) {
         || o.proxy.upstream != n.proxy.upstream
     {
         tracing::warn!("listener settings changed in the config; they apply after a restart");
+    }
+    if old.log.format != new.log.format {
+        tracing::warn!(
+            "log.format changed in the config; it applies after a restart (log.level applies now)"
+        );
     }
 }
 

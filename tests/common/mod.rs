@@ -241,6 +241,8 @@ pub struct Proc {
     pub child: Child,
     pub api: SocketAddr,
     pub proxy: Option<SocketAddr>,
+    /// Everything it logged after start-up, so far.
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Drop for Proc {
@@ -304,13 +306,21 @@ pub fn spawn_serve(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Result<Pr
                     .parse()
                     .map_err(|e| format!("{e}: {line}"))?;
                 // Keep draining stderr so the child never blocks on a full pipe.
+                let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+                let kept = log.clone();
                 std::thread::spawn(move || {
-                    let mut sink = String::new();
-                    while reader.read_line(&mut sink).unwrap_or(0) > 0 {
-                        sink.clear();
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                        kept.lock().unwrap().push_str(&line);
+                        line.clear();
                     }
                 });
-                return Ok(Proc { child, api, proxy });
+                return Ok(Proc {
+                    child,
+                    api,
+                    proxy,
+                    log,
+                });
             }
         }
     }
