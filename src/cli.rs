@@ -185,8 +185,21 @@ fn validate(config_files: &[PathBuf], paths: &[String]) -> ExitCode {
     };
     let mut errors = Vec::new();
     let mut docs = Vec::new();
+    let remote = crate::rules::remote::RemoteStore::default();
     for p in paths {
         match Source::parse(p) {
+            Ok(Source::Http(url)) => {
+                // Fetched as `serve` fetches it (one GET, the system's roots for https).
+                let fetched = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| vec![crate::rules::LoadError::source(&url, e.to_string())])
+                    .and_then(|rt| rt.block_on(remote.get(&url, true)));
+                match fetched {
+                    Ok(mut f) => docs.append(&mut f.docs),
+                    Err(mut e) => errors.append(&mut e),
+                }
+            }
             Ok(s) => {
                 let (mut d, mut e) = read_source_all(&s);
                 docs.append(&mut d);

@@ -11,13 +11,91 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
     serde_json::to_value(yaml).map_err(|e| e.to_string())
 }
 
-/// Decode bytes as JSON when they are valid JSON, otherwise as YAML (SPEC §3.1).
+/// Decode bytes as JSON when they are valid JSON, otherwise as YAML (SPEC §3.1). JSON with a
+/// repeated object key is handed to the YAML parser, which refuses it with the key's name.
 pub fn parse_json_or_yaml(bytes: &[u8]) -> Result<Value, String> {
-    if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
+    if let Ok(Strict(v)) = serde_json::from_slice::<Strict>(bytes) {
         return Ok(v);
     }
     let text = std::str::from_utf8(bytes).map_err(|_| "document is not valid UTF-8".to_string())?;
     parse_yaml(text)
+}
+
+/// A JSON value whose objects never repeat a key. `serde_json::Value` (like Go) keeps the last
+/// of two, so a rule with two `authorizer`s would silently be the second one; YAML refuses
+/// them, and so does this.
+pub struct Strict(pub Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(Strict(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(v) = map.next_value()?;
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            object.insert(key, v);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 #[cfg(test)]
@@ -29,6 +107,22 @@ mod tests {
         let j = parse_json_or_yaml(br#"[{"a": 1, "b": [true, "x"]}]"#).expect("json");
         let y = parse_json_or_yaml(b"- a: 1\n  b: [true, x]\n").expect("yaml");
         assert_eq!(j, y);
+    }
+
+    // A repeated key is an error in JSON as in YAML (never the last one silently).
+    #[test]
+    fn repeated_keys_are_errors() {
+        let err = parse_json_or_yaml(
+            br#"[{"authorizer": {"handler": "deny"}, "authorizer": {"handler": "allow"}}]"#,
+        )
+        .expect_err("duplicate");
+        assert!(err.contains("authorizer"), "{err}");
+        assert!(parse_json_or_yaml(b"- a: 1\n  a: 2\n").is_err());
+        let nested = serde_json::from_slice::<Strict>(br#"{"a": {"b": 1, "b": 2}}"#);
+        assert!(nested.is_err());
+        let Strict(ok) =
+            serde_json::from_slice(br#"{"a": [1, 2.5, null, "x", {"b": true}]}"#).expect("ok");
+        assert_eq!(ok["a"][4]["b"], true);
     }
 
     #[test]

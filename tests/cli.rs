@@ -237,3 +237,66 @@ fn version_command() {
     assert_eq!(code, 0);
     assert!(out.contains(env!("CARGO_PKG_VERSION")));
 }
+
+// `rules validate` fetches http(s) repositories as `serve` does, and reports their errors with
+// the URL.
+#[test]
+fn validate_fetches_http_repositories() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]).to_string();
+            let body = if request.starts_with("GET /good.yaml") {
+                "- id: remote\n  match: { url: 'http://h/', methods: [GET] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n"
+            } else {
+                "- id: remote-bad\n  match: { url: 'http://h/', methods: [GET] }\n  authenticators: [{ handler: nope }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let setup = Setup::new();
+    let (code, out, err) = run_bin(
+        &["rules", "validate", &format!("http://{addr}/good.yaml")],
+        &[],
+        setup.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 rules"), "{out}");
+    let bad = format!("http://{addr}/bad.yaml");
+    let (code, _, err) = run_bin(&["rules", "validate", &bad], &[], setup.path());
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&bad) && err.contains("remote-bad") && err.contains("nope"),
+        "{err}"
+    );
+}
+
+// A JSON rule file that repeats a key (two `authorizer`s) is refused, as YAML is: Go would
+// silently take the last one.
+#[test]
+fn validate_refuses_repeated_json_keys() {
+    let setup = Setup::new();
+    let f = setup.write(
+        "dup.json",
+        r#"[{"id": "d", "match": {"url": "http://h/", "methods": ["GET"]}, "authenticators": [{"handler": "noop"}], "authorizer": {"handler": "deny"}, "authorizer": {"handler": "allow"}, "mutators": [{"handler": "noop"}]}]"#,
+    );
+    let (code, _, err) = run_bin(
+        &["rules", "validate", f.to_str().unwrap()],
+        &[],
+        setup.path(),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("dup.json") && err.contains("authorizer"),
+        "{err}"
+    );
+}

@@ -89,17 +89,21 @@ pub fn read_source_all(source: &Source) -> (Vec<RuleDocument>, Vec<LoadError>) {
         Err(e) => (Vec::new(), e),
     };
     match source {
-        Source::Inline(b64) => {
-            match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
-                Ok(bytes) => split(decode_document("inline://", &bytes).map(|d| vec![d])),
-                Err(e) => (Vec::new(), vec![LoadError::source("inline://", format!("invalid base64: {e}"))]),
-            }
-        }
+        Source::Inline(b64) => match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
+            Ok(bytes) => split(decode_document("inline://", &bytes).map(|d| vec![d])),
+            Err(e) => (
+                Vec::new(),
+                vec![LoadError::source(
+                    "inline://",
+                    format!("invalid base64: {e}"),
+                )],
+            ),
+        },
         Source::Http(url) => (
             Vec::new(),
             vec![LoadError::source(
                 url,
-                "http(s) rule repositories are not supported by this build; use file://, a directory or inline://",
+                "an http(s) repository is fetched (RemoteStore), not read from disk",
             )],
         ),
         Source::Path(p) => read_path(p),
@@ -242,7 +246,7 @@ impl<'de> serde::de::Visitor<'de> for &mut Decoded<'_> {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(item) = seq.next_element::<Value>()? {
+        while let Some(crate::format::Strict(item)) = seq.next_element()? {
             self.push(item);
         }
         Ok(())
