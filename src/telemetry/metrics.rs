@@ -59,6 +59,9 @@ pub struct Metrics {
     pub rules_loaded: Gauge,
     collapse_paths: bool,
     hide_paths: bool,
+    /// With Oathkeeper's prefix, Oathkeeper's `service` label values too (`oathkeeper-proxy`,
+    /// `oathkeeper-api`), so alerts that select on them keep working.
+    oathkeeper_services: bool,
     requests: Arc<Requests>,
 }
 
@@ -182,6 +185,7 @@ impl Metrics {
             registry,
             reloads,
             rules_loaded,
+            oathkeeper_services: prefix == "ory_oathkeeper",
             collapse_paths,
             hide_paths,
             requests,
@@ -198,6 +202,11 @@ impl Metrics {
         rule: &str,
         took: Duration,
     ) {
+        let service = match service {
+            "gatehouse-proxy" if self.oathkeeper_services => "oathkeeper-proxy",
+            "gatehouse-api" if self.oathkeeper_services => "oathkeeper-api",
+            other => other,
+        };
         let request: Cow<'_, str> = if self.hide_paths {
             Cow::Borrowed("")
         } else if self.collapse_paths {
@@ -397,6 +406,38 @@ mod tests {
             text.contains("gatehouse_requests_duration_seconds_count{service=\"gatehouse-api\",method=\"GET\",request=\"/a\",status_code=\"200\",rule=\"r\"} 2"),
             "{text}"
         );
+    }
+
+    // SPEC §6.3: with Oathkeeper's prefix, Oathkeeper's `service` values as well.
+    #[test]
+    fn oathkeeper_prefix_keeps_oathkeeper_service_names() {
+        let m = Metrics::new("ory_oathkeeper_", true, false);
+        m.observe(
+            "gatehouse-proxy",
+            "GET",
+            "/a",
+            200,
+            "r",
+            Duration::from_millis(1),
+        );
+        m.observe(
+            "gatehouse-api",
+            "GET",
+            "/b",
+            200,
+            "",
+            Duration::from_millis(1),
+        );
+        let text = m.encode();
+        assert!(
+            text.contains("ory_oathkeeper_requests_total{service=\"oathkeeper-proxy\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("ory_oathkeeper_requests_total{service=\"oathkeeper-api\""),
+            "{text}"
+        );
+        assert!(!text.contains("gatehouse-proxy"), "{text}");
     }
 
     // Each worker counts in its own slot; a scrape adds the slots up, buckets cumulative, the
