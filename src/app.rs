@@ -408,7 +408,11 @@ pub fn serve(config_files: &[std::path::PathBuf]) -> std::process::ExitCode {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("gatehouse: cannot start: {e}");
-                return ExitCode::FAILURE;
+                // TLS files or upstream settings that cannot be used are configuration errors.
+                return match e.kind() {
+                    std::io::ErrorKind::InvalidInput => ExitCode::from(255),
+                    _ => ExitCode::FAILURE,
+                };
             }
         };
         running.watch(

@@ -232,6 +232,20 @@ async fn startup_errors() {
         err.contains("serve.api.tls.cert.path: cannot read"),
         "{err}"
     );
+
+    // Through the binary: a configuration error, exit status 255 (SPEC §2.1).
+    let setup = common::Setup::new();
+    let cfg = setup.write("config.yaml", &partial);
+    setup.write("rules.yaml", RULES);
+    let ports = common::base_env();
+    let env: Vec<(&str, &str)> = ports
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (code, _, err) =
+        common::run_bin(&["serve", "-c", cfg.to_str().unwrap()], &env, setup.path());
+    assert_eq!(code, 255, "{err}");
+    assert!(err.contains("serve.api.tls.key.path is not set"), "{err}");
 }
 
 // The base64 pair (SPEC §2.4) serves too, and wins over a path pair pointing nowhere.
