@@ -135,7 +135,7 @@ fn log_level_applies_on_reload() {
         }
     };
     // The file watches are placed right after the listeners log their addresses.
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1000));
     // Both written before the (debounced) reload reads them.
     setup.write("config.yaml", &config("error"));
     setup.write("rules.yaml", &rule("two"));
