@@ -110,6 +110,9 @@ fn shorthand_classes_are_ascii() {
             ("http://h/<[[:alpha:]\\d]+>", "http://h/\u{663}", false),
             ("http://h/<(?!x)\\d+>", "http://h/\u{663}", false),
             ("http://h/<(?!x)\\d+>", "http://h/12", true),
+            // A negated class nested in a class, on the backtracking engine too.
+            ("http://h/<(?!x)[a\\D]+>", "http://h/a\u{663}", true),
+            ("http://h/<(?!x)[a\\D]+>", "http://h/a1", false),
             ("http://h/<a\\\\d>", "http://h/a\\d", true),
         ],
     );
