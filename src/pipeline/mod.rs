@@ -208,17 +208,27 @@ pub(crate) enum Resolved {
     /// Known, disabled, and the caller keeps the rule (`DisabledHandlers::FailAtRequest`).
     Disabled(&'static str),
     /// Known, disabled: build it only for its template errors
-    /// (`DisabledHandlers::CheckTemplates`); see [`probed`].
+    /// (`DisabledHandlers::CheckTemplates`); see [`Resolved::build`].
     Probe(&'static str),
 }
 
-/// The outcome of building a handler that [`Resolved::Probe`] asked for: its template errors,
-/// else the handler stays disabled (any other error may be a global key the config would have
-/// supplied).
-pub(crate) fn probed<T>(built: Result<T, BuildError>, disabled: T) -> Result<T, BuildError> {
-    match built {
-        Err(e) if e.message.starts_with("invalid template") => Err(e),
-        _ => Ok(disabled),
+impl Resolved {
+    /// The handler this names: `enabled` builds an enabled one, `disabled` stands for a disabled
+    /// one. Under [`Resolved::Probe`] it is built for its template errors only; any other error
+    /// may be a global key the config would have supplied, and the handler stays disabled.
+    pub(crate) fn build<T>(
+        self,
+        enabled: impl FnOnce(&'static str) -> Result<T, BuildError>,
+        disabled: impl FnOnce(&'static str) -> T,
+    ) -> Result<T, BuildError> {
+        match self {
+            Resolved::Enabled(n) => enabled(n),
+            Resolved::Disabled(n) => Ok(disabled(n)),
+            Resolved::Probe(n) => match enabled(n) {
+                Err(e) if e.message.starts_with("invalid template") => Err(e),
+                _ => Ok(disabled(n)),
+            },
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::error::PipelineError;
 use super::session::Session;
-use super::{disabled_error, probed, resolve, BuildError, DisabledHandlers, RequestInfo, Resolved};
+use super::{disabled_error, resolve, BuildError, DisabledHandlers, RequestInfo};
 use crate::config::Config;
 
 pub const NAMES: &[&str] = &[
@@ -43,14 +43,10 @@ impl Authorizer {
         config: &Config,
         disabled: DisabledHandlers,
     ) -> Result<Self, BuildError> {
-        match resolve("authorizer", "authorizers", name, NAMES, config, disabled)? {
-            Resolved::Enabled(n) => Self::build_enabled(n, rule_config, config),
-            Resolved::Disabled(n) => Ok(Self::Disabled(n)),
-            Resolved::Probe(n) => probed(
-                Self::build_enabled(n, rule_config, config),
-                Self::Disabled(n),
-            ),
-        }
+        resolve("authorizer", "authorizers", name, NAMES, config, disabled)?.build(
+            |n| Self::build_enabled(n, rule_config, config),
+            Self::Disabled,
+        )
     }
 
     fn build_enabled(

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::error::PipelineError;
 use super::session::Session;
-use super::{disabled_error, probed, resolve, BuildError, DisabledHandlers, RequestInfo, Resolved};
+use super::{disabled_error, resolve, BuildError, DisabledHandlers, RequestInfo};
 use crate::config::Config;
 
 pub const NAMES: &[&str] = &["noop", "cookie", "header", "hydrator", "id_token"];
@@ -40,14 +40,10 @@ impl Mutator {
         config: &Config,
         disabled: DisabledHandlers,
     ) -> Result<Self, BuildError> {
-        match resolve("mutator", "mutators", name, NAMES, config, disabled)? {
-            Resolved::Enabled(n) => Self::build_enabled(n, rule_config, config),
-            Resolved::Disabled(n) => Ok(Self::Disabled(n)),
-            Resolved::Probe(n) => probed(
-                Self::build_enabled(n, rule_config, config),
-                Self::Disabled(n),
-            ),
-        }
+        resolve("mutator", "mutators", name, NAMES, config, disabled)?.build(
+            |n| Self::build_enabled(n, rule_config, config),
+            Self::Disabled,
+        )
     }
 
     fn build_enabled(
