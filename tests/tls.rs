@@ -34,6 +34,19 @@ fn config() -> String {
     )
 }
 
+/// An instance with TLS on its API port from this certificate and key.
+async fn start_tls(cert_pem: &str, key_pem: &str) -> Gate {
+    Gate::start(
+        &config(),
+        &[
+            ("rules.yaml", RULES),
+            ("tls/cert.pem", cert_pem),
+            ("tls/key.pem", key_pem),
+        ],
+    )
+    .await
+}
+
 const RULES: &str = "- id: secure\n  match: { url: 'https://localhost/<.*>', methods: [GET] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n";
 
 /// Open a TLS connection trusting `roots`, offering `alpn`; returns the stream and the
@@ -104,15 +117,7 @@ async fn wait_for_cert(
 #[tokio::test]
 async fn http1_over_tls() {
     let (der, cert_pem, key_pem) = cert();
-    let g = Gate::start(
-        &config(),
-        &[
-            ("rules.yaml", RULES),
-            ("tls/cert.pem", &cert_pem),
-            ("tls/key.pem", &key_pem),
-        ],
-    )
-    .await;
+    let g = start_tls(&cert_pem, &key_pem).await;
     let (stream, peer) = connect(g.api, std::slice::from_ref(&der), &[b"http/1.1"]).await;
     assert_eq!(peer, der);
     assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
@@ -130,15 +135,7 @@ async fn http1_over_tls() {
 #[tokio::test]
 async fn h2_over_tls_via_alpn() {
     let (der, cert_pem, key_pem) = cert();
-    let g = Gate::start(
-        &config(),
-        &[
-            ("rules.yaml", RULES),
-            ("tls/cert.pem", &cert_pem),
-            ("tls/key.pem", &key_pem),
-        ],
-    )
-    .await;
+    let g = start_tls(&cert_pem, &key_pem).await;
     let (stream, _) = connect(g.api, &[der], &[b"h2", b"http/1.1"]).await;
     assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
     let (mut sender, conn) =
@@ -162,15 +159,7 @@ async fn certificate_rotation_and_bad_certificate() {
     let (der2, cert2, key2) = cert();
     let (der3, cert3, key3) = cert();
     let roots = [der1.clone(), der2.clone(), der3.clone()];
-    let g = Gate::start(
-        &config(),
-        &[
-            ("rules.yaml", RULES),
-            ("tls/cert.pem", &cert1),
-            ("tls/key.pem", &key1),
-        ],
-    )
-    .await;
+    let g = start_tls(&cert1, &key1).await;
     let dir = g.setup.path().join("tls");
     let write = |cert: &str, key: &str| {
         std::fs::write(dir.join("key.pem"), key).unwrap();
@@ -274,15 +263,7 @@ async fn base64_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_health_over_tls() {
     let (_, cert_pem, key_pem) = cert();
-    let g = Gate::start(
-        &config(),
-        &[
-            ("rules.yaml", RULES),
-            ("tls/cert.pem", &cert_pem),
-            ("tls/key.pem", &key_pem),
-        ],
-    )
-    .await;
+    let g = start_tls(&cert_pem, &key_pem).await;
     let endpoint = format!("https://localhost:{}", g.api.port());
     let cert_file = g.setup.path().join("tls/cert.pem");
     let dir = g.setup.path().to_path_buf();
