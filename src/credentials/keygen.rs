@@ -31,6 +31,20 @@ fn b64(v: &[u8]) -> Value {
     Value::from(URL_SAFE_NO_PAD.encode(v))
 }
 
+/// A new private EC JWK on the curve of crate `$curve` (`p256`, `p384`, `p521`: one API, no
+/// common trait short of elliptic-curve's generic bounds).
+macro_rules! new_ec_jwk {
+    ($curve:ident, $crv:literal, $rng:ident) => {{
+        let sk = $curve::SecretKey::random(&mut $rng);
+        let point = sk.public_key().to_encoded_point(false);
+        ec_jwk(
+            $crv,
+            &sk.to_bytes(),
+            point.x().map(|v| &v[..]),
+            point.y().map(|v| &v[..]),
+        )
+    }};
+}
 /// A JWKS document `{"keys":[<private JWK>]}`.
 pub fn generate(alg: &str, kid: Option<&str>, bits: Option<usize>) -> Result<Value, KeygenError> {
     let mut rng = rand::rngs::OsRng;
@@ -49,36 +63,9 @@ pub fn generate(alg: &str, kid: Option<&str>, bits: Option<usize>) -> Result<Val
         "ES256" | "ES384" | "ES512" | "EdDSA" if bits.is_some() => {
             return Err(KeygenError::BitsNotAllowed(alg.into()))
         }
-        "ES256" => {
-            let sk = p256::SecretKey::random(&mut rng);
-            let point = sk.public_key().to_encoded_point(false);
-            ec_jwk(
-                "P-256",
-                &sk.to_bytes(),
-                point.x().map(|v| &v[..]),
-                point.y().map(|v| &v[..]),
-            )
-        }
-        "ES384" => {
-            let sk = p384::SecretKey::random(&mut rng);
-            let point = sk.public_key().to_encoded_point(false);
-            ec_jwk(
-                "P-384",
-                &sk.to_bytes(),
-                point.x().map(|v| &v[..]),
-                point.y().map(|v| &v[..]),
-            )
-        }
-        "ES512" => {
-            let sk = p521::SecretKey::random(&mut rng);
-            let point = sk.public_key().to_encoded_point(false);
-            ec_jwk(
-                "P-521",
-                &sk.to_bytes(),
-                point.x().map(|v| &v[..]),
-                point.y().map(|v| &v[..]),
-            )
-        }
+        "ES256" => new_ec_jwk!(p256, "P-256", rng),
+        "ES384" => new_ec_jwk!(p384, "P-384", rng),
+        "ES512" => new_ec_jwk!(p521, "P-521", rng),
         "EdDSA" => {
             let sk = ed25519_dalek::SigningKey::generate(&mut rng);
             let mut m = Map::new();
