@@ -203,8 +203,9 @@ impl Metrics {
         took: Duration,
     ) {
         let service = match service {
-            "gatehouse-proxy" if self.oathkeeper_services => "oathkeeper-proxy",
-            "gatehouse-api" if self.oathkeeper_services => "oathkeeper-api",
+            _ if !self.oathkeeper_services => service,
+            "gatehouse-proxy" => "oathkeeper-proxy",
+            "gatehouse-api" => "oathkeeper-api",
             other => other,
         };
         let request: Cow<'_, str> = if self.hide_paths {
