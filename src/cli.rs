@@ -99,7 +99,7 @@ pub struct CredentialsArgs {
 pub enum CredentialsCommand {
     /// Print a JSON Web Key Set holding one new private signing key.
     Generate {
-        /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA, HS256, HS384 or HS512.
+        /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384 or HS512.
         #[arg(long)]
         alg: String,
         /// Key id (default: a random UUID).

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::app::Snapshot;
 use crate::credentials::published::identity;
-use crate::credentials::signer::PRIVATE_MEMBERS;
+use crate::credentials::jwk::public_jwk;
 use crate::credentials::{JwksSource, PublishedKeys};
 use crate::server::{self, Body};
 
@@ -44,15 +44,12 @@ async fn well_known_with(snapshot: &Snapshot, published: &PublishedKeys) -> Resp
             keys.push(jwk);
         }
     }
-    // Defence in depth: whatever a key set holds, nothing private leaves this route.
-    for k in &mut keys {
-        if let Some(m) = k.as_object_mut() {
-            for p in PRIVATE_MEMBERS {
-                m.remove(p);
-            }
-        }
-    }
-    keys.retain(|k| k.get("kty").and_then(Value::as_str) != Some("oct"));
+    // Defence in depth: every key goes through the allow-list once more, whatever its source.
+    let keys: Vec<Value> = keys
+        .iter()
+        .filter_map(Value::as_object)
+        .filter_map(public_jwk)
+        .collect();
     server::json(StatusCode::OK, &json!({ "keys": keys }))
 }
 

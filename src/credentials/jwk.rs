@@ -205,23 +205,60 @@ impl KeySet {
             .filter(move |k| k.kid.as_deref() == Some(kid))
     }
 
-    /// The public JWKs of this set (for `/.well-known/jwks.json`): private parameters removed and
-    /// symmetric (`oct`) keys left out entirely.
+    /// The public JWKs of this set (for `/.well-known/jwks.json`), see [`public_jwk`].
     pub fn public_jwks(&self) -> Vec<Value> {
-        const PRIVATE: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
         self.raw
             .iter()
-            .filter_map(|k| k.as_object())
-            .filter(|k| k.get("kty").and_then(Value::as_str) != Some("oct"))
-            .map(|k| {
-                let mut k = k.clone();
-                for p in PRIVATE {
-                    k.remove(p);
-                }
-                Value::Object(k)
-            })
+            .filter_map(Value::as_object)
+            .filter_map(public_jwk)
             .collect()
     }
+}
+
+/// Members every published key may carry besides its key material (RFC 7517 §4).
+const COMMON_MEMBERS: [&str; 7] = ["kty", "kid", "use", "alg", "x5u", "x5c", "x5t"];
+
+/// The public JWK of `jwk` as it is published (SPEC §6.2): rebuilt from an allow-list per key
+/// type, as go-jose re-serialises a key, so no private member (RSA's `d`, a post-quantum key's
+/// `priv`) and no member a strict verifier rejects (WebCrypto's `key_ops`, `ext`) ever leaves.
+/// RSA integers come out minimal and every value unpadded. `None` for symmetric keys and for
+/// key types or curves tokens cannot be verified with (RSA, EC P-256/384/521, Ed25519 only).
+pub fn public_jwk(jwk: &Map<String, Value>) -> Option<Value> {
+    let str_of = |name: &str| jwk.get(name).and_then(Value::as_str);
+    let material: &[&str] = match (str_of("kty")?, str_of("crv")) {
+        ("RSA", _) => &["n", "e"],
+        ("EC", Some("P-256" | "P-384" | "P-521")) => &["crv", "x", "y"],
+        ("OKP", Some("Ed25519")) => &["crv", "x"],
+        _ => return None,
+    };
+    let mut out = Map::new();
+    for name in COMMON_MEMBERS.iter().chain(["x5t#S256"].iter()) {
+        if let Some(v) = jwk.get(*name) {
+            out.insert((*name).to_owned(), v.clone());
+        }
+    }
+    for name in material {
+        let v = str_of(name)?;
+        let v = match *name {
+            "crv" => v.to_owned(),
+            "n" | "e" => URL_SAFE_NO_PAD.encode(minimal(&b64url(v).ok()?)),
+            _ => URL_SAFE_NO_PAD.encode(b64url(v).ok()?),
+        };
+        out.insert((*name).to_owned(), Value::from(v));
+    }
+    Some(Value::Object(out))
+}
+
+/// Base64url as go-jose reads JWK members: trailing `=` padding is tolerated.
+fn b64url(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    URL_SAFE_NO_PAD.decode(s.trim_end_matches('='))
+}
+
+/// A big-endian unsigned integer without leading zero bytes (Java's `BigInteger.toByteArray()`
+/// adds one to moduli with the top bit set; go-jose reads them as integers, `ring` refuses them).
+fn minimal(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
 }
 
 /// `Ok(None)`: a valid JWK that is not for signatures (keys without `use` never match, SPEC §5.1).
@@ -235,13 +272,12 @@ fn verify_key(jwk: &Map<String, Value>) -> Result<Option<VerifyKey>, String> {
             .ok_or_else(|| format!("missing `{name}`"))
     };
     let b64 = |name: &str| -> Result<Vec<u8>, String> {
-        URL_SAFE_NO_PAD
-            .decode(s(name)?)
-            .map_err(|_| format!("`{name}` is not base64url"))
+        b64url(s(name)?).map_err(|_| format!("`{name}` is not base64url"))
     };
     let (kind, key, public) = match s("kty")? {
         "RSA" => {
             let (n, e) = (b64("n")?, b64("e")?);
+            let (n, e) = (minimal(&n).to_vec(), minimal(&e).to_vec());
             if n.is_empty() || e.is_empty() {
                 return Err("empty RSA modulus or exponent".to_owned());
             }

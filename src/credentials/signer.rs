@@ -22,10 +22,7 @@ use rsa::signature::{RandomizedSigner, SignatureEncoding};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use super::jwk::KeySet;
-
-/// Private JWK members (RFC 7518 §6.2.2, §6.3.2, RFC 8037): never published.
-pub const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+use super::jwk::{public_jwk, KeySet};
 
 /// Why a key set cannot sign.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,13 +149,10 @@ impl SigningKey {
             .ok_or_else(|| bad(format!("unsupported algorithm `{alg_name}`")))?;
         let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or("");
         let material = material(jwk, kty, alg).map_err(bad)?;
-        let public_jwk = (kty != "oct").then(|| {
-            let mut public = jwk.clone();
-            for m in PRIVATE_MEMBERS {
-                public.remove(m);
-            }
-            public.insert("kid".into(), Value::from(kid));
-            Value::Object(public)
+        // Published under the `kid` its tokens carry (which may be borrowed, SPEC §5.3).
+        let public_jwk = public_jwk(jwk).map(|mut public| {
+            public["kid"] = Value::from(kid);
+            public
         });
         let fingerprint = Sha256::digest(Value::Object(jwk.clone()).to_string().as_bytes()).into();
         Ok(Self {

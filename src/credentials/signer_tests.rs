@@ -12,7 +12,7 @@ fn private(alg: &str, kid: &str) -> Value {
 
 fn public(jwk: &Value, kid: &str) -> Value {
     let mut p = jwk.clone();
-    for m in PRIVATE_MEMBERS {
+    for m in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
         p.as_object_mut().unwrap().remove(m);
     }
     p["kid"] = Value::from(kid);
@@ -156,4 +156,68 @@ fn debug_prints_kid_and_alg_only() {
         "{shown}"
     );
     assert!(!shown.contains(jwk["k"].as_str().unwrap()), "{shown}");
+}
+
+// SPEC §5.1 (RSA keys "supported" as go-jose reads them): a modulus or exponent with a leading
+// zero byte (Java's `BigInteger.toByteArray()`) and base64url members with `=` padding verify,
+// as they do in Oathkeeper, PyJWT and jwcrypto; `ring` alone refuses the non-minimal form.
+#[test]
+fn rsa_jwk_with_leading_zero_and_padding_verifies() {
+    let jwk = private("RS256", "r");
+    let key = SigningKey::select(&set(vec![jwk.clone()])).unwrap();
+    let token = key.sign(&Map::new()).unwrap();
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.decode(v.as_str().unwrap()).unwrap();
+    let padded = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE.encode(bytes);
+    let mut n0 = vec![0u8];
+    n0.extend(b64(&jwk["n"]));
+    let mut e0 = vec![0u8];
+    e0.extend(b64(&jwk["e"]));
+    let mut odd = public(&jwk, "r");
+    odd["n"] = Value::from(URL_SAFE_NO_PAD.encode(&n0));
+    odd["e"] = Value::from(padded(&e0));
+    assert!(odd["e"].as_str().unwrap().ends_with('='), "{odd}");
+    assert!(verifies(&token, &odd), "{odd}");
+    let mut padded_n = public(&jwk, "r");
+    padded_n["n"] = Value::from(padded(&b64(&jwk["n"])[1..]));
+    assert!(!verifies(&token, &padded_n), "a different modulus must not verify");
+    // Published in the minimal, unpadded form.
+    let published = set(vec![odd.clone()]).public_jwks();
+    assert_eq!(published[0]["n"], jwk["n"]);
+    assert_eq!(published[0]["e"], jwk["e"]);
+}
+
+// SPEC §6.2 ("the public parts"): the published JWK is rebuilt from an allow-list per key type,
+// as go-jose re-serialises keys. A private member of a key type we do not know (`priv` of an
+// ML-DSA key) never leaves; neither do WebCrypto's `key_ops`/`ext`, which make strict
+// verifiers (jwcrypto, WebCrypto `importKey(..., ["verify"])`) refuse the key.
+#[test]
+fn published_jwks_keep_only_public_members() {
+    let mut ec = private("ES256", "main");
+    ec["key_ops"] = json!(["sign"]);
+    ec["ext"] = json!(true);
+    ec["x5t#S256"] = json!("dGh1bWI");
+    let keys = vec![
+        ec.clone(),
+        json!({"kty": "AKP", "alg": "ML-DSA-44", "kid": "pq", "use": "sig", "pub": "AAAA", "priv": "BBBB"}),
+        json!({"kty": "OKP", "crv": "X25519", "kid": "x", "x": "AAAA", "d": "BBBB"}),
+        json!({"kty": "EC", "crv": "secp256k1", "kid": "k", "x": "AAAA", "y": "AAAA", "d": "BBBB"}),
+        json!({"kty": "oct", "kid": "h", "k": "c2VjcmV0", "alg": "HS256"}),
+        private("EdDSA", "ed"),
+    ];
+    let published = set(keys).public_jwks();
+    let kids: Vec<_> = published.iter().map(|k| k["kid"].clone()).collect();
+    assert_eq!(kids, vec![json!("main"), json!("ed")]);
+    let mut members: Vec<_> = published[0].as_object().unwrap().keys().cloned().collect();
+    members.sort();
+    assert_eq!(
+        members,
+        ["alg", "crv", "kid", "kty", "use", "x", "x5t#S256", "y"]
+    );
+    assert_eq!(published[0]["x"], ec["x"]);
+    let ed: Vec<_> = published[1].as_object().unwrap().keys().cloned().collect();
+    assert!(!ed.contains(&"d".to_owned()), "{ed:?}");
+    // The signer publishes the same shape under the kid its tokens carry.
+    let signer = SigningKey::select(&set(vec![ec])).unwrap();
+    let public = signer.public_jwk().unwrap();
+    assert!(public.get("key_ops").is_none() && public.get("d").is_none(), "{public}");
 }

@@ -139,7 +139,8 @@ fn audiences(aud: Option<&Value>) -> Vec<String> {
 }
 
 /// The granted scopes from `scp`, else `scope`, else `scopes` (array or space-separated
-/// string); written back as the array `scp`, the original key removed. A token without any of
+/// string: split on single spaces only, as Oathkeeper's `stringsx.Splitx(s, " ")`, so a tab
+/// or newline stays inside one scope and `"a  b"` keeps an empty one); written back as the array `scp`, the original key removed. A token without any of
 /// them gets an empty `scp`, as Oathkeeper's verifier sets it unconditionally.
 pub(super) fn normalise_scope(claims: &mut Map<String, Value>) -> Vec<String> {
     let Some(key) = ["scp", "scope", "scopes"]
@@ -150,11 +151,12 @@ pub(super) fn normalise_scope(claims: &mut Map<String, Value>) -> Vec<String> {
         return Vec::new();
     };
     let granted: Vec<String> = match claims.remove(key) {
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::String(s)) if s.is_empty() => Vec::new(),
+        Some(Value::String(s)) => s.split(' ').map(str::to_owned).collect(),
+        // A non-string element becomes "" (Go's zero value), keeping the positions.
         Some(Value::Array(a)) => a
             .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
             .collect(),
         _ => Vec::new(),
     };

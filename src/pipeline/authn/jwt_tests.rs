@@ -261,11 +261,17 @@ fn audience_and_issuer() {
 }
 
 // SPEC §5.1: scp, else scope, else scopes; array or space-separated; normalised into `scp`.
+// Split on single spaces (Oathkeeper's `stringsx.Splitx(s, " ")`): a tab or newline does not
+// separate scopes, and a double space keeps an empty one.
 #[test]
 fn scope_normalisation() {
     let cases = [
         (json!({"scp": ["a", "b"]}), json!({"scp": ["a", "b"]})),
-        (json!({"scope": "a  b"}), json!({"scp": ["a", "b"]})),
+        (json!({"scope": "a  b"}), json!({"scp": ["a", "", "b"]})),
+        (json!({"scope": "a\tb"}), json!({"scp": ["a\tb"]})),
+        (json!({"scope": "a\nb c"}), json!({"scp": ["a\nb", "c"]})),
+        (json!({"scope": ""}), json!({"scp": []})),
+        (json!({"scp": ["a", 1, "b"]}), json!({"scp": ["a", "", "b"]})),
         (json!({"scopes": ["a"]}), json!({"scp": ["a"]})),
         (
             json!({"scope": "a", "scopes": ["b"]}),
@@ -293,6 +299,8 @@ fn required_scope_strategies() {
     let cases = [
         ("exact", "foo.bar", "foo.bar", true),
         ("exact", "foo", "foo.bar", false),
+        ("exact", "foo.bar baz", "baz", true),
+        ("exact", "foo.bar\tbaz", "baz", false),
         ("hierarchic", "foo", "foo.bar", true),
         ("hierarchic", "foo.bar", "foo", false),
         ("wildcard", "foo.*", "foo.bar", true),
