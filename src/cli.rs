@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::Snapshot;
+use crate::config::access_rules::MatchingStrategy;
 use crate::pipeline::DisabledHandlers;
 use crate::rules::repository::{read_source_all, Source};
 
@@ -55,6 +56,10 @@ pub enum RulesCommand {
     Validate {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
+        /// Pattern syntax of `match.url` (default: the config's
+        /// `access_rules.matching_strategy`, `regexp` without `-c`).
+        #[arg(long, value_name = "regexp|glob", value_parser = ["regexp", "glob"])]
+        matching_strategy: Option<String>,
     },
     /// List the rules a running instance serves.
     List {
@@ -116,7 +121,10 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve => crate::app::serve(&cli.config),
         Command::Rules(args) => match args.command {
-            RulesCommand::Validate { paths } => validate(&cli.config, &paths),
+            RulesCommand::Validate {
+                paths,
+                matching_strategy,
+            } => validate(&cli.config, &paths, matching_strategy.as_deref()),
             RulesCommand::List { limit, page } => {
                 let offset = u64::from(page.saturating_sub(1)) * u64::from(limit);
                 remote_get(
@@ -163,8 +171,8 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 /// `rules validate`: exit 0 when every rule compiles, else print every error and exit 1.
-fn validate(config_files: &[PathBuf], paths: &[String]) -> ExitCode {
-    let (config, mode) = if config_files.is_empty() {
+fn validate(config_files: &[PathBuf], paths: &[String], strategy: Option<&str>) -> ExitCode {
+    let (mut config, mode) = if config_files.is_empty() {
         // Without a config, handler names, rule structure, patterns and templates are checked;
         // whether handlers are enabled (and their global config) needs `-c`.
         match crate::config::load(&[]) {
@@ -183,6 +191,12 @@ fn validate(config_files: &[PathBuf], paths: &[String]) -> ExitCode {
             }
         }
     };
+    match strategy {
+        Some("glob") => config.access_rules.matching_strategy = MatchingStrategy::Glob,
+        Some(_) => config.access_rules.matching_strategy = MatchingStrategy::Regexp,
+        None => {}
+    }
+    let used = config.access_rules.matching_strategy;
     let mut errors = Vec::new();
     let mut docs = Vec::new();
     let remote = crate::rules::remote::RemoteStore::default();
@@ -221,6 +235,20 @@ fn validate(config_files: &[PathBuf], paths: &[String]) -> ExitCode {
         eprintln!("{e}");
     }
     eprintln!("{} error(s)", errors.len());
+    let pattern_error = errors
+        .iter()
+        .any(|e| e.path.as_deref().is_some_and(|p| p.starts_with("match.")));
+    if pattern_error && strategy.is_none() {
+        let used = match used {
+            MatchingStrategy::Glob => "glob",
+            MatchingStrategy::Regexp => "regexp",
+        };
+        let from = match config_files.is_empty() {
+            true => "Oathkeeper's default; pass the config with -c",
+            false => "from the config",
+        };
+        eprintln!("note: patterns were checked with the `{used}` matching strategy ({from}, or --matching-strategy glob|regexp)");
+    }
     ExitCode::FAILURE
 }
 

@@ -106,6 +106,24 @@ fn rules(p: &PolicyServer, up: &Upstream) -> String {
   authenticators: [{{ handler: anonymous }}]
   authorizer: {{ handler: keto_engine_acp_ory }}
   mutators: [{{ handler: noop }}]
+# SPEC §3.2 migration: a rule written for Oathkeeper 0.33 uses keto's `$N` placeholders.
+- id: keto-v0.33
+  version: v0.33.0-beta.1
+  match: {{ url: 'http://h/old/<[0-9]+>/<[a-z]+>', methods: [GET] }}
+  authenticators: [{{ handler: anonymous }}]
+  authorizer:
+    handler: keto_engine_acp_ory
+    config: {{ required_action: 'my:action:$1', required_resource: 'my:resource:$2:foo:$1' }}
+  mutators: [{{ handler: noop }}]
+# An empty version (as rule generators write it) is the current version.
+- id: keto-empty-version
+  version: ""
+  match: {{ url: 'http://h/new/<[0-9]+>', methods: [GET] }}
+  authenticators: [{{ handler: anonymous }}]
+  authorizer:
+    handler: keto_engine_acp_ory
+    config: {{ required_action: 'act:$1' }}
+  mutators: [{{ handler: noop }}]
 "#,
         opa = p.url("/opa"),
     )
@@ -353,4 +371,22 @@ async fn keto_decides() {
     assert_eq!(decide().await.status, 503);
     p.answer(KETO_PATH, Answer::status(404));
     assert_eq!(decide().await.status, 500);
+}
+
+// SPEC §3.2: rules of version <= 0.37.0 have keto's `$N` placeholders rewritten to capture-group
+// templates when they load; a rule without (or with an empty) version keeps a literal `$1`.
+#[tokio::test]
+async fn keto_placeholders_of_old_rules_are_migrated() {
+    let (g, p, _up) = start(1024).await;
+    p.answer(KETO_PATH, Answer::json(200, r#"{"allowed":true}"#));
+    let r = g
+        .req("GET", "/decisions/old/1234/foobar", &[("Host", "h")])
+        .await;
+    assert_eq!(r.status, 200);
+    let body = p.last(KETO_PATH).json();
+    assert_eq!(body["action"], "my:action:1234");
+    assert_eq!(body["resource"], "my:resource:foobar:foo:1234");
+    let r = g.req("GET", "/decisions/new/7", &[("Host", "h")]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(p.last(KETO_PATH).json()["action"], "act:$1");
 }

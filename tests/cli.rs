@@ -77,6 +77,57 @@ fn validate_without_config_checks_templates() {
     assert_eq!(code, 0, "{out}{err}");
 }
 
+// SPEC §2.5/§3.4: patterns are compiled under `access_rules.matching_strategy` (regexp by
+// default). Without `-c` a glob rule file fails under regexp; the note says which strategy was
+// used, and `--matching-strategy glob` checks it as `serve` with a glob config would. A rule
+// with an empty or old `version` is migrated, never refused (SPEC §3.2).
+#[test]
+fn validate_matching_strategy() {
+    let setup = Setup::new();
+    let f = setup.write(
+        "glob.yaml",
+        "- id: g\n  version: ''\n  match: { url: 'http://h/<**>', methods: [GET] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n",
+    );
+    let path = f.to_str().unwrap();
+    let (code, _, err) = run_bin(&["rules", "validate", path], &[], setup.path());
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("rule \"g\": match.url") && err.contains("`regexp` matching strategy"),
+        "{err}"
+    );
+    let (code, out, err) = run_bin(
+        &["rules", "validate", "--matching-strategy", "glob", path],
+        &[],
+        setup.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ok: 1 rules"), "{out}");
+    let (code, _, err) = run_bin(
+        &["rules", "validate", "--matching-strategy", "regexp", path],
+        &[],
+        setup.path(),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        !err.contains("note:"),
+        "an explicit strategy needs no note: {err}"
+    );
+    let bad_version = setup.write(
+        "v.yaml",
+        "- id: v\n  version: latest\n  match: { url: 'http://h/v', methods: [GET] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n",
+    );
+    let (code, _, err) = run_bin(
+        &["rules", "validate", bad_version.to_str().unwrap()],
+        &[],
+        setup.path(),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("rule \"v\": version: `latest` is not a semantic version"),
+        "{err}"
+    );
+}
+
 // Every error is listed, not only the first.
 #[test]
 fn validate_lists_every_error() {

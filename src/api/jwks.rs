@@ -11,8 +11,8 @@ use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::app::Snapshot;
-use crate::credentials::published::identity;
 use crate::credentials::jwk::public_jwk;
+use crate::credentials::published::identity;
 use crate::credentials::{JwksSource, PublishedKeys};
 use crate::server::{self, Body};
 

@@ -179,7 +179,10 @@ fn rsa_jwk_with_leading_zero_and_padding_verifies() {
     assert!(verifies(&token, &odd), "{odd}");
     let mut padded_n = public(&jwk, "r");
     padded_n["n"] = Value::from(padded(&b64(&jwk["n"])[1..]));
-    assert!(!verifies(&token, &padded_n), "a different modulus must not verify");
+    assert!(
+        !verifies(&token, &padded_n),
+        "a different modulus must not verify"
+    );
     // Published in the minimal, unpadded form.
     let published = set(vec![odd.clone()]).public_jwks();
     assert_eq!(published[0]["n"], jwk["n"]);
@@ -219,5 +222,8 @@ fn published_jwks_keep_only_public_members() {
     // The signer publishes the same shape under the kid its tokens carry.
     let signer = SigningKey::select(&set(vec![ec])).unwrap();
     let public = signer.public_jwk().unwrap();
-    assert!(public.get("key_ops").is_none() && public.get("d").is_none(), "{public}");
+    assert!(
+        public.get("key_ops").is_none() && public.get("d").is_none(),
+        "{public}"
+    );
 }

@@ -239,14 +239,6 @@ fn compile_rule(
     if id.trim().is_empty() {
         errors.push(err("id", "must not be empty".into()));
     }
-    if let Some(v) = &spec.version {
-        if !is_semver(v) {
-            errors.push(err(
-                "version",
-                format!("`{v}` is not a semantic version (e.g. v0.40.9)"),
-            ));
-        }
-    }
     let pattern = match &spec.match_ {
         None => {
             errors.push(err("match", "must be set".into()));
@@ -408,16 +400,6 @@ fn compile_upstream(u: &UpstreamSpec) -> Result<Option<Upstream>, String> {
 }
 
 /// Semantic version with an optional `v` prefix (`v0.40.9`, `1.2.3-beta.1+meta`).
-fn is_semver(v: &str) -> bool {
-    let v = v.strip_prefix('v').unwrap_or(v);
-    let core = v.split(['-', '+']).next().unwrap_or("");
-    let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,13 +417,5 @@ mod tests {
         );
         assert!(size_of::<Authorizer>() <= 32, "{}", size_of::<Authorizer>());
         assert!(size_of::<Mutator>() <= 32, "{}", size_of::<Mutator>());
-    }
-
-    #[test]
-    fn semver() {
-        assert!(is_semver("v0.40.9"));
-        assert!(is_semver("1.2.3-beta.1"));
-        assert!(!is_semver("v1.2"));
-        assert!(!is_semver("latest"));
     }
 }

@@ -7,6 +7,7 @@
 pub mod compile;
 pub mod matcher;
 mod memo;
+pub mod migrate;
 pub mod remote;
 pub mod repository;
 pub mod spec;

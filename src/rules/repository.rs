@@ -205,16 +205,28 @@ struct Decoded<'a> {
 }
 
 impl Decoded<'_> {
-    fn push(&mut self, item: Value) {
+    fn push(&mut self, mut item: Value) {
         let i = self.rules.len() + self.errors.len();
+        let id = |item: &Value| {
+            let id = item.get("id").and_then(Value::as_str).map(str::to_string);
+            id.or_else(|| Some(format!("#{i}")))
+        };
+        if let Err(message) = super::migrate::migrate(&mut item) {
+            self.errors.push(LoadError {
+                origin: self.origin.to_string(),
+                rule_id: id(&item),
+                path: Some("version".into()),
+                message,
+            });
+            return;
+        }
         match serde_path_to_error::deserialize::<_, RuleSpec>(&item) {
             Ok(rule) => self.rules.push(rule),
             Err(e) => {
-                let id = item.get("id").and_then(Value::as_str).map(str::to_string);
                 let path = e.path().to_string();
                 self.errors.push(LoadError {
                     origin: self.origin.to_string(),
-                    rule_id: id.or_else(|| Some(format!("#{i}"))),
+                    rule_id: id(&item),
                     path: (path != ".").then_some(path),
                     message: e.into_inner().to_string(),
                 });

@@ -271,7 +271,10 @@ fn scope_normalisation() {
         (json!({"scope": "a\tb"}), json!({"scp": ["a\tb"]})),
         (json!({"scope": "a\nb c"}), json!({"scp": ["a\nb", "c"]})),
         (json!({"scope": ""}), json!({"scp": []})),
-        (json!({"scp": ["a", 1, "b"]}), json!({"scp": ["a", "", "b"]})),
+        (
+            json!({"scp": ["a", 1, "b"]}),
+            json!({"scp": ["a", "", "b"]}),
+        ),
         (json!({"scopes": ["a"]}), json!({"scp": ["a"]})),
         (
             json!({"scope": "a", "scopes": ["b"]}),
