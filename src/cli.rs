@@ -1,6 +1,7 @@
 //! Command line (clap): `serve`, `rules validate|list|get`, `health alive|ready`,
 //! `credentials generate`, `version`.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -60,6 +61,16 @@ pub enum RulesCommand {
         /// `access_rules.matching_strategy`, `regexp` without `-c`).
         #[arg(long, value_name = "regexp|glob", value_parser = ["regexp", "glob"])]
         matching_strategy: Option<String>,
+    },
+    /// Decide written-down requests with the config's rules (as `/decisions` would) and check
+    /// the answers; exit 1 if any case fails.
+    Test {
+        /// Case files (YAML or JSON arrays of `{name, request, expect}`).
+        #[arg(required = true, value_name = "CASES")]
+        paths: Vec<PathBuf>,
+        /// Print the matched rule and each handler's decision for every case, not only failures.
+        #[arg(long)]
+        explain: bool,
     },
     /// List the rules a running instance serves.
     List {
@@ -125,6 +136,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 paths,
                 matching_strategy,
             } => validate(&cli.config, &paths, matching_strategy.as_deref()),
+            RulesCommand::Test { paths, explain } => test_cases(&cli.config, &paths, explain),
             RulesCommand::List { limit, page } => {
                 let offset = u64::from(page.saturating_sub(1)) * u64::from(limit);
                 remote_get(
@@ -250,6 +262,83 @@ fn validate(config_files: &[PathBuf], paths: &[String], strategy: Option<&str>) 
         eprintln!("note: patterns were checked with the `{used}` matching strategy ({from}, or --matching-strategy glob|regexp)");
     }
     ExitCode::FAILURE
+}
+
+/// `rules test`: every case of every file decided with the rule set of the `-c` config; prints
+/// `ok`/`FAIL` per case (with the explanation on failure, or always with `--explain`).
+fn test_cases(config_files: &[PathBuf], paths: &[PathBuf], explain: bool) -> ExitCode {
+    if config_files.is_empty() {
+        eprintln!("rules test needs the config (-c FILE): its handlers and rule repositories decide the cases");
+        return ExitCode::FAILURE;
+    }
+    let config = match crate::config::load(config_files) {
+        Ok(c) => std::sync::Arc::new(c),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut cases = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        match crate::cases::read(p) {
+            Ok(c) => cases.extend(c.into_iter().map(|c| (p.display().to_string(), c))),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if !errors.is_empty() {
+        errors.iter().for_each(|e| eprintln!("{e}"));
+        return ExitCode::FAILURE;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async {
+        let remote = crate::rules::remote::RemoteStore::default();
+        let snapshot = match Snapshot::build(config, &remote, DisabledHandlers::Reject).await {
+            Ok(s) => s,
+            Err(errors) => {
+                errors.iter().for_each(|e| eprintln!("{e}"));
+                return ExitCode::FAILURE;
+            }
+        };
+        // A closed pipe (`| head`) ends the output, not the process with a panic.
+        let mut out = std::io::stdout().lock();
+        let mut failed = 0;
+        for (i, (file, case)) in cases.iter().enumerate() {
+            let name = match case.name.is_empty() {
+                true => format!("{file} #{}", i + 1),
+                false => case.name.clone(),
+            };
+            let (broken, lines) = match crate::cases::decide(&snapshot, &case.request).await {
+                Ok(got) => (
+                    crate::cases::check(&case.expect, &got),
+                    crate::cases::explain(&case.request, &got),
+                ),
+                Err(e) => (vec![e], Vec::new()),
+            };
+            let verdict = if broken.is_empty() { "ok  " } else { "FAIL" };
+            let _ = writeln!(out, "{verdict} {name}");
+            if explain || !broken.is_empty() {
+                for l in lines.iter().chain(&broken) {
+                    let _ = writeln!(out, "     {l}");
+                }
+            }
+            failed += usize::from(!broken.is_empty());
+        }
+        let _ = writeln!(out, "{} cases, {failed} failed", cases.len());
+        match failed {
+            0 => ExitCode::SUCCESS,
+            _ => ExitCode::FAILURE,
+        }
+    })
 }
 
 /// GET `endpoint + path`, pretty-print the JSON body; exit 0 when the status is 2xx and `ok`

@@ -109,7 +109,7 @@ pub(crate) fn answered(
 /// Oathkeeper sets `Header.Get(k)`), less what describes this connection or its framing, and
 /// less variant spellings of a header a handler of the rule sets (the noop mutator echoes client
 /// headers; DESIGN §6).
-fn answer_headers(mut headers: HeaderMap, mutator_headers: &[HeaderName]) -> HeaderMap {
+pub(crate) fn answer_headers(mut headers: HeaderMap, mutator_headers: &[HeaderName]) -> HeaderMap {
     let doomed: Vec<HeaderName> = headers
         .keys()
         .filter(|name| {

@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - `cli` — command-line parsing and the non-serving commands.
+//! - `cases` — `rules test`: written-down requests decided in-process, with explanations.
 //! - `app` — process state (the snapshot behind `ArcSwap`), start-up and shutdown.
 //! - `config/` — typed configuration, defaults, file merging, environment overrides.
 //! - `rules/` — rule spec types, sources, compilation, matching index and path normalizer.
@@ -25,6 +26,7 @@
 
 pub mod api;
 pub mod app;
+pub mod cases;
 pub mod cli;
 pub mod client;
 pub mod config;

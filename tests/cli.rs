@@ -351,3 +351,83 @@ fn validate_refuses_repeated_json_keys() {
         "{err}"
     );
 }
+
+// DESIGN §4 `rules test`: the demo's cases (the README's curl answers) pass against config.yaml
+// and rules/; a wrong expectation fails with the explanation (rule, each handler's decision,
+// answer) and exit 1; a malformed case names its file, index and key; `-c` is required.
+#[test]
+fn rules_test_decides_cases_in_process() {
+    let root = repo_root();
+    let (code, out, err) = run_bin(
+        &["rules", "test", "-c", "config.yaml", "cases/demo.yaml"],
+        &[],
+        &root,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ok   guests read public pages"), "{out}");
+    assert!(out.ends_with("7 cases, 0 failed\n"), "{out}");
+
+    let setup = Setup::new();
+    let wrong = setup.write(
+        "wrong.yaml",
+        "- name: admin is open\n  request: { url: 'http://127.0.0.1:4456/admin/panel' }\n  expect: { status: 200, rule: public, headers: { X-User: guest } }\n- request: { url: 'http://127.0.0.1:4456/public/hello' }\n  expect: { status: 200 }\n",
+    );
+    let (code, out, _) = run_bin(
+        &[
+            "rules",
+            "test",
+            "-c",
+            "config.yaml",
+            wrong.to_str().unwrap(),
+        ],
+        &[],
+        &root,
+    );
+    assert_eq!(code, 1, "{out}");
+    for line in [
+        "FAIL admin is open",
+        "rule: admin (rules/admin.yaml)",
+        "authenticator anonymous: authenticated",
+        "authorizer deny: 403 Access credentials are not sufficient",
+        "expected status 200, got 403",
+        "expected rule \"public\", got \"admin\"",
+        "expected X-User: \"guest\", got none",
+        "ok   ",
+        "2 cases, 1 failed",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+    // Passing cases print one line unless --explain.
+    assert!(!out.contains("mutator header: done"), "{out}");
+    let (_, out, _) = run_bin(
+        &[
+            "rules",
+            "test",
+            "-c",
+            "config.yaml",
+            "--explain",
+            wrong.to_str().unwrap(),
+        ],
+        &[],
+        &root,
+    );
+    assert!(out.contains("mutator header: done"), "{out}");
+
+    let bad = setup.write(
+        "bad.yaml",
+        "- name: typo\n  request: { url: 'http://h/' }\n  expect: { stauts: 200 }\n",
+    );
+    let (code, _, err) = run_bin(
+        &["rules", "test", "-c", "config.yaml", bad.to_str().unwrap()],
+        &[],
+        &root,
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("bad.yaml: case #1 (typo): expect.stauts: unknown field `stauts`, expected one of `status`"),
+        "{err}"
+    );
+    let (code, _, err) = run_bin(&["rules", "test", "cases/demo.yaml"], &[], &root);
+    assert_eq!(code, 1);
+    assert!(err.contains("needs the config (-c FILE)"), "{err}");
+}

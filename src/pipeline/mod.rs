@@ -264,13 +264,64 @@ pub async fn run(
     req: &RequestInfo,
     session: &mut Session,
 ) -> Result<(), PipelineError> {
-    authn::run_chain(&rule.authenticators, req, session).await?;
-    rule.authorizer.authorize(req, session).await?;
+    run_observed(rule, req, session, |_, _, _| {}).await
+}
+
+/// A pipeline stage, as [`run_observed`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Authenticator,
+    Authorizer,
+    Mutator,
+}
+
+/// [`run`], telling `seen` what each handler decided, in order: its stage, its name and its
+/// result (`Ok("authenticated" | "not responsible" | "allowed" | "done")` or the error that
+/// stopped the pipeline). `rules test --explain` prints these; [`run`] passes a closure that does
+/// nothing, which compiles away.
+pub async fn run_observed(
+    rule: &Rule,
+    req: &RequestInfo,
+    session: &mut Session,
+    mut seen: impl FnMut(Stage, &'static str, Result<&'static str, &PipelineError>),
+) -> Result<(), PipelineError> {
+    // The chain (SPEC §4.3): the first success wins; "not responsible" tries the next; any
+    // other failure stops; nobody responsible -> 401.
+    let mut authenticated = false;
+    for a in &rule.authenticators {
+        match a.authenticate(req, session).await {
+            Ok(authn::AuthnOutcome::Authenticated) => {
+                seen(Stage::Authenticator, a.name(), Ok("authenticated"));
+                authenticated = true;
+                break;
+            }
+            Ok(authn::AuthnOutcome::NotResponsible) => {
+                seen(Stage::Authenticator, a.name(), Ok("not responsible"));
+            }
+            Err(e) => {
+                seen(Stage::Authenticator, a.name(), Err(&e));
+                return Err(e);
+            }
+        }
+    }
+    if !authenticated {
+        return Err(PipelineError::unauthorized());
+    }
+    let authz = &rule.authorizer;
+    if let Err(e) = authz.authorize(req, session).await {
+        seen(Stage::Authorizer, authz.name(), Err(&e));
+        return Err(e);
+    }
+    seen(Stage::Authorizer, authz.name(), Ok("allowed"));
     if rule.mutators.is_empty() {
         return Err(PipelineError::internal(error::msg::NO_MUTATORS));
     }
     for m in &rule.mutators {
-        m.mutate(req, session).await?;
+        if let Err(e) = m.mutate(req, session).await {
+            seen(Stage::Mutator, m.name(), Err(&e));
+            return Err(e);
+        }
+        seen(Stage::Mutator, m.name(), Ok("done"));
     }
     Ok(())
 }

@@ -166,19 +166,3 @@ impl Authenticator {
         }
     }
 }
-
-/// Run the chain (SPEC §4.3): the first success wins; "not responsible" tries the next; any other
-/// failure stops; nobody responsible -> 401.
-pub async fn run_chain(
-    chain: &[Authenticator],
-    req: &RequestInfo,
-    session: &mut Session,
-) -> Result<(), PipelineError> {
-    for a in chain {
-        match a.authenticate(req, session).await? {
-            AuthnOutcome::Authenticated => return Ok(()),
-            AuthnOutcome::NotResponsible => continue,
-        }
-    }
-    Err(PipelineError::unauthorized())
-}
