@@ -44,6 +44,7 @@ mod sprig_case;
 mod sprig_data;
 mod sprig_dict;
 mod sprig_num;
+mod sprig_path;
 mod sprig_regex;
 mod sprig_text;
 mod value;

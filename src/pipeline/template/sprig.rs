@@ -1,5 +1,5 @@
 //! Sprig (v3.2) functions: the table (every function of Sprig's `TxtFuncMap` except the date and
-//! time, `env`/`expandenv`, crypto, semver, network, URL and path families) and small helpers.
+//! time, `env`/`expandenv`, crypto, semver, network and URL families) and small helpers.
 //! Argument order is Sprig's: the subject comes last so that `x | trimPrefix "p"` works.
 //! Strings are in `sprig_text.rs` and `sprig_case.rs`, collections, numbers and JSON in
 //! `sprig_data.rs`, `sprig_dict.rs` and `sprig_num.rs`. Sprig's `must` forms are the plain ones
@@ -13,6 +13,7 @@ use super::sprig_case as case;
 use super::sprig_data as d;
 use super::sprig_dict as dict;
 use super::sprig_num as num;
+use super::sprig_path as path;
 use super::sprig_regex as re;
 use super::sprig_text as t;
 use super::value::Value;
@@ -248,6 +249,17 @@ pub(crate) static SPRIG: &[Func] = &[
     f("randNumeric", 1, 1, |a| re::random(a, re::NUMERIC)),
     f("randAscii", 1, 1, |a| re::random(a, re::ASCII)),
     f("plural", 3, 3, re::plural),
+    // Paths (Go's `path`; the `os*` forms are `path/filepath`, the same with `/` separators).
+    f("base", 1, 1, |a| s1(a, path::base)),
+    f("dir", 1, 1, |a| s1(a, path::dir)),
+    f("clean", 1, 1, |a| s1(a, path::clean)),
+    f("ext", 1, 1, |a| s1(a, path::ext)),
+    f("isAbs", 1, 1, path::is_abs),
+    f("osBase", 1, 1, |a| s1(a, path::base)),
+    f("osDir", 1, 1, |a| s1(a, path::dir)),
+    f("osClean", 1, 1, |a| s1(a, path::clean)),
+    f("osExt", 1, 1, |a| s1(a, path::ext)),
+    f("osIsAbs", 1, 1, path::is_abs),
 ];
 
 fn s1<'a>(a: Vec<Value<'a>>, op: fn(&str) -> String) -> Result<Value<'a>, String> {

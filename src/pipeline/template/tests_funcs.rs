@@ -384,6 +384,16 @@ fn sprig_regex_hash_random() {
             "{{ plural \"one\" \"many\" 1 }}-{{ plural \"one\" \"many\" 2 }}",
             "one-many",
         ),
+        // Path helpers (Go's `path`, and `path/filepath` for the `os*` forms).
+        ("{{ base \"/files/report.pdf\" }}", "report.pdf"),
+        ("{{ dir \"/files/report.pdf\" }}", "/files"),
+        ("{{ ext \"/files/report.pdf\" }}", ".pdf"),
+        ("{{ clean \"/a//b/../c/.\" }}", "/a/c"),
+        ("{{ isAbs \"a/b\" }}-{{ osIsAbs \"/a\" }}", "false-true"),
+        (
+            "{{ osBase \"a/b/\" }}{{ osDir \"a/b\" }}{{ osExt \"x.tar.gz\" }}{{ osClean \"\" }}",
+            "ba.gz.",
+        ),
     ]);
     exec_err(&[
         (
@@ -396,7 +406,7 @@ fn sprig_regex_hash_random() {
 }
 
 // SPEC §4.2 ("all Sprig (text) functions"): the rest of Sprig 3.2's `TxtFuncMap` (all but the
-// date, env, crypto, semver, network, URL and path families). Every expected output here is
+// date, env, crypto, semver, network and URL families). Every expected output here is
 // what Go 1.19 text/template with Sprig 3.2.3 renders for the same template and Extra.
 #[test]
 fn sprig_complete() {
