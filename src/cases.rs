@@ -162,15 +162,16 @@ pub async fn decide(snapshot: &Snapshot, req: &CaseRequest) -> Result<Outcome, S
             let ran = pipeline::run_observed(rule, &info, &mut session, |stage, name, r| {
                 reported |= r.is_err();
                 let stage = match stage {
-                    Stage::Authenticator => "authenticator",
-                    Stage::Authorizer => "authorizer",
-                    Stage::Mutator => "mutator",
+                    Stage::Authenticator => "authenticator ",
+                    Stage::RateLimit => "",
+                    Stage::Authorizer => "authorizer ",
+                    Stage::Mutator => "mutator ",
                 };
                 let what = match r {
                     Ok(what) => what.to_string(),
                     Err(e) => describe(e),
                 };
-                steps.push(format!("{stage} {name}: {what}"));
+                steps.push(format!("{stage}{name}: {what}"));
             })
             .await;
             match ran {

@@ -352,3 +352,38 @@ async fn trusted_proxies_ignore_untrusted_peers() {
         "forwarded host from an untrusted peer was used"
     );
 }
+
+// DESIGN §4 (gatehouse extension): a rule's `rate_limit`, here per client address (the first
+// public `X-Forwarded-For` entry, believed on /decisions as the rest of the forwarded headers):
+// over the limit -> 429 through the error handlers, with `Retry-After` and `X-RateLimit-*`;
+// other addresses keep their own budget. An invalid limit fails the rule with its key path.
+#[tokio::test]
+async fn rate_limit_per_client_address() {
+    let rules = "- id: limited\n  match: { url: 'http://h/api/<.*>', methods: [GET] }\n  rate_limit: { requests: 2, per: 1h, by: ip }\n  authenticators: [{ handler: anonymous }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n";
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", rules)]).await;
+    let from = |ip: &'static str| [H, ("X-Forwarded-For", ip)];
+    for _ in 0..2 {
+        let r = g.req("GET", "/decisions/api/x", &from("203.0.113.1")).await;
+        assert_eq!(r.status, 200);
+    }
+    let r = g.req("GET", "/decisions/api/x", &from("203.0.113.1")).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["error"]["message"], "Too many requests");
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1790..=1800).contains(&retry), "{retry}");
+    assert_eq!(r.header("x-ratelimit-limit"), Some("2"));
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
+    let r = g.req("GET", "/decisions/api/x", &from("203.0.113.2")).await;
+    assert_eq!(r.status, 200, "another client has its own budget");
+    g.stop().await;
+
+    let bad = rules.replace("requests: 2", "requests: 0");
+    let err = Gate::try_start(BASE_CONFIG, &[("rules.yaml", &bad)], &[])
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.contains("rule \"limited\": rate_limit.requests: must be at least 1"),
+        "{err}"
+    );
+}

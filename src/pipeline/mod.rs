@@ -13,6 +13,7 @@ pub mod authz;
 pub mod error;
 pub mod errors;
 pub mod mutate;
+pub mod rate_limit;
 pub mod session;
 pub mod template;
 
@@ -271,6 +272,8 @@ pub async fn run(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     Authenticator,
+    /// A rule's `rate_limit` (gatehouse extension), between authenticators and authorizer.
+    RateLimit,
     Authorizer,
     Mutator,
 }
@@ -306,6 +309,13 @@ pub async fn run_observed(
     }
     if !authenticated {
         return Err(PipelineError::unauthorized());
+    }
+    if let Some(limit) = &rule.rate_limit {
+        if let Err(e) = limit.check(req, &session.subject) {
+            seen(Stage::RateLimit, "rate_limit", Err(&e));
+            return Err(e);
+        }
+        seen(Stage::RateLimit, "rate_limit", Ok("within the limit"));
     }
     let authz = &rule.authorizer;
     if let Err(e) = authz.authorize(req, session).await {

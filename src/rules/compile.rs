@@ -36,6 +36,8 @@ pub struct Rule {
     pub authorizer: Authorizer,
     pub mutators: Vec<Mutator>,
     pub errors: Vec<ErrorHandlerEntry>,
+    /// gatehouse extension: the rule's rate limit, checked between authenticators and authorizer.
+    pub rate_limit: Option<std::sync::Arc<crate::pipeline::rate_limit::RateLimiter>>,
     /// Every header name this rule's mutators set (client copies are stripped before forwarding).
     pub mutator_headers: Vec<HeaderName>,
     /// A handler of this rule reads the request body: the proxy buffers it (bounded) before
@@ -341,6 +343,16 @@ fn compile_rule(
             Err(e) => errors.push(built(format!("mutators[{i}]"), e)),
         }
     }
+    let rate_limit = match &spec.rate_limit {
+        None => None,
+        Some(r) => match crate::pipeline::rate_limit::RateLimiter::for_rule(id, r) {
+            Ok(l) => Some(l),
+            Err((path, m)) => {
+                errors.push(err(&format!("rate_limit.{path}"), m));
+                None
+            }
+        },
+    };
     let mut error_handlers = Vec::with_capacity(spec.errors.as_ref().map_or(0, Vec::len));
     for (i, h) in spec.errors.iter().flatten().enumerate() {
         match ErrorHandlerEntry::build(&h.handler, h.config.as_ref(), config, disabled) {
@@ -369,6 +381,7 @@ fn compile_rule(
                 authorizer,
                 mutators,
                 errors: error_handlers,
+                rate_limit,
                 mutator_headers,
                 needs_body,
                 reads_match_context,

@@ -31,6 +31,9 @@ pub struct RuleSpec {
     pub mutators: Vec<HandlerRef>,
     #[serde(default)]
     pub errors: Option<Vec<HandlerRef>>,
+    /// gatehouse extension: requests allowed per subject (or client address, or rule) and period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::pipeline::rate_limit::RateLimitSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

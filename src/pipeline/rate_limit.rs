@@ -1,0 +1,272 @@
+//! Per-rule rate limits (gatehouse extension, DESIGN §4): `rate_limit: {requests, per, burst,
+//! by, max_keys}` on a rule allows each key (the authenticated subject, the client address, or
+//! the whole rule) `requests` per `per`, with bursts of up to `burst`. Checked after the
+//! authenticators (so the subject is known) and before the authorizer (so a flood never reaches
+//! a policy service); over the limit -> 429 with `Retry-After` and `X-RateLimit-*` headers,
+//! rendered by the rule's error handlers like any error.
+//!
+//! The algorithm is GCRA (a token bucket kept as one timestamp per key: the theoretical arrival
+//! time of the next request). A key whose timestamp has passed is the same as an absent key, so
+//! such entries are dropped whenever a shard fills up; a shard still full after that drops the
+//! entry closest to expiry. State lives in memory, per process: with N replicas each allows the
+//! limit. A limiter survives rule reloads as long as its rule id and limit stay the same.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::{PipelineError, RequestInfo};
+use crate::config::duration::Duration as ConfigDuration;
+
+const SHARDS: usize = 16;
+
+/// `rate_limit` as written in a rule.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    /// Requests allowed per `per`.
+    pub requests: u64,
+    /// The period (`1s`, `1m`, `1h`).
+    pub per: ConfigDuration,
+    /// Requests a key may send at once (default: `requests`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u64>,
+    /// What is counted: `subject` (default), `ip`, or `rule` (one budget for everyone).
+    #[serde(default)]
+    pub by: By,
+    /// Keys tracked at most (default 100,000); beyond, the ones closest to expiry are dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_keys: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum By {
+    #[default]
+    Subject,
+    Ip,
+    Rule,
+}
+
+/// One rule's limiter.
+#[derive(Debug)]
+pub struct RateLimiter {
+    spec: RateLimitSpec,
+    /// Nanoseconds between two requests at the sustained rate.
+    interval: u64,
+    /// How far ahead of now a key's timestamp may run: `burst` intervals.
+    tolerance: u64,
+    per_shard: usize,
+    epoch: Instant,
+    hasher: foldhash::fast::RandomState,
+    shards: [Mutex<HashMap<Box<str>, u64, foldhash::fast::RandomState>>; SHARDS],
+}
+
+impl RateLimiter {
+    /// The limiter for rule `rule_id`: the one already in use when the rule was loaded before
+    /// with the same limit (counts survive a reload), else a new one.
+    pub fn for_rule(rule_id: &str, spec: &RateLimitSpec) -> Result<Arc<Self>, (String, String)> {
+        if spec.requests == 0 {
+            return Err(("requests".into(), "must be at least 1".into()));
+        }
+        if spec.per.get().is_zero() {
+            return Err(("per".into(), "must be longer than 0s".into()));
+        }
+        if spec.burst == Some(0) {
+            return Err(("burst".into(), "must be at least 1".into()));
+        }
+        if spec.max_keys == Some(0) {
+            return Err(("max_keys".into(), "must be at least 1".into()));
+        }
+        type Registry = Mutex<HashMap<(String, RateLimitSpec), Weak<RateLimiter>>>;
+        static IN_USE: OnceLock<Registry> = OnceLock::new();
+        let mut in_use = IN_USE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        in_use.retain(|_, l| l.strong_count() > 0);
+        let key = (rule_id.to_owned(), spec.clone());
+        if let Some(l) = in_use.get(&key).and_then(Weak::upgrade) {
+            return Ok(l);
+        }
+        let limiter = Arc::new(Self::new(spec.clone()));
+        in_use.insert(key, Arc::downgrade(&limiter));
+        Ok(limiter)
+    }
+
+    fn new(spec: RateLimitSpec) -> Self {
+        let per = u64::try_from(spec.per.get().as_nanos()).unwrap_or(u64::MAX);
+        let interval = (per / spec.requests).max(1);
+        let burst = spec.burst.unwrap_or(spec.requests);
+        let max_keys = spec.max_keys.unwrap_or(100_000);
+        Self {
+            interval,
+            tolerance: interval.saturating_mul(burst),
+            per_shard: max_keys.div_ceil(SHARDS).max(1),
+            epoch: Instant::now(),
+            hasher: foldhash::fast::RandomState::default(),
+            shards: Default::default(),
+            spec,
+        }
+    }
+
+    /// Count one request of this session; `Err` is the 429 when the key is over its limit.
+    pub fn check(&self, req: &RequestInfo, subject: &str) -> Result<(), PipelineError> {
+        let ip;
+        let key = match self.spec.by {
+            By::Subject => subject,
+            By::Ip => {
+                ip = crate::pipeline::authz::client_ip(req);
+                &ip
+            }
+            By::Rule => "",
+        };
+        match self.take(key) {
+            Ok(()) => Ok(()),
+            Err(wait) => Err(self.refusal(wait)),
+        }
+    }
+
+    /// GCRA: `Err(wait)` when `key` must wait that long before its next request is allowed.
+    fn take(&self, key: &str) -> Result<(), Duration> {
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let shard = &self.shards[self.hasher.hash_one(key) as usize % SHARDS];
+        let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
+        let tat = map.get(key).copied().unwrap_or(now).max(now);
+        let next = tat.saturating_add(self.interval);
+        if next - now > self.tolerance {
+            return Err(Duration::from_nanos(next - now - self.tolerance));
+        }
+        match map.get_mut(key) {
+            Some(t) => *t = next,
+            None => {
+                if map.len() >= self.per_shard {
+                    map.retain(|_, t| *t > now);
+                }
+                if map.len() >= self.per_shard {
+                    let oldest = map.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone());
+                    if let Some(k) = oldest {
+                        map.remove(&k);
+                    }
+                }
+                map.insert(key.into(), next);
+            }
+        }
+        Ok(())
+    }
+
+    fn refusal(&self, wait: Duration) -> PipelineError {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut headers = HeaderMap::new();
+        let n = |v: u64| HeaderValue::from(v);
+        headers.insert(http::header::RETRY_AFTER, n(secs));
+        headers.insert("x-ratelimit-limit", n(self.spec.requests));
+        headers.insert("x-ratelimit-remaining", n(0));
+        headers.insert("x-ratelimit-reset", n(secs));
+        PipelineError::too_many_requests(&headers).with_reason(format!(
+            "the rule allows {} requests per {} per {}",
+            self.spec.requests,
+            self.spec.per,
+            match self.spec.by {
+                By::Subject => "subject",
+                By::Ip => "client address",
+                By::Rule => "rule",
+            }
+        ))
+    }
+
+    /// Keys tracked now (tests, and the size bound).
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map(|m| m.len()).unwrap_or(0))
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(requests: u64, per: &str, burst: Option<u64>) -> RateLimitSpec {
+        RateLimitSpec {
+            requests,
+            per: per.parse().expect("duration"),
+            burst,
+            by: By::Subject,
+            max_keys: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bucket_refills_at_the_sustained_rate() {
+        let l = RateLimiter::new(spec(3, "1s", None));
+        for _ in 0..3 {
+            assert!(l.take("alice").is_ok());
+        }
+        let wait = l.take("alice").expect_err("4th in the same instant");
+        assert!(
+            wait > Duration::from_millis(330) && wait <= Duration::from_millis(334),
+            "{wait:?}"
+        );
+        // Keys are independent.
+        assert!(l.take("bob").is_ok());
+        tokio::time::advance(Duration::from_millis(334)).await;
+        assert!(l.take("alice").is_ok(), "one interval later, one more");
+        assert!(l.take("alice").is_err());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        for _ in 0..3 {
+            assert!(l.take("alice").is_ok(), "a full bucket after a pause");
+        }
+        assert!(l.take("alice").is_err(), "never more than the burst");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_below_the_rate() {
+        let l = RateLimiter::new(spec(60, "1m", Some(1)));
+        assert!(l.take("k").is_ok());
+        let wait = l.take("k").expect_err("burst 1");
+        assert_eq!(wait, Duration::from_secs(1));
+        let e = l.refusal(wait);
+        assert_eq!(e.status, 429);
+        assert_eq!(e.headers["retry-after"], "1");
+        assert_eq!(e.headers["x-ratelimit-limit"], "60");
+        assert_eq!(e.headers["x-ratelimit-remaining"], "0");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn key_table_is_bounded() {
+        let mut s = spec(1, "1h", None);
+        s.max_keys = Some(32);
+        let l = RateLimiter::new(s);
+        for i in 0..1000 {
+            assert!(l.take(&format!("k{i}")).is_ok());
+        }
+        assert!(l.tracked() <= 32, "{}", l.tracked());
+        // Expired entries are the same as absent ones and go first.
+        tokio::time::advance(Duration::from_secs(3601)).await;
+        assert!(l.take("k999").is_ok());
+    }
+
+    #[test]
+    fn invalid_limits_are_refused_and_limiters_are_shared_across_reloads() {
+        for (bad, path) in [
+            (spec(0, "1s", None), "requests"),
+            (spec(1, "0s", None), "per"),
+            (spec(1, "1s", Some(0)), "burst"),
+        ] {
+            assert_eq!(RateLimiter::for_rule("r", &bad).expect_err(path).0, path);
+        }
+        let a = RateLimiter::for_rule("shared", &spec(5, "1s", None)).expect("a");
+        let b = RateLimiter::for_rule("shared", &spec(5, "1s", None)).expect("b");
+        assert!(Arc::ptr_eq(&a, &b), "same rule, same limit: same counters");
+        let c = RateLimiter::for_rule("shared", &spec(6, "1s", None)).expect("c");
+        assert!(!Arc::ptr_eq(&a, &c), "a changed limit starts afresh");
+    }
+}
