@@ -339,16 +339,39 @@ fn header_wait(t: &crate::config::serve::Timeouts) -> std::time::Duration {
 
 async fn bind(service: &str, host: &str, port: u16) -> std::io::Result<tokio::net::TcpListener> {
     let host = if host.is_empty() { "0.0.0.0" } else { host };
-    let listener = tokio::net::TcpListener::bind((host, port))
-        .await
-        .map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("{service} listener on {host}:{port}: {e}"),
-            )
-        })?;
+    let listener = listen(host, port).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("{service} listener on {host}:{port}: {e}"),
+        )
+    })?;
     tracing::info!(service, address = %listener.local_addr()?, "listening");
     Ok(listener)
+}
+
+/// Bind and listen with the largest accept queue the kernel allows (`net.core.somaxconn`, as
+/// Go's listeners do): std's 128 overflowed under bursts of new connections, and the clients
+/// of a full queue wait for SYN retransmits.
+async fn listen(host: &str, port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = match addr {
+            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        // Linux caps the backlog at somaxconn itself.
+        match socket.bind(addr).and_then(|()| socket.listen(65_535)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the host resolves to no address",
+        )
+    }))
 }
 
 impl Running {

@@ -183,6 +183,7 @@ fn request_info<B>(
     let trusted = snapshot.api_peer_trusted(peer.ip());
     // Moved, not copied: the sub-request itself is answered, never forwarded.
     let mut headers = std::mem::take(req.headers_mut());
+    crate::proxy::headers::join_cookies(&mut headers);
     if !trusted {
         strip_forwarded(&mut headers);
     }

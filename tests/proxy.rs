@@ -553,3 +553,65 @@ async fn hop_by_hop_headers_stay_behind_with_noop() {
     assert_eq!(e["headers"]["x-user"], "bob");
     assert!(e["headers"].get("x-secret").is_none(), "{e}");
 }
+
+// Framing the proxy must not pass on as it came (DESIGN §6 "no request smuggling"):
+// - an upstream answer with both `Content-Length` and `Transfer-Encoding: chunked` is relayed
+//   by its chunks, without the contradicting length (before: the client got an empty reply);
+// - a request coded `gzip, chunked` is refused with 501, as Go does (hyper undoes only the
+//   chunking, so the upstream would get gzip bytes without a label);
+// - more than 100 header fields in an upstream answer still relay (hyper's default was 100).
+#[tokio::test]
+async fn framing_edge_cases() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&got).to_string();
+                let answer = if head.starts_with("GET /both") {
+                    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_string()
+                } else {
+                    let many: String = (0..150).map(|i| format!("X-H{i}: {i}\r\n")).collect();
+                    format!("HTTP/1.1 200 OK\r\n{many}Content-Length: 2\r\n\r\nok")
+                };
+                let _ = s.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    let rules = rule(
+        "raw",
+        "http://h/<.*>",
+        "[GET, POST]",
+        &format!("{{ url: 'http://{addr}' }}"),
+        "[{handler: noop}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let r = g.proxy("GET", "/both", &[("Host", "h")]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "abc"));
+    assert!(r.header("content-length").is_none());
+    // Read raw: the test's own client stops at 100 fields.
+    let answer = common::raw(
+        g.proxy,
+        "GET /many HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("x-h149: 149\r\n") && answer.ends_with("ok"), "{answer}");
+    let answer = common::raw(
+        g.proxy,
+        "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 501"), "{answer}");
+    assert!(answer.ends_with("Unsupported transfer encoding"), "{answer}");
+    g.stop().await;
+}

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::upstream::Upstream;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -288,5 +290,43 @@ async fn cli_health_over_tls() {
         err.contains(&format!("https://localhost:{}", g.api.port())),
         "{err}"
     );
+    g.stop().await;
+}
+
+// SPEC §4.6 with an https upstream speaking h2 (ALPN) and HTTP/1.1: h2 carries the upstream's
+// host as `:authority` only (a `host` field beside it makes nginx answer 400 to every request);
+// a `preserve_host` rule and protocol upgrades go over HTTP/1.1 with `Host` = the client's host.
+// Cookies from several `Cookie` fields arrive joined (RFC 9113 §8.2.3), `TE: trailers` is kept.
+#[tokio::test]
+async fn https_upstream_h2_without_host_field() {
+    let (_, cert_pem, key_pem) = cert();
+    let up = Upstream::start_tls(&cert_pem, &key_pem).await;
+    let port = up.addr().port();
+    let rules = format!(
+        "- id: h2\n  match: {{ url: 'http://<[^/]+>/h2/<.*>', methods: [GET] }}\n  upstream: {{ url: 'https://localhost:{port}' }}\n  authenticators: [{{ handler: noop }}]\n  authorizer: {{ handler: allow }}\n  mutators: [{{ handler: noop }}]\n- id: keep\n  match: {{ url: 'http://<[^/]+>/keep/<.*>', methods: [GET] }}\n  upstream: {{ url: 'https://localhost:{port}', preserve_host: true }}\n  authenticators: [{{ handler: noop }}]\n  authorizer: {{ handler: allow }}\n  mutators: [{{ handler: noop }}]\n"
+    );
+    let config =
+        format!("serve:\n  proxy:\n    upstream:\n      ca_file: '{{dir}}/ca.pem'\n{BASE_CONFIG}");
+    let g = Gate::start(&config, &[("rules.yaml", &rules), ("ca.pem", &cert_pem)]).await;
+    let r = g
+        .proxy(
+            "GET",
+            "/h2/x",
+            &[("Cookie", "a=1"), ("Cookie", "b=2"), ("TE", "trailers")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let seen = up.last();
+    assert_eq!(seen.version, Version::HTTP_2);
+    assert!(seen.headers.get("host").is_none(), "{:?}", seen.headers);
+    assert_eq!(seen.uri, format!("https://localhost:{port}/h2/x"));
+    assert_eq!(seen.headers["cookie"], "a=1; b=2");
+    assert_eq!(seen.headers["te"], "trailers");
+
+    let r = g.proxy("GET", "/keep/y", &[("Host", "app.example")]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let seen = up.last();
+    assert_eq!(seen.version, Version::HTTP_11);
+    assert_eq!(seen.headers["host"], "app.example");
     g.stop().await;
 }

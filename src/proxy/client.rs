@@ -18,11 +18,15 @@ use crate::server::Body;
 /// TCP keepalive probes on upstream connections start after this much silence.
 const KEEPALIVE: Duration = Duration::from_secs(60);
 
-/// Both clients, built from one `serve.proxy.upstream`.
+type Spawned = Client<HttpsConnector<HttpConnector>, Body>;
+
+/// The clients, built from one `serve.proxy.upstream`.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    /// https upstreams and upgrades.
-    pub spawned: Client<HttpsConnector<HttpConnector>, Body>,
+    /// https upstreams, HTTP/1.1 or h2 by ALPN.
+    pub spawned: Spawned,
+    /// Protocol upgrades and `preserve_host` rules: HTTP/1.1 only, http or https.
+    pub http1: Spawned,
     /// Plain-http upstreams.
     pub pool: Pool,
 }
@@ -37,28 +41,43 @@ pub fn build(cfg: &UpstreamClient) -> Result<Upstream, String> {
         max_idle_per_host: max_idle,
         keepalive: KEEPALIVE,
     });
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(cfg.connect_timeout.0));
-    http.set_nodelay(true);
-    http.set_keepalive(Some(KEEPALIVE));
-    let builder = match &cfg.ca_file {
-        None => HttpsConnectorBuilder::new().with_platform_verifier(),
-        Some(path) => HttpsConnectorBuilder::new().with_tls_config(tls_with_extra_ca(path)?),
+    let tls = match &cfg.ca_file {
+        None => None,
+        Some(path) => Some(tls_with_extra_ca(path)?),
     };
-    let connector = builder
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(http);
-    let spawned = Client::builder(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(cfg.pool_idle_timeout.0)
-        .pool_max_idle_per_host(max_idle)
-        .build(connector);
-    Ok(Upstream { spawned, pool })
+    let spawned = |h2: bool| {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(cfg.connect_timeout.0));
+        http.set_nodelay(true);
+        http.set_keepalive(Some(KEEPALIVE));
+        let builder = match &tls {
+            None => HttpsConnectorBuilder::new().with_platform_verifier(),
+            Some(c) => HttpsConnectorBuilder::new().with_tls_config(c.clone()),
+        };
+        let builder = builder.https_or_http().enable_http1();
+        let connector = match h2 {
+            true => builder.enable_http2().wrap_connector(http),
+            false => builder.wrap_connector(http),
+        };
+        Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(cfg.pool_idle_timeout.0)
+            .pool_max_idle_per_host(max_idle)
+            .http1_max_headers(MAX_HEADERS)
+            .build(connector)
+    };
+    Ok(Upstream {
+        spawned: spawned(true),
+        http1: spawned(false),
+        pool,
+    })
 }
+
+/// Header fields an upstream answer may carry (hyper's default is 100; a service setting many
+/// cookies and security headers passes that). Go has no count limit, only a size limit.
+pub(crate) const MAX_HEADERS: usize = 256;
 
 /// System roots plus every certificate of the PEM bundle at `path`.
 fn tls_with_extra_ca(path: &str) -> Result<rustls::ClientConfig, String> {

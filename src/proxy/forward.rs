@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 use super::client::Upstream as UpstreamClient;
 use super::headers::{
     connection_named, is_spoof_variant, is_upgrade, protected, settable, strip_hop_by_hop,
-    strip_spoofed,
+    strip_response_hop_by_hop, strip_spoofed, wants_trailers,
 };
 use crate::pipeline::session::Session;
 use crate::pipeline::RequestInfo;
@@ -137,7 +137,11 @@ pub fn forward<'a>(
     } else {
         Vec::new()
     };
+    let te_trailers = headers.contains_key(http::header::TE) && wants_trailers(&headers);
     strip_hop_by_hop(&mut headers, upgrade);
+    if te_trailers {
+        headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
+    }
     let protected = protected(&rule.mutator_headers, &session.set_headers);
     strip_spoofed(&mut headers, &protected);
     for name in session.header.keys() {
@@ -153,26 +157,35 @@ pub fn forward<'a>(
             headers.insert(name.clone(), v.clone());
         }
     }
+    // Plain-http upstreams go through the in-task pool (origin-form target); TLS upstreams and
+    // protocol upgrades through hyper-util's clients (absolute form): upgrades and
+    // `preserve_host` rules through the HTTP/1.1-only one (h2 has no `Upgrade`, and its
+    // `:authority` is the address connected to), the rest through the one that negotiates h2.
+    let pooled = !upgrade && upstream.url.scheme() == "http";
+    let http1_only = upgrade || upstream.preserve_host;
     // SPEC §4.6: the upstream's host, or the client's when `preserve_host` (also when the
-    // client spoke h2 and sent `:authority` rather than `Host`).
+    // client spoke h2 and sent `:authority` rather than `Host`). To an upstream that may speak
+    // h2 no `Host` is written: h2 carries it as `:authority` (from the target), and nginx
+    // refuses a request with both; hyper-util adds `Host` itself when the connection is h1.
     let authority = authority(&upstream.url);
-    let host = if upstream.preserve_host {
-        &info.url.host
+    if pooled || http1_only {
+        let host = if upstream.preserve_host {
+            &info.url.host
+        } else {
+            authority
+        };
+        headers.insert(
+            HOST,
+            HeaderValue::from_str(host).map_err(|e| ForwardError::Failed(e.to_string()))?,
+        );
     } else {
-        authority
-    };
-    headers.insert(
-        HOST,
-        HeaderValue::from_str(host).map_err(|e| ForwardError::Failed(e.to_string()))?,
-    );
+        headers.remove(HOST);
+    }
     let mut out = Request::new(body);
     *out.method_mut() = parts.method;
     *out.headers_mut() = headers;
     // HTTP/1.1 upstream regardless of the client's version; the pool negotiates h2 over TLS.
     *out.version_mut() = http::Version::HTTP_11;
-    // Plain-http upstreams go through the in-task pool (origin-form target); TLS upstreams and
-    // protocol upgrades through hyper-util's client (absolute form).
-    let pooled = !upgrade && upstream.url.scheme() == "http";
     *out.uri_mut() = upstream_uri(upstream, authority, info, !pooled)?;
     Ok(async move {
         if pooled {
@@ -186,10 +199,15 @@ pub fn forward<'a>(
                 Some(Err(e)) => return Err(ForwardError::Failed(error_chain(&*e))),
                 Some(Ok(r)) => r,
             };
-            strip_hop_by_hop(resp.headers_mut(), false);
+            strip_response_hop_by_hop(resp.headers_mut());
             return Ok(resp);
         }
-        match server::within(response_timeout, client.spawned.request(out)).await {
+        let spawned = if http1_only {
+            &client.http1
+        } else {
+            &client.spawned
+        };
+        match server::within(response_timeout, spawned.request(out)).await {
             None => Err(ForwardError::Timeout),
             Some(Err(e)) => Err(ForwardError::Failed(error_chain(&e))),
             Some(Ok(resp)) => Ok(relay_spawned(resp, client_upgrade)),
@@ -223,7 +241,7 @@ fn relay_spawned(
         return Response::from_parts(parts, server::empty());
     }
     let (mut parts, body) = resp.into_parts();
-    strip_hop_by_hop(&mut parts.headers, false);
+    strip_response_hop_by_hop(&mut parts.headers);
     Response::from_parts(parts, body.map_err(Into::into).boxed_unsync())
 }
 

@@ -47,6 +47,54 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     }
 }
 
+/// An upstream answer's hop-by-hop headers removed. With `Transfer-Encoding` the length is
+/// unknown to the client (the coding is undone here), so a `Content-Length` sent beside it
+/// (an ambiguous answer, RFC 9112 §6.3) goes too, as Go's client drops it.
+pub fn strip_response_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(http::header::TRANSFER_ENCODING) {
+        headers.remove(http::header::CONTENT_LENGTH);
+    }
+    strip_hop_by_hop(headers, false);
+}
+
+/// Whether the client's `TE` accepts trailers (`te: trailers`, which gRPC servers require, is
+/// sent on upstream although `TE` is hop-by-hop, as Go's reverse proxy does).
+pub fn wants_trailers(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("trailers")
+        })
+}
+
+/// Several `Cookie` fields (h2 clients send one per cookie) joined with `"; "` into one when the
+/// request arrives, as Go's h2 server does: RFC 9113 §8.2.3 requires it before they go to an
+/// HTTP/1.1 server (many read only the first), and the handlers and the noop mutator's copy of
+/// the request headers then see every cookie.
+pub fn join_cookies(headers: &mut HeaderMap) {
+    let mut values = headers.get_all(http::header::COOKIE).iter();
+    let (Some(_), Some(_)) = (values.next(), values.next()) else {
+        return;
+    };
+    let mut joined = Vec::new();
+    for v in headers.get_all(http::header::COOKIE) {
+        if !joined.is_empty() {
+            joined.extend_from_slice(b"; ");
+        }
+        joined.extend_from_slice(v.as_bytes());
+    }
+    if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        headers.insert(http::header::COOKIE, v);
+    }
+}
+
 /// Whether a request asks for a protocol upgrade (WebSocket, h2c...).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(UPGRADE)

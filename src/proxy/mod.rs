@@ -70,6 +70,17 @@ impl Handler for Proxy {
     /// into its box for every request.
     fn call(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr, tls: bool) -> BoxFuture {
         let observation = Observation::begin("gatehouse-proxy", &mut req);
+        // A transfer coding other than `chunked` alone (`gzip, chunked`): hyper undoes only the
+        // chunking, so the body would go upstream still coded and unlabelled. 501, as Go does.
+        if req.headers().contains_key(http::header::TRANSFER_ENCODING)
+            && !only_chunked(req.headers())
+        {
+            let mut resp = http::Response::new(server::full(bytes::Bytes::from_static(
+                b"Unsupported transfer encoding",
+            )));
+            *resp.status_mut() = http::StatusCode::NOT_IMPLEMENTED;
+            return server::ready(observation.finish(resp, &Outcome::default()));
+        }
         let snapshot = self.state.current();
         // CORS first: preflights are answered here and never reach rules (SPEC §2.4).
         if let Some(preflight) = snapshot.cors_proxy.preflight(req.method(), req.headers()) {
@@ -157,6 +168,15 @@ impl Handler for Proxy {
     }
 }
 
+/// Whether `Transfer-Encoding` is exactly one `chunked`.
+fn only_chunked(headers: &http::HeaderMap) -> bool {
+    let mut all = headers.get_all(http::header::TRANSFER_ENCODING).iter();
+    matches!(
+        (all.next(), all.next()),
+        (Some(v), None) if v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked")
+    )
+}
+
 /// Read a body up to `limit` bytes; larger -> 413, a broken stream -> 400. Shared with
 /// `/decisions`, whose sub-request body is read the same way.
 pub(crate) async fn buffer_body<B>(body: B, limit: u64) -> Result<bytes::Bytes, PipelineError>
@@ -189,7 +209,8 @@ fn request_info<B>(
     tls: bool,
     trusted: bool,
 ) -> Result<RequestInfo, Box<(RequestInfo, PipelineError)>> {
-    let headers = std::mem::take(req.headers_mut());
+    let mut headers = std::mem::take(req.headers_mut());
+    headers::join_cookies(&mut headers);
     let mut scheme = Cow::Borrowed(if tls { "https" } else { "http" });
     if trusted {
         if let Some(p) = headers

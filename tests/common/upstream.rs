@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 /// What the upstream saw, newest last.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    pub version: http::Version,
     pub method: String,
     pub uri: String,
     pub headers: http::HeaderMap,
@@ -61,6 +62,50 @@ impl Upstream {
         up
     }
 
+    /// The same echo over TLS with this certificate, offering h2 and HTTP/1.1 by ALPN.
+    pub async fn start_tls(cert_pem: &str, key_pem: &str) -> Upstream {
+        use rustls_pki_types::pem::PemObject;
+        let certs = rustls_pki_types::CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        let mut cfg = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up = Upstream {
+            addr: Some(listener.local_addr().unwrap()),
+            seen: Arc::default(),
+            accepted: Arc::default(),
+        };
+        let seen = up.seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (acceptor, seen) = (acceptor.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(move |req| handle(req, seen.clone()));
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+        up
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr.unwrap()
     }
@@ -96,6 +141,7 @@ async fn handle(
     if path == "/ws" {
         let headers = req.headers().clone();
         seen.lock().unwrap().push(Seen {
+            version: req.version(),
             method: "GET".into(),
             uri: path,
             headers,
@@ -103,6 +149,7 @@ async fn handle(
         });
         return Ok(websocket(&mut req));
     }
+    let version = req.version();
     let method = req.method().to_string();
     let uri = req.uri().to_string();
     let headers = req.headers().clone();
@@ -119,6 +166,7 @@ async fn handle(
         }
     }
     seen.lock().unwrap().push(Seen {
+        version,
         method: method.clone(),
         uri: uri.clone(),
         headers: headers.clone(),
