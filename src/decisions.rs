@@ -13,7 +13,7 @@ use crate::cors::Actual;
 use crate::pipeline::errors::{handle, ErrorHandlerEntry};
 use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, Reply, RequestInfo};
-use crate::rules::matcher::normalize_path;
+use crate::rules::matcher::{canonical_host, normalize_path};
 use crate::server::{Body, BoxFuture};
 use crate::telemetry::access::{printable, Observation, Outcome};
 
@@ -213,7 +213,7 @@ fn request_info<B>(
     let method = pipeline::known(x_method.unwrap_or(req.method().as_str()));
     let scheme = pipeline::known(x_proto.unwrap_or(if tls { "https" } else { "http" }));
     // The sub-request's own host is checked as any request's is; `X-Forwarded-Host`, when set,
-    // names the original request's and must be a host too (it is matched verbatim).
+    // names the original request's and must be a host too (matched in its canonical form).
     let own_host = crate::proxy::headers::request_host(req.version(), req.uri(), &headers);
     let host = own_host
         .and_then(|own| match x_host {
@@ -221,7 +221,7 @@ fn request_info<B>(
             Some(Some(h)) if crate::proxy::headers::valid_host(h) => Ok(h),
             Some(_) => Err("malformed X-Forwarded-Host header"),
         })
-        .map(str::to_string);
+        .map(canonical_host);
     let own_path = req.uri().path();
     let own_rest = own_path.strip_prefix("/decisions").unwrap_or(own_path);
     let raw_query = req.uri().query().unwrap_or("");

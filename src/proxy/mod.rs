@@ -20,7 +20,7 @@ use crate::decisions::{answered, render};
 use crate::pipeline::error::msg;
 use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, RequestInfo};
-use crate::rules::matcher::normalize_path;
+use crate::rules::matcher::{canonical_host, normalize_path};
 use crate::server::{self, Body, BoxFuture, Handler};
 use crate::telemetry::access::{Observation, Outcome};
 
@@ -224,7 +224,7 @@ fn request_info<B>(
             }
         }
     }
-    let host = headers::request_host(req.version(), req.uri(), &headers).map(str::to_string);
+    let host = headers::request_host(req.version(), req.uri(), &headers).map(canonical_host);
     let original_uri = req
         .uri()
         .path_and_query()

@@ -72,7 +72,9 @@ mod index_tests;
 mod tests;
 
 pub use index::MatchIndex;
-pub use normalize::{clean_path, encode_path, normalize_path, NormalizeError};
+pub use normalize::{
+    canonical_host, clean_path, encode_path, lower_host_literals, normalize_path, NormalizeError,
+};
 pub use pattern::Pattern;
 
 /// Backtrack budget of the `fancy_regex` engine per match attempt. Large enough for any sane

@@ -139,6 +139,68 @@ fn clean_rooted(path: &str) -> String {
     out
 }
 
+/// The request host as it is matched and forwarded: ASCII lower case (DNS names are case
+/// insensitive) and without the trailing dot of a fully qualified name, so `EVIL.example` and
+/// `evil.example.:80` select the rules `evil.example` does. The port stays as sent. Rule
+/// patterns get the same treatment ([`lower_host_literals`]).
+pub fn canonical_host(host: &str) -> String {
+    let (name, port) = match host.rfind(':') {
+        // `[::1]:8080`, `h:80`; a bare IPv6 literal has no port outside its brackets.
+        Some(i) if !host[i..].contains(']') => host.split_at(i),
+        _ => (host, ""),
+    };
+    let name = name.strip_suffix('.').filter(|n| !n.is_empty()).unwrap_or(name);
+    let mut out = String::with_capacity(name.len() + port.len());
+    out.push_str(name);
+    out.make_ascii_lowercase();
+    out.push_str(port);
+    out
+}
+
+/// A rule's `match.url` with the literal text of its host (after the first `://` outside
+/// `<...>`, up to the next `/`) in lower case, as request hosts are ([`canonical_host`]).
+/// Text inside `<...>` is a regex or glob and stays as written.
+pub fn lower_host_literals(pattern: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = pattern.as_bytes();
+    let mut depth = 0usize;
+    let mut host_from = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'<' => depth += 1,
+            b'>' => depth = depth.saturating_sub(1),
+            b':' if depth == 0 && host_from.is_none() && pattern[i..].starts_with("://") => {
+                host_from = Some(i + 3);
+                i += 3;
+                continue;
+            }
+            b'/' if depth == 0 && host_from.is_some() => break,
+            _ => {}
+        }
+        i += 1;
+    }
+    let Some(from) = host_from else {
+        return std::borrow::Cow::Borrowed(pattern);
+    };
+    let to = i.min(bytes.len());
+    if !pattern[from..to].bytes().any(|b| b.is_ascii_uppercase()) {
+        return std::borrow::Cow::Borrowed(pattern);
+    }
+    let mut out = String::with_capacity(pattern.len());
+    out.push_str(&pattern[..from]);
+    let mut depth = 0usize;
+    for c in pattern[from..to].chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        out.push(if depth == 0 { c.to_ascii_lowercase() } else { c });
+    }
+    out.push_str(&pattern[to..]);
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,5 +354,36 @@ mod tests {
             );
         }
         assert!(accepted > 1_000, "generator too hostile: {accepted}");
+    }
+
+    // DESIGN §2: one canonical host for matching and forwarding.
+    #[test]
+    fn canonical_hosts() {
+        for (input, want) in [
+            ("evil.example", "evil.example"),
+            ("EVIL.Example", "evil.example"),
+            ("evil.example.", "evil.example"),
+            ("Evil.Example.:80", "evil.example:80"),
+            ("[::1]:8080", "[::1]:8080"),
+            ("[::FFFF:1]", "[::ffff:1]"),
+            ("", ""),
+            (".", "."),
+        ] {
+            assert_eq!(canonical_host(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn host_literals_of_patterns() {
+        for (input, want) in [
+            ("http://API.Example.com/Users/<.*>", "http://api.example.com/Users/<.*>"),
+            ("<https|http>://Api.<[A-Z]+>.COM/X", "<https|http>://api.<[A-Z]+>.com/X"),
+            ("http://h/<.*>", "http://h/<.*>"),
+            ("<.*>://Whatever", "<.*>://whatever"),
+            ("<HTTP://X>/a", "<HTTP://X>/a"),
+            ("no scheme", "no scheme"),
+        ] {
+            assert_eq!(lower_host_literals(input), want, "{input:?}");
+        }
     }
 }
