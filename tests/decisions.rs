@@ -394,16 +394,40 @@ async fn rate_limit_per_client_address() {
 // the literal host of a pattern is lowered the same way.
 #[tokio::test]
 async fn host_case_and_trailing_dot_do_not_escape_a_rule() {
-    let rules = rule("evil", "http://Evil.Example/<.*>", "noop", "deny", "[{handler: noop}]")
-        + "  priority: 10\n"
-        + &rule("all", "http://<[^/]+>/<.*>", "noop", "allow", "[{handler: noop}]");
+    let rules = rule(
+        "evil",
+        "http://Evil.Example/<.*>",
+        "noop",
+        "deny",
+        "[{handler: noop}]",
+    ) + "  priority: 10\n"
+        + &rule(
+            "all",
+            "http://<[^/]+>/<.*>",
+            "noop",
+            "allow",
+            "[{handler: noop}]",
+        );
     let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
-    for host in ["evil.example", "EVIL.example", "evil.example.", "Evil.Example."] {
-        let r = g.req("GET", "/decisions/x", &[("X-Forwarded-Host", host)]).await;
+    for host in [
+        "evil.example",
+        "EVIL.example",
+        "evil.example.",
+        "Evil.Example.",
+    ] {
+        let r = g
+            .req("GET", "/decisions/x", &[("X-Forwarded-Host", host)])
+            .await;
         assert_eq!(r.status, 403, "{host}");
         let r = g.proxy("GET", "/x", &[("Host", host)]).await;
         assert_eq!(r.status, 403, "{host} (proxy)");
     }
-    let r = g.req("GET", "/decisions/x", &[("X-Forwarded-Host", "good.example")]).await;
+    let r = g
+        .req(
+            "GET",
+            "/decisions/x",
+            &[("X-Forwarded-Host", "good.example")],
+        )
+        .await;
     assert_eq!(r.status, 200);
 }

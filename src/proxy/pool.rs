@@ -245,14 +245,22 @@ impl Pool {
                 } else {
                     self.checkout(shard, authority)
                 };
-                let (key, mut conn, pooled) = match checked_out {
-                    Some((key, conn)) => (key, conn, true),
+                let (key, mut conn, pooled, idle_for) = match checked_out {
+                    Some((key, conn, idle_for)) => (key, conn, true, idle_for),
                     None => (
                         Arc::from(authority),
                         Box::pin(self.connect(url)).await?,
                         false,
+                        Duration::ZERO,
                     ),
                 };
+                // A connection idle for a while may be closed by the upstream (its keep-alive
+                // timeout) just as the request goes out: an idempotent request without a body
+                // is then sent again on a new connection, as Go's client does. The copy of its
+                // head is only made then: under load connections are idle for microseconds.
+                let replay = (pooled && idle_for >= REPLAY_AFTER_IDLE)
+                    .then(|| replayable(&req))
+                    .flatten();
                 let sent = conn.send.try_send_request(req);
                 match drive(&mut conn, sent).await {
                     Ok((resp, alive)) => {
@@ -266,10 +274,15 @@ impl Pool {
                             .into_body()
                         }));
                     }
-                    Err(mut e) => match e.take_message() {
+                    Err(mut e) => match (e.take_message(), replay) {
                         // Never written: the pooled connection was closed meanwhile. Once more on
                         // a new connection (never a pooled one: this loop runs at most twice).
-                        Some(again) if pooled => {
+                        (Some(again), _) if pooled => {
+                            req = again;
+                            pooled_failed = true;
+                        }
+                        // Written, and the connection closed before any answer.
+                        (None, Some(again)) if e.error().is_incomplete_message() => {
                             req = again;
                             pooled_failed = true;
                         }
@@ -282,7 +295,7 @@ impl Pool {
 
     /// The most recently used idle connection of `shard` to `authority` that can carry a
     /// request.
-    fn checkout(&self, shard: &Shard, authority: &str) -> Option<(Arc<str>, Box<Conn>)> {
+    fn checkout(&self, shard: &Shard, authority: &str) -> Option<(Arc<str>, Box<Conn>, Duration)> {
         let timeout = self.shared.settings.idle_timeout;
         let mut idle = shard.idle.lock().unwrap_or_else(|p| p.into_inner());
         let idle = idle.as_mut()?;
@@ -295,7 +308,7 @@ impl Pool {
                 break;
             }
             if entry.conn.usable() {
-                return Some((key, entry.conn));
+                return Some((key, entry.conn, entry.since.elapsed()));
             }
         }
         None
@@ -373,6 +386,29 @@ where
         })
     })
     .await
+}
+
+/// How long a pooled connection must have been idle before an idempotent request sent on it is
+/// kept for a second attempt.
+const REPLAY_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// A copy of `req` to send again if the connection closes before answering: only for methods
+/// without side effects (GET, HEAD, OPTIONS, TRACE) and an empty body.
+fn replayable(req: &Request<Body>) -> Option<Request<Body>> {
+    use http::Method;
+    let idempotent = matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    );
+    if !idempotent || !req.body().is_end_stream() {
+        return None;
+    }
+    let mut copy = Request::new(crate::server::empty());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    Some(copy)
 }
 
 /// Poll the connection's driver once; true when it has stopped (closed or failed).

@@ -22,6 +22,9 @@ enum After {
     KeepAlive,
     /// Close it right after the answer, without saying so (a server-side idle close).
     SilentClose,
+    /// Read the next request, then close without answering (the keep-alive race: the upstream
+    /// closed the idle connection as the request was on its way).
+    DropNext,
 }
 
 /// A scripted HTTP/1.1 upstream: answers every request with `answer`; counts connections.
@@ -61,6 +64,7 @@ async fn upstream(answer: &'static [u8], after: After) -> Upstream {
 async fn serve(mut stream: TcpStream, answer: &[u8], after: After) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
+    let mut answered = false;
     loop {
         while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
             match stream.read(&mut chunk).await {
@@ -70,6 +74,10 @@ async fn serve(mut stream: TcpStream, answer: &[u8], after: After) {
         }
         let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
         buf.drain(..end);
+        if after == After::DropNext && answered {
+            return;
+        }
+        answered = true;
         if stream.write_all(answer).await.is_err() {
             return;
         }
@@ -276,6 +284,30 @@ async fn a_connection_the_upstream_closed_while_idle_is_not_used() {
         settle().await;
     }
     assert_eq!(up.accepted.load(Ordering::SeqCst), 4);
+}
+
+// The keep-alive race (Go's `shouldRetryRequest`): a connection idle for a while is closed by
+// the upstream just as a request is written on it. A GET without a body goes again on a new
+// connection; a POST is not repeated (502 upstream of here).
+#[tokio::test]
+async fn an_idempotent_request_on_a_connection_closed_meanwhile_is_sent_again() {
+    let up = upstream(OK, After::DropNext).await;
+    let pool = Pool::new(settings());
+    assert_eq!(fetch(&pool, up.port, "GET").await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        fetch(&pool, up.port, "GET").await,
+        (StatusCode::OK, Bytes::from("hello"))
+    );
+    assert_eq!(
+        up.accepted.load(Ordering::SeqCst),
+        2,
+        "retried on a new connection"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let post = pool.send(&url(up.port), get(up.port, "POST")).await;
+    assert!(post.is_err(), "a POST is never sent twice");
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

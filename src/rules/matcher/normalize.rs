@@ -149,7 +149,10 @@ pub fn canonical_host(host: &str) -> String {
         Some(i) if !host[i..].contains(']') => host.split_at(i),
         _ => (host, ""),
     };
-    let name = name.strip_suffix('.').filter(|n| !n.is_empty()).unwrap_or(name);
+    let name = name
+        .strip_suffix('.')
+        .filter(|n| !n.is_empty())
+        .unwrap_or(name);
     let mut out = String::with_capacity(name.len() + port.len());
     out.push_str(name);
     out.make_ascii_lowercase();
@@ -195,7 +198,11 @@ pub fn lower_host_literals(pattern: &str) -> std::borrow::Cow<'_, str> {
             '>' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        out.push(if depth == 0 { c.to_ascii_lowercase() } else { c });
+        out.push(if depth == 0 {
+            c.to_ascii_lowercase()
+        } else {
+            c
+        });
     }
     out.push_str(&pattern[to..]);
     std::borrow::Cow::Owned(out)
@@ -376,8 +383,14 @@ mod tests {
     #[test]
     fn host_literals_of_patterns() {
         for (input, want) in [
-            ("http://API.Example.com/Users/<.*>", "http://api.example.com/Users/<.*>"),
-            ("<https|http>://Api.<[A-Z]+>.COM/X", "<https|http>://api.<[A-Z]+>.com/X"),
+            (
+                "http://API.Example.com/Users/<.*>",
+                "http://api.example.com/Users/<.*>",
+            ),
+            (
+                "<https|http>://Api.<[A-Z]+>.COM/X",
+                "<https|http>://api.<[A-Z]+>.com/X",
+            ),
             ("http://h/<.*>", "http://h/<.*>"),
             ("<.*>://Whatever", "<.*>://whatever"),
             ("<HTTP://X>/a", "<HTTP://X>/a"),
