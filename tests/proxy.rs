@@ -560,7 +560,7 @@ async fn hop_by_hop_headers_stay_behind_with_noop() {
 //   by its chunks, without the contradicting length (before: the client got an empty reply);
 // - a request coded `gzip, chunked` is refused with 501, as Go does (hyper undoes only the
 //   chunking, so the upstream would get gzip bytes without a label);
-// - more than 100 header fields in an upstream answer still relay (hyper's default was 100).
+// - more than 100 header fields in an upstream answer: a clean 502.
 #[tokio::test]
 async fn framing_edge_cases() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -599,17 +599,10 @@ async fn framing_edge_cases() {
     let r = g.proxy("GET", "/both", &[("Host", "h")]).await;
     assert_eq!((r.status, r.body.as_str()), (200, "abc"));
     assert!(r.header("content-length").is_none());
-    // Read raw: the test's own client stops at 100 fields.
-    let answer = common::raw(
-        g.proxy,
-        "GET /many HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
-    )
-    .await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(
-        answer.contains("x-h149: 149\r\n") && answer.ends_with("ok"),
-        "{answer}"
-    );
+    // More than 100 header fields in an answer: a clean 502 (hyper's limit; raising it cost
+    // 2-3 % of the proxy's CPU per request, see README "Differences from Oathkeeper").
+    let r = g.proxy("GET", "/many", &[("Host", "h")]).await;
+    assert_eq!((r.status, r.body.as_str()), (502, ""));
     let answer = common::raw(
         g.proxy,
         "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n0\r\n\r\n",

@@ -65,7 +65,6 @@ pub fn build(cfg: &UpstreamClient) -> Result<Upstream, String> {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(cfg.pool_idle_timeout.0)
             .pool_max_idle_per_host(max_idle)
-            .http1_max_headers(MAX_HEADERS)
             .build(connector)
     };
     Ok(Upstream {
@@ -74,10 +73,6 @@ pub fn build(cfg: &UpstreamClient) -> Result<Upstream, String> {
         pool,
     })
 }
-
-/// Header fields an upstream answer may carry (hyper's default is 100; a service setting many
-/// cookies and security headers passes that). Go has no count limit, only a size limit.
-pub(crate) const MAX_HEADERS: usize = 256;
 
 /// System roots plus every certificate of the PEM bundle at `path`.
 fn tls_with_extra_ca(path: &str) -> Result<rustls::ClientConfig, String> {

@@ -332,7 +332,6 @@ impl Pool {
         let keepalive = socket2::TcpKeepalive::new().with_time(settings.keepalive);
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
         let (send, driver) = http1::Builder::new()
-            .max_headers(super::client::MAX_HEADERS)
             .handshake(TokioIo::new(stream))
             .await?;
         Ok(Box::new(Conn {
