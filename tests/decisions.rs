@@ -353,28 +353,38 @@ async fn trusted_proxies_ignore_untrusted_peers() {
     );
 }
 
-// DESIGN §4 (gatehouse extension): a rule's `rate_limit`, here per client address (the first
-// public `X-Forwarded-For` entry, believed on /decisions as the rest of the forwarded headers):
-// over the limit -> 429 through the error handlers, with `Retry-After` and `X-RateLimit-*`;
-// other addresses keep their own budget. An invalid limit fails the rule with its key path.
+// DESIGN §4 (gatehouse extension): a rule's `rate_limit`, here per client address: the
+// right-most public `X-Forwarded-For` entry (the one the nearest proxy appended; what a client
+// writes to its left is ignored, so rotating it does not buy a new budget). Over the limit ->
+// 429 with `Retry-After` and `X-RateLimit-*`, also on a rule whose error handler would answer
+// every error with a Basic challenge; other addresses keep their own budget; `GET /rules` shows
+// the limit. An invalid limit fails the rule with its key path.
 #[tokio::test]
 async fn rate_limit_per_client_address() {
-    let rules = "- id: limited\n  match: { url: 'http://h/api/<.*>', methods: [GET] }\n  rate_limit: { requests: 2, per: 1h, by: ip }\n  authenticators: [{ handler: anonymous }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n";
+    let rules = "- id: limited\n  match: { url: 'http://h/api/<.*>', methods: [GET] }\n  rate_limit: { requests: 2, per: 1h, by: ip }\n  authenticators: [{ handler: anonymous }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n  errors: [{ handler: www_authenticate }]\n";
     let g = Gate::start(BASE_CONFIG, &[("rules.yaml", rules)]).await;
-    let from = |ip: &'static str| [H, ("X-Forwarded-For", ip)];
-    for _ in 0..2 {
-        let r = g.req("GET", "/decisions/api/x", &from("203.0.113.1")).await;
-        assert_eq!(r.status, 200);
+    let spoofed = ["192.0.2.1, 203.0.113.1", "192.0.2.2, 203.0.113.1", "192.0.2.3, 203.0.113.1"];
+    for xff in &spoofed[..2] {
+        let r = g.req("GET", "/decisions/api/x", &[H, ("X-Forwarded-For", xff)]).await;
+        assert_eq!(r.status, 200, "{xff}");
     }
-    let r = g.req("GET", "/decisions/api/x", &from("203.0.113.1")).await;
+    let r = g
+        .req("GET", "/decisions/api/x", &[H, ("X-Forwarded-For", spoofed[2])])
+        .await;
     assert_eq!(r.status, 429);
     assert_eq!(r.json()["error"]["message"], "Too many requests");
+    assert!(r.header("www-authenticate").is_none());
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1790..=1800).contains(&retry), "{retry}");
     assert_eq!(r.header("x-ratelimit-limit"), Some("2"));
     assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
-    let r = g.req("GET", "/decisions/api/x", &from("203.0.113.2")).await;
+    let r = g
+        .req("GET", "/decisions/api/x", &[H, ("X-Forwarded-For", "203.0.113.2")])
+        .await;
     assert_eq!(r.status, 200, "another client has its own budget");
+    let listed = g.get("/rules/limited").await.json();
+    assert_eq!(listed["rate_limit"]["requests"], 2);
+    assert_eq!(listed["rate_limit"]["per"], "1h");
     g.stop().await;
 
     let bad = rules.replace("requests: 2", "requests: 0");

@@ -77,5 +77,8 @@ pub fn rule_json(spec: &RuleSpec) -> Value {
     if let Some(p) = spec.priority {
         v["priority"] = json!(p);
     }
+    if let Some(r) = &spec.rate_limit {
+        v["rate_limit"] = json!(r);
+    }
     v
 }

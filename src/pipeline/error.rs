@@ -49,6 +49,9 @@ pub struct ErrorParts {
     pub details: Option<Map<String, Value>>,
     /// Headers copied to the client whatever the error handler (rate-limit headers).
     pub headers: HeaderMap,
+    /// Answered as this JSON error whatever the error handlers (a rule's own `rate_limit`: a
+    /// login redirect or a Basic challenge would misstate a 429).
+    pub keeps_status: bool,
 }
 
 impl std::ops::Deref for PipelineError {
@@ -72,6 +75,7 @@ impl PipelineError {
             reason: None,
             details: None,
             headers: HeaderMap::new(),
+            keeps_status: false,
         }))
     }
 

@@ -5,6 +5,11 @@
 //! a policy service); over the limit -> 429 with `Retry-After` and `X-RateLimit-*` headers,
 //! rendered by the rule's error handlers like any error.
 //!
+//! `by: ip` counts the client's address: when forwarded headers are trusted, the right-most
+//! public address of `X-Forwarded-For` (the one the nearest proxy saw; entries a client writes
+//! itself are to its left), else the peer. Keys are kept as keyed 64-bit hashes, so a key's
+//! size never depends on what a client sends.
+//!
 //! The algorithm is GCRA (a token bucket kept as one timestamp per key: the theoretical arrival
 //! time of the next request). A key whose timestamp has passed is the same as an absent key, so
 //! such entries are dropped whenever a shard fills up; a shard still full after that drops the
@@ -13,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -64,8 +70,13 @@ pub struct RateLimiter {
     per_shard: usize,
     epoch: Instant,
     hasher: foldhash::fast::RandomState,
-    shards: [Mutex<HashMap<Box<str>, u64, foldhash::fast::RandomState>>; SHARDS],
+    /// Shards in use: fewer than [`SHARDS`] when `max_keys` is smaller.
+    used: usize,
+    shards: [Mutex<HashMap<u64, u64, foldhash::fast::RandomState>>; SHARDS],
 }
+
+/// The longest `per` (a year): time is counted in nanoseconds within 64 bits.
+const MAX_PER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl RateLimiter {
     /// The limiter for rule `rule_id`: the one already in use when the rule was loaded before
@@ -76,6 +87,9 @@ impl RateLimiter {
         }
         if spec.per.get().is_zero() {
             return Err(("per".into(), "must be longer than 0s".into()));
+        }
+        if spec.per.get() > MAX_PER {
+            return Err(("per".into(), "must be at most 8760h (a year)".into()));
         }
         if spec.burst == Some(0) {
             return Err(("burst".into(), "must be at least 1".into()));
@@ -104,10 +118,12 @@ impl RateLimiter {
         let interval = (per / spec.requests).max(1);
         let burst = spec.burst.unwrap_or(spec.requests);
         let max_keys = spec.max_keys.unwrap_or(100_000);
+        let used = max_keys.clamp(1, SHARDS);
         Self {
             interval,
             tolerance: interval.saturating_mul(burst),
-            per_shard: max_keys.div_ceil(SHARDS).max(1),
+            per_shard: max_keys.div_ceil(used).max(1),
+            used,
             epoch: Instant::now(),
             hasher: foldhash::fast::RandomState::default(),
             shards: Default::default(),
@@ -117,14 +133,10 @@ impl RateLimiter {
 
     /// Count one request of this session; `Err` is the 429 when the key is over its limit.
     pub fn check(&self, req: &RequestInfo, subject: &str) -> Result<(), PipelineError> {
-        let ip;
         let key = match self.spec.by {
-            By::Subject => subject,
-            By::Ip => {
-                ip = crate::pipeline::authz::client_ip(req);
-                &ip
-            }
-            By::Rule => "",
+            By::Subject => self.hasher.hash_one(subject),
+            By::Ip => self.hasher.hash_one(client_address(req)),
+            By::Rule => 0,
         };
         match self.take(key) {
             Ok(()) => Ok(()),
@@ -133,34 +145,40 @@ impl RateLimiter {
     }
 
     /// GCRA: `Err(wait)` when `key` must wait that long before its next request is allowed.
-    fn take(&self, key: &str) -> Result<(), Duration> {
+    fn take(&self, key: u64) -> Result<(), Duration> {
         let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let shard = &self.shards[self.hasher.hash_one(key) as usize % SHARDS];
+        let shard = &self.shards[(key % self.used as u64) as usize];
         let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
-        let tat = map.get(key).copied().unwrap_or(now).max(now);
+        let tat = map.get(&key).copied().unwrap_or(now).max(now);
         let next = tat.saturating_add(self.interval);
         if next - now > self.tolerance {
             return Err(Duration::from_nanos(next - now - self.tolerance));
         }
-        match map.get_mut(key) {
+        match map.get_mut(&key) {
             Some(t) => *t = next,
             None => {
                 if map.len() >= self.per_shard {
                     map.retain(|_, t| *t > now);
                 }
                 if map.len() >= self.per_shard {
-                    let oldest = map.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone());
+                    let oldest = map.iter().min_by_key(|(_, t)| **t).map(|(k, _)| *k);
                     if let Some(k) = oldest {
                         map.remove(&k);
                     }
                 }
-                map.insert(key.into(), next);
+                map.insert(key, next);
             }
         }
         Ok(())
     }
 
     fn refusal(&self, wait: Duration) -> PipelineError {
+        let mut e = self.refusal_error(wait);
+        e.keeps_status = true;
+        e
+    }
+
+    fn refusal_error(&self, wait: Duration) -> PipelineError {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut headers = HeaderMap::new();
         let n = |v: u64| HeaderValue::from(v);
@@ -190,6 +208,47 @@ impl RateLimiter {
     }
 }
 
+/// The client address a limit counts (see the module doc): a parsed address, never the text
+/// a client sent.
+fn client_address(req: &RequestInfo) -> Option<IpAddr> {
+    if req.forwarded_trusted {
+        let entries = req
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        let public = entries.iter().rev().find(|ip| is_public(ip));
+        if let Some(ip) = public.or(entries.last()) {
+            return Some(*ip);
+        }
+    }
+    req.remote_addr
+}
+
+/// Not loopback, private (RFC 1918, ULA), link-local, CGNAT or unspecified.
+fn is_public(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || (o[0] == 100 && (64..128).contains(&o[1])))
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,30 +267,30 @@ mod tests {
     async fn bucket_refills_at_the_sustained_rate() {
         let l = RateLimiter::new(spec(3, "1s", None));
         for _ in 0..3 {
-            assert!(l.take("alice").is_ok());
+            assert!(l.take(1).is_ok());
         }
-        let wait = l.take("alice").expect_err("4th in the same instant");
+        let wait = l.take(1).expect_err("4th in the same instant");
         assert!(
             wait > Duration::from_millis(330) && wait <= Duration::from_millis(334),
             "{wait:?}"
         );
         // Keys are independent.
-        assert!(l.take("bob").is_ok());
+        assert!(l.take(2).is_ok());
         tokio::time::advance(Duration::from_millis(334)).await;
-        assert!(l.take("alice").is_ok(), "one interval later, one more");
-        assert!(l.take("alice").is_err());
+        assert!(l.take(1).is_ok(), "one interval later, one more");
+        assert!(l.take(1).is_err());
         tokio::time::advance(Duration::from_secs(5)).await;
         for _ in 0..3 {
-            assert!(l.take("alice").is_ok(), "a full bucket after a pause");
+            assert!(l.take(1).is_ok(), "a full bucket after a pause");
         }
-        assert!(l.take("alice").is_err(), "never more than the burst");
+        assert!(l.take(1).is_err(), "never more than the burst");
     }
 
     #[tokio::test(start_paused = true)]
     async fn burst_below_the_rate() {
         let l = RateLimiter::new(spec(60, "1m", Some(1)));
-        assert!(l.take("k").is_ok());
-        let wait = l.take("k").expect_err("burst 1");
+        assert!(l.take(7).is_ok());
+        let wait = l.take(7).expect_err("burst 1");
         assert_eq!(wait, Duration::from_secs(1));
         let e = l.refusal(wait);
         assert_eq!(e.status, 429);
@@ -246,12 +305,57 @@ mod tests {
         s.max_keys = Some(32);
         let l = RateLimiter::new(s);
         for i in 0..1000 {
-            assert!(l.take(&format!("k{i}")).is_ok());
+            assert!(l.take(i).is_ok());
         }
         assert!(l.tracked() <= 32, "{}", l.tracked());
         // Expired entries are the same as absent ones and go first.
         tokio::time::advance(Duration::from_secs(3601)).await;
-        assert!(l.take("k999").is_ok());
+        assert!(l.take(999).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_keys_is_exact_below_the_shard_count() {
+        let mut s = spec(1, "1h", None);
+        s.max_keys = Some(1);
+        let l = RateLimiter::new(s);
+        for k in 0..16 {
+            assert!(l.take(k).is_ok());
+        }
+        assert_eq!(l.tracked(), 1);
+    }
+
+    // `by: ip` behind proxies: the right-most public `X-Forwarded-For` address (the one the
+    // nearest proxy appended); what a client writes to its left, or in `X-Real-Ip`, is not a
+    // key. Untrusted forwarded headers: the peer.
+    #[test]
+    fn client_address_is_the_right_most_public_forwarded_one() {
+        let req = |xff: &[&str], trusted: bool| {
+            let mut r = RequestInfo {
+                remote_addr: Some(IpAddr::from([10, 0, 0, 1])),
+                forwarded_trusted: trusted,
+                ..RequestInfo::default()
+            };
+            for v in xff {
+                r.headers.append("x-forwarded-for", v.parse().expect("value"));
+            }
+            r.headers.insert("x-real-ip", "203.0.113.77".parse().expect("value"));
+            r
+        };
+        let ip = |s: &str| Some(s.parse::<IpAddr>().expect("ip"));
+        for (xff, want) in [
+            (&["203.0.113.5, 198.51.100.9"][..], ip("198.51.100.9")),
+            (&["203.0.113.5", "198.51.100.9, 10.1.1.1"][..], ip("198.51.100.9")),
+            (&["garbage, 198.51.100.9, 192.168.0.1"][..], ip("198.51.100.9")),
+            (&["10.9.9.9, 172.16.0.1"][..], ip("172.16.0.1")),
+            (&[][..], ip("10.0.0.1")),
+            (&["not an address"][..], ip("10.0.0.1")),
+        ] {
+            assert_eq!(client_address(&req(xff, true)), want, "{xff:?}");
+        }
+        assert_eq!(
+            client_address(&req(&["198.51.100.9"], false)),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]
@@ -259,6 +363,7 @@ mod tests {
         for (bad, path) in [
             (spec(0, "1s", None), "requests"),
             (spec(1, "0s", None), "per"),
+            (spec(5, "10000000h", None), "per"),
             (spec(1, "1s", Some(0)), "burst"),
         ] {
             assert_eq!(RateLimiter::for_rule("r", &bad).expect_err(path).0, path);

@@ -205,7 +205,7 @@ async fn read(mut resp: reqwest::Response) -> Result<Vec<u8>, OutboundError> {
 /// The client address as `realip.RealIP` finds it: the first public `X-Forwarded-For` entry,
 /// else `X-Real-Ip`, else the peer. The headers are believed only from trusted peers (DESIGN
 /// §6); Oathkeeper believes them from anyone.
-pub(crate) fn client_ip(req: &RequestInfo) -> String {
+fn client_ip(req: &RequestInfo) -> String {
     let header = |name: &str| {
         req.headers
             .get(name)

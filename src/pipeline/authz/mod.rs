@@ -3,7 +3,6 @@
 mod allow;
 mod deny;
 mod keto;
-pub(crate) use keto::client_ip;
 mod remote;
 mod remote_json;
 

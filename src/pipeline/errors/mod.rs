@@ -135,6 +135,9 @@ pub fn handle(
     err: &PipelineError,
     req: &RequestInfo,
 ) -> Reply {
+    if err.keeps_status {
+        return json_reply(err, false, req.request_id());
+    }
     let kind = err.kind();
     let mut responsible = rule_entries.iter().filter(|e| e.when.matches(&kind, req));
     if let Some(first) = responsible.next() {
