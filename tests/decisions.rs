@@ -363,13 +363,23 @@ async fn trusted_proxies_ignore_untrusted_peers() {
 async fn rate_limit_per_client_address() {
     let rules = "- id: limited\n  match: { url: 'http://h/api/<.*>', methods: [GET] }\n  rate_limit: { requests: 2, per: 1h, by: ip }\n  authenticators: [{ handler: anonymous }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n  errors: [{ handler: www_authenticate }]\n";
     let g = Gate::start(BASE_CONFIG, &[("rules.yaml", rules)]).await;
-    let spoofed = ["192.0.2.1, 203.0.113.1", "192.0.2.2, 203.0.113.1", "192.0.2.3, 203.0.113.1"];
+    let spoofed = [
+        "192.0.2.1, 203.0.113.1",
+        "192.0.2.2, 203.0.113.1",
+        "192.0.2.3, 203.0.113.1",
+    ];
     for xff in &spoofed[..2] {
-        let r = g.req("GET", "/decisions/api/x", &[H, ("X-Forwarded-For", xff)]).await;
+        let r = g
+            .req("GET", "/decisions/api/x", &[H, ("X-Forwarded-For", xff)])
+            .await;
         assert_eq!(r.status, 200, "{xff}");
     }
     let r = g
-        .req("GET", "/decisions/api/x", &[H, ("X-Forwarded-For", spoofed[2])])
+        .req(
+            "GET",
+            "/decisions/api/x",
+            &[H, ("X-Forwarded-For", spoofed[2])],
+        )
         .await;
     assert_eq!(r.status, 429);
     assert_eq!(r.json()["error"]["message"], "Too many requests");
@@ -379,7 +389,11 @@ async fn rate_limit_per_client_address() {
     assert_eq!(r.header("x-ratelimit-limit"), Some("2"));
     assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
     let r = g
-        .req("GET", "/decisions/api/x", &[H, ("X-Forwarded-For", "203.0.113.2")])
+        .req(
+            "GET",
+            "/decisions/api/x",
+            &[H, ("X-Forwarded-For", "203.0.113.2")],
+        )
         .await;
     assert_eq!(r.status, 200, "another client has its own budget");
     let listed = g.get("/rules/limited").await.json();
@@ -401,7 +415,8 @@ async fn rate_limit_per_client_address() {
 // DESIGN §2 (one canonical host for matching and forwarding): the host is matched in lower
 // case and without a trailing dot, so a host-based deny rule holds for `EVIL.example` and
 // `evil.example.` (Oathkeeper matches the raw value and lets both through to a catch-all rule);
-// the literal host of a pattern is lowered the same way.
+// a pattern's host is made to match the same way (literal text lowered, trailing dot dropped,
+// `<...>` parts case-insensitive).
 #[tokio::test]
 async fn host_case_and_trailing_dot_do_not_escape_a_rule() {
     let rules = rule(
@@ -411,6 +426,14 @@ async fn host_case_and_trailing_dot_do_not_escape_a_rule() {
         "deny",
         "[{handler: noop}]",
     ) + "  priority: 10\n"
+        + &rule(
+            "ops",
+            "http://<ADMIN|OPS>.corp./<.*>",
+            "noop",
+            "deny",
+            "[{handler: noop}]",
+        )
+        + "  priority: 10\n"
         + &rule(
             "all",
             "http://<[^/]+>/<.*>",
@@ -423,7 +446,10 @@ async fn host_case_and_trailing_dot_do_not_escape_a_rule() {
         "evil.example",
         "EVIL.example",
         "evil.example.",
-        "Evil.Example.",
+        "Evil.Example..",
+        "evil.example:",
+        "admin.corp",
+        "OPS.corp",
     ] {
         let r = g
             .req("GET", "/decisions/x", &[("X-Forwarded-Host", host)])

@@ -336,16 +336,24 @@ mod tests {
                 ..RequestInfo::default()
             };
             for v in xff {
-                r.headers.append("x-forwarded-for", v.parse().expect("value"));
+                r.headers
+                    .append("x-forwarded-for", v.parse().expect("value"));
             }
-            r.headers.insert("x-real-ip", "203.0.113.77".parse().expect("value"));
+            r.headers
+                .insert("x-real-ip", "203.0.113.77".parse().expect("value"));
             r
         };
         let ip = |s: &str| Some(s.parse::<IpAddr>().expect("ip"));
         for (xff, want) in [
             (&["203.0.113.5, 198.51.100.9"][..], ip("198.51.100.9")),
-            (&["203.0.113.5", "198.51.100.9, 10.1.1.1"][..], ip("198.51.100.9")),
-            (&["garbage, 198.51.100.9, 192.168.0.1"][..], ip("198.51.100.9")),
+            (
+                &["203.0.113.5", "198.51.100.9, 10.1.1.1"][..],
+                ip("198.51.100.9"),
+            ),
+            (
+                &["garbage, 198.51.100.9, 192.168.0.1"][..],
+                ip("198.51.100.9"),
+            ),
             (&["10.9.9.9, 172.16.0.1"][..], ip("172.16.0.1")),
             (&[][..], ip("10.0.0.1")),
             (&["not an address"][..], ip("10.0.0.1")),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName};
 
-use super::matcher::{lower_host_literals, MatchIndex, Pattern, Strategy};
+use super::matcher::{canonical_host_pattern, MatchIndex, Pattern, Strategy};
 use super::memo::Memo;
 use super::repository::RuleDocument;
 use super::spec::{RuleSpec, UpstreamSpec};
@@ -250,7 +250,10 @@ fn compile_rule(
             errors.push(err("match.url", "must not be empty".into()));
             None
         }
-        Some(m) => match Pattern::compile(strategy, &lower_host_literals(&m.url)) {
+        Some(m) => match Pattern::compile(
+            strategy,
+            &canonical_host_pattern(&m.url, strategy == Strategy::Glob),
+        ) {
             Ok(p) => Some(p),
             Err(e) => {
                 errors.push(err("match.url", e.to_string()));

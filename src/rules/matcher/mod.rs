@@ -73,7 +73,7 @@ mod tests;
 
 pub use index::MatchIndex;
 pub use normalize::{
-    canonical_host, clean_path, encode_path, lower_host_literals, normalize_path, NormalizeError,
+    canonical_host, canonical_host_pattern, clean_path, encode_path, normalize_path, NormalizeError,
 };
 pub use pattern::Pattern;
 

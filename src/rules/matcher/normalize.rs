@@ -140,30 +140,52 @@ fn clean_rooted(path: &str) -> String {
 }
 
 /// The request host as it is matched and forwarded: ASCII lower case (DNS names are case
-/// insensitive) and without the trailing dot of a fully qualified name, so `EVIL.example` and
-/// `evil.example.:80` select the rules `evil.example` does. The port stays as sent. Rule
-/// patterns get the same treatment ([`lower_host_literals`]).
+/// insensitive), without the trailing dots of a fully qualified name, an IPv6 literal in its
+/// canonical form and the port as a plain number (`evil.example.:080` is `evil.example:80`, an
+/// empty port is dropped), so that every spelling of a host selects the rules one does. Rule
+/// patterns get the same treatment ([`canonical_host_pattern`]).
 pub fn canonical_host(host: &str) -> String {
-    let (name, port) = match host.rfind(':') {
-        // `[::1]:8080`, `h:80`; a bare IPv6 literal has no port outside its brackets.
-        Some(i) if !host[i..].contains(']') => host.split_at(i),
-        _ => (host, ""),
+    let (name, port) = match host.strip_prefix('[').and_then(|r| r.find(']')) {
+        Some(close) => host.split_at(close + 2),
+        None => match host.rfind(':') {
+            Some(i) => host.split_at(i),
+            None => (host, ""),
+        },
     };
-    let name = name
-        .strip_suffix('.')
-        .filter(|n| !n.is_empty())
-        .unwrap_or(name);
-    let mut out = String::with_capacity(name.len() + port.len());
-    out.push_str(name);
-    out.make_ascii_lowercase();
-    out.push_str(port);
+    let mut out = String::with_capacity(host.len());
+    match name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .and_then(|n| n.parse::<std::net::Ipv6Addr>().ok())
+    {
+        Some(v6) => {
+            out.push('[');
+            out.push_str(&v6.to_string());
+            out.push(']');
+        }
+        None => {
+            let trimmed = name.trim_end_matches('.');
+            out.push_str(if trimmed.is_empty() { name } else { trimmed });
+            out.make_ascii_lowercase();
+        }
+    }
+    let digits = port.strip_prefix(':').unwrap_or("");
+    match digits.parse::<u16>() {
+        Ok(n) if digits.starts_with('0') && digits.len() > 1 => {
+            out.push(':');
+            out.push_str(&n.to_string());
+        }
+        _ if digits.is_empty() => {}
+        _ => out.push_str(port),
+    }
     out
 }
 
-/// A rule's `match.url` with the literal text of its host (after the first `://` outside
-/// `<...>`, up to the next `/`) in lower case, as request hosts are ([`canonical_host`]).
-/// Text inside `<...>` is a regex or glob and stays as written.
-pub fn lower_host_literals(pattern: &str) -> std::borrow::Cow<'_, str> {
+/// A rule's `match.url` with its host (after the first `://` outside `<...>`, up to the next
+/// `/`) made to match canonical request hosts ([`canonical_host`]): literal text in lower case
+/// and without a trailing dot; a `<...>` part case-insensitive (`(?i:...)` around a regexp,
+/// lower case for a glob, whose only letters are literal ones).
+pub fn canonical_host_pattern(pattern: &str, glob: bool) -> std::borrow::Cow<'_, str> {
     let bytes = pattern.as_bytes();
     let mut depth = 0usize;
     let mut host_from = None;
@@ -186,23 +208,33 @@ pub fn lower_host_literals(pattern: &str) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(pattern);
     };
     let to = i.min(bytes.len());
-    if !pattern[from..to].bytes().any(|b| b.is_ascii_uppercase()) {
+    let host = &pattern[from..to];
+    let needs = host.bytes().any(|b| b.is_ascii_uppercase() || b == b'<') || host.ends_with('.');
+    if !needs {
         return std::borrow::Cow::Borrowed(pattern);
     }
-    let mut out = String::with_capacity(pattern.len());
+    let mut out = String::with_capacity(pattern.len() + 8);
     out.push_str(&pattern[..from]);
     let mut depth = 0usize;
-    for c in pattern[from..to].chars() {
+    for c in host.strip_suffix('.').unwrap_or(host).chars() {
         match c {
-            '<' => depth += 1,
-            '>' => depth = depth.saturating_sub(1),
-            _ => {}
+            '<' => {
+                depth += 1;
+                out.push('<');
+                if depth == 1 && !glob {
+                    out.push_str("(?i:");
+                }
+            }
+            '>' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 && !glob {
+                    out.push(')');
+                }
+                out.push('>');
+            }
+            c if depth == 0 || glob => out.push(c.to_ascii_lowercase()),
+            c => out.push(c),
         }
-        out.push(if depth == 0 {
-            c.to_ascii_lowercase()
-        } else {
-            c
-        });
     }
     out.push_str(&pattern[to..]);
     std::borrow::Cow::Owned(out)
@@ -370,8 +402,14 @@ mod tests {
             ("evil.example", "evil.example"),
             ("EVIL.Example", "evil.example"),
             ("evil.example.", "evil.example"),
+            ("evil.example..", "evil.example"),
             ("Evil.Example.:80", "evil.example:80"),
+            ("evil.example:", "evil.example"),
+            ("evil.example:080", "evil.example:80"),
+            ("evil.example:8080", "evil.example:8080"),
             ("[::1]:8080", "[::1]:8080"),
+            ("[0:0:0:0:0:0:0:1]:8080", "[::1]:8080"),
+            ("[::0001]", "[::1]"),
             ("[::FFFF:1]", "[::ffff:1]"),
             ("", ""),
             (".", "."),
@@ -381,22 +419,35 @@ mod tests {
     }
 
     #[test]
-    fn host_literals_of_patterns() {
-        for (input, want) in [
+    fn host_part_of_patterns() {
+        for (input, glob, want) in [
             (
                 "http://API.Example.com/Users/<.*>",
+                false,
                 "http://api.example.com/Users/<.*>",
             ),
             (
                 "<https|http>://Api.<[A-Z]+>.COM/X",
-                "<https|http>://api.<[A-Z]+>.com/X",
+                false,
+                "<https|http>://api.<(?i:[A-Z]+)>.com/X",
             ),
-            ("http://h/<.*>", "http://h/<.*>"),
-            ("<.*>://Whatever", "<.*>://whatever"),
-            ("<HTTP://X>/a", "<HTTP://X>/a"),
-            ("no scheme", "no scheme"),
+            (
+                "http://<ADMIN|OPS>.corp/<.*>",
+                false,
+                "http://<(?i:ADMIN|OPS)>.corp/<.*>",
+            ),
+            (
+                "http://<{ADMIN,ops}>.corp/<**>",
+                true,
+                "http://<{admin,ops}>.corp/<**>",
+            ),
+            ("http://dot.example./<.*>", false, "http://dot.example/<.*>"),
+            ("http://h/<.*>", false, "http://h/<.*>"),
+            ("<.*>://Whatever", false, "<.*>://whatever"),
+            ("<HTTP://X>/a", false, "<HTTP://X>/a"),
+            ("no scheme", false, "no scheme"),
         ] {
-            assert_eq!(lower_host_literals(input), want, "{input:?}");
+            assert_eq!(canonical_host_pattern(input, glob), want, "{input:?}");
         }
     }
 }
