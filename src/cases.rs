@@ -65,12 +65,33 @@ fn get() -> String {
     "GET".into()
 }
 
-/// A header value, or several.
+/// A header value (a string, number or boolean), or a list of them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
+    One(Scalar),
+    Many(Vec<Scalar>),
+}
+
+/// A YAML/JSON scalar taken as its text (`X-Count: 5` means "5").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn text(&self) -> String {
+        match self {
+            Scalar::Str(s) => s.clone(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -82,9 +103,18 @@ pub struct Expect {
     pub rule: Option<String>,
     /// Header name -> exact value, or `null` for "absent".
     #[serde(default)]
-    pub headers: BTreeMap<String, Option<String>>,
+    pub headers: BTreeMap<String, Option<Scalar>>,
     #[serde(default)]
     pub body_contains: Option<String>,
+}
+
+impl Expect {
+    fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.rule.is_none()
+            && self.headers.is_empty()
+            && self.body_contains.is_none()
+    }
 }
 
 /// Read a case file: every case, or every shape error (`file: case #i (name): path: message`).
@@ -98,8 +128,18 @@ pub fn read(path: &Path) -> Result<Vec<Case>, Vec<String>> {
     };
     let mut cases = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
+    if items.is_empty() {
+        return Err(vec![format!("{origin}: no cases")]);
+    }
     for (i, item) in items.iter().enumerate() {
         match serde_path_to_error::deserialize::<_, Case>(item) {
+            Ok(c) if c.expect.is_empty() => {
+                let name = item.get("name").and_then(|n| n.as_str()).unwrap_or("");
+                errors.push(format!(
+                    "{origin}: case #{} ({name}): expect: nothing to check (status, rule, headers or body_contains)",
+                    i + 1
+                ));
+            }
             Ok(c) => cases.push(c),
             Err(e) => {
                 let name = item.get("name").and_then(|n| n.as_str()).unwrap_or("");
@@ -137,7 +177,8 @@ pub struct Outcome {
 
 /// Decide `case.request` with `snapshot`, as `/decisions` would for a gateway that forwarded it.
 pub async fn decide(snapshot: &Snapshot, req: &CaseRequest) -> Result<Outcome, String> {
-    let mut info = request_info(req)?;
+    let (mut info, refused) = request_info(snapshot, req)?;
+    let method = http::Method::from_bytes(req.method.as_bytes()).unwrap_or_default();
     let mut out = Outcome {
         rule: None,
         steps: Vec::new(),
@@ -145,7 +186,11 @@ pub async fn decide(snapshot: &Snapshot, req: &CaseRequest) -> Result<Outcome, S
         headers: HeaderMap::new(),
         body: Bytes::new(),
     };
-    let reply = match snapshot.rules.find(&info) {
+    let found = match refused {
+        Some(e) => Err(e),
+        None => snapshot.rules.find(&info),
+    };
+    let reply = match found {
         Err(e) => {
             out.steps.push(format!("match: {}", describe(&e)));
             snapshot.fallback_reply(&[], &e, &info)
@@ -180,14 +225,15 @@ pub async fn decide(snapshot: &Snapshot, req: &CaseRequest) -> Result<Outcome, S
                         &rule.mutator_headers,
                         &session.set_headers,
                     );
-                    out.headers = crate::decisions::answer_headers(
-                        std::mem::take(&mut session.header),
-                        &protected,
-                    );
+                    let headers = std::mem::take(&mut session.header);
                     if !session.subject.is_empty() {
                         out.steps.push(format!("subject: {:?}", session.subject));
                     }
-                    return Ok(out);
+                    crate::pipeline::Reply {
+                        status: StatusCode::OK,
+                        headers: crate::decisions::answer_headers(headers, &protected),
+                        body: Bytes::new(),
+                    }
                 }
                 Err(e) => {
                     // Failures of the chain as a whole (nobody responsible, no mutators).
@@ -202,6 +248,10 @@ pub async fn decide(snapshot: &Snapshot, req: &CaseRequest) -> Result<Outcome, S
     out.status = reply.status;
     out.headers = reply.headers;
     out.body = reply.body;
+    // The API port's CORS headers, as on every `/decisions` answer.
+    snapshot
+        .cors_api
+        .apply(&method, &info.headers, &mut out.headers);
     Ok(out)
 }
 
@@ -213,9 +263,15 @@ fn describe(e: &PipelineError) -> String {
     s
 }
 
-/// The request as `/decisions` rebuilds it from a gateway's sub-request: the URL's scheme, host
-/// (with its port, as a `Host` header carries it) and cleaned path; the given headers.
-fn request_info(req: &CaseRequest) -> Result<RequestInfo, String> {
+/// The request as `/decisions` rebuilds it from a gateway at `remote_addr` (default 127.0.0.1):
+/// the URL's scheme, canonical host (with its port, as a `Host` header carries it) and cleaned
+/// path; the given headers, forwarded ones only when `serve.api.trusted_proxies` trusts that
+/// address. `Err` is a case that cannot be a request (a harness error); a request `/decisions`
+/// would refuse (an unclean path, user info in the host) comes with its 400.
+fn request_info(
+    snapshot: &Snapshot,
+    req: &CaseRequest,
+) -> Result<(RequestInfo, Option<PipelineError>), String> {
     let uri: http::Uri = req
         .url
         .parse()
@@ -236,35 +292,55 @@ fn request_info(req: &CaseRequest) -> Result<RequestInfo, String> {
             OneOrMany::One(v) => std::slice::from_ref(v),
             OneOrMany::Many(v) => v.as_slice(),
         };
-        for v in values {
-            let v = HeaderValue::from_str(v)
+        for v in values.iter().map(Scalar::text) {
+            let v = HeaderValue::from_str(&v)
                 .map_err(|_| format!("request.headers.{name}: `{v}` is not a header value"))?;
             headers.append(name.clone(), v);
         }
     }
+    let remote_addr = req.remote_addr.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let trusted = snapshot.api_peer_trusted(remote_addr);
+    if !trusted {
+        crate::decisions::strip_forwarded(&mut headers);
+    }
+    crate::proxy::headers::join_cookies(&mut headers);
     if !headers.contains_key(http::header::HOST) {
         let host = HeaderValue::from_str(authority.as_str())
             .map_err(|_| format!("request.url: bad host `{authority}`"))?;
         headers.insert(http::header::HOST, host);
     }
-    let path = normalize_path(uri.path()).map_err(|e| format!("request.url `{}`: {e}", req.url))?;
-    let original_uri = uri
-        .path_and_query()
-        .map_or_else(|| "/".to_string(), |pq| pq.as_str().to_string());
-    Ok(RequestInfo {
+    let mut refused = None;
+    if authority.as_str().contains('@') {
+        refused = Some(PipelineError::bad_request("malformed Host header"));
+    }
+    let path = match normalize_path(uri.path()) {
+        Ok(p) => p,
+        Err(e) => {
+            refused.get_or_insert(PipelineError::bad_request(e.to_string()));
+            String::new()
+        }
+    };
+    let original_uri = match uri.query() {
+        Some("") | None => uri.path().to_string(),
+        Some(_) => uri
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |pq| pq.as_str().to_string()),
+    };
+    let info = RequestInfo {
         method: pipeline::known(method.as_str()),
         url: RequestUrl {
             scheme: Cow::Owned(scheme.to_string()),
-            host: authority.as_str().to_string(),
+            host: crate::rules::matcher::canonical_host(authority.as_str()),
             path,
             raw_query: uri.query().unwrap_or("").to_string(),
         },
         headers,
-        remote_addr: Some(req.remote_addr.unwrap_or(IpAddr::from([127, 0, 0, 1]))),
-        forwarded_trusted: false,
+        remote_addr: Some(remote_addr),
+        forwarded_trusted: trusted,
         original_uri,
         body: None,
-    })
+    };
+    Ok((info, refused))
 }
 
 /// How `got` differs from `want`: one line per broken expectation, none when it passed.
@@ -292,10 +368,11 @@ pub fn check(want: &Expect, got: &Outcome) -> Vec<String> {
             .headers
             .get(name.as_str())
             .map(|v| String::from_utf8_lossy(v.as_bytes()));
+        let value = value.as_ref().map(Scalar::text);
         match (value, actual) {
             (None, Some(a)) => broken.push(format!("expected no {name} header, got \"{a}\"")),
             (Some(v), None) => broken.push(format!("expected {name}: \"{v}\", got none")),
-            (Some(v), Some(a)) if *v != a => {
+            (Some(v), Some(a)) if v != a => {
                 broken.push(format!("expected {name}: \"{v}\", got \"{a}\""))
             }
             _ => {}
@@ -344,21 +421,51 @@ mod tests {
         serde_json::from_value(v).expect("case")
     }
 
+    fn snapshot(trusted: &str) -> Snapshot {
+        let env = [("SERVE_API_TRUSTED_PROXIES".to_string(), trusted.to_string())];
+        let config =
+            crate::config::load_with_env(&[], env.into_iter().filter(|_| !trusted.is_empty()))
+                .expect("config");
+        Snapshot::from_documents(
+            std::sync::Arc::new(config),
+            &[],
+            crate::pipeline::DisabledHandlers::Reject,
+        )
+        .expect("snapshot")
+    }
+
+    // What `/decisions` rebuilds (SPEC §6.2, DESIGN §2): canonical host, cleaned path, forwarded
+    // headers only from a trusted gateway address; what it refuses comes with its 400.
     #[test]
     fn request_info_is_what_decisions_rebuilds() {
-        let c = case("request: { url: 'http://api.example.com:8080/a/../b/%7Ex?q=1', headers: { X-A: [one, two] } }");
-        let info = request_info(&c.request).expect("info");
+        let all = snapshot("");
+        let c = case("request: { url: 'http://API.example.com.:8080/a/../b/%7Ex?q=1', headers: { X-A: [one, 2], X-Forwarded-For: 198.51.100.1 } }\nexpect: { status: 200 }");
+        let (info, refused) = request_info(&all, &c.request).expect("info");
+        assert!(refused.is_none());
         assert_eq!(info.method, "GET");
         assert_eq!(info.match_string(), "http://api.example.com:8080/b/~x");
         assert_eq!(info.url.raw_query, "q=1");
-        assert_eq!(info.headers.get_all("x-a").iter().count(), 2);
-        assert_eq!(info.headers["host"], "api.example.com:8080");
+        let values: Vec<_> = info.headers.get_all("x-a").iter().collect();
+        assert_eq!(values, ["one", "2"]);
+        assert_eq!(info.headers["host"], "API.example.com.:8080");
+        assert!(info.forwarded_trusted && info.headers.contains_key("x-forwarded-for"));
+        // A gateway outside `trusted_proxies`: its forwarded headers are dropped.
+        let some = snapshot("10.0.0.0/8");
+        let (info, _) = request_info(&some, &c.request).expect("info");
+        assert!(!info.forwarded_trusted && !info.headers.contains_key("x-forwarded-for"));
+        for refused in [
+            "request: { url: 'http://user@h/' }",
+            "request: { url: 'http://h/a%00b' }",
+        ] {
+            let (_, e) = request_info(&all, &case(refused).request).expect("a request");
+            assert_eq!(e.expect(refused).status, 400);
+        }
         for bad in [
             "request: { url: '/relative' }",
             "request: { url: 'http://h/', method: 'G T' }",
             "request: { url: 'http://h/', headers: { 'X A': v } }",
         ] {
-            assert!(request_info(&case(bad).request).is_err(), "{bad}");
+            assert!(request_info(&all, &case(bad).request).is_err(), "{bad}");
         }
     }
 

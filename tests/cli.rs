@@ -430,4 +430,19 @@ fn rules_test_decides_cases_in_process() {
     let (code, _, err) = run_bin(&["rules", "test", "cases/demo.yaml"], &[], &root);
     assert_eq!(code, 1);
     assert!(err.contains("needs the config (-c FILE)"), "{err}");
+    // A case that checks nothing, or a file without cases, is an error, never a pass.
+    let vacuous = setup.write("vacuous.yaml", "- request: { url: 'http://h/' }\n");
+    let empty = setup.write("empty.yaml", "[]\n");
+    for (f, want) in [
+        (&vacuous, "case #1 (): expect: nothing to check"),
+        (&empty, "empty.yaml: no cases"),
+    ] {
+        let (code, _, err) = run_bin(
+            &["rules", "test", "-c", "config.yaml", f.to_str().unwrap()],
+            &[],
+            &root,
+        );
+        assert_eq!(code, 1);
+        assert!(err.contains(want), "{err}");
+    }
 }

@@ -59,7 +59,8 @@ pub fn migrate(rule: &mut Value) -> Result<(), String> {
 /// old rule works instead of failing (a value already in `api.retry` is kept).
 fn hydrator_retry(config: &mut Map<String, Value>) {
     let mut found: Vec<(&str, String)> = Vec::new();
-    for outer in [true, false] {
+    // `api.retry` first: where both hold a legacy key, the one the hydrator read wins.
+    for outer in [false, true] {
         let retry = match outer {
             true => config.get_mut("retry"),
             false => config.get_mut("api").and_then(|a| a.get_mut("retry")),
@@ -210,6 +211,15 @@ mod tests {
         assert_eq!(
             migrated(top)["mutators"][0]["config"],
             json!({"api": {"url": "http://h", "retry": {"max_delay": "200ms", "give_up_after": "400ms"}}})
+        );
+        // Both places: the values under `api.retry` (the ones the hydrator read) win.
+        let both = json!({"version": "v0.19.0", "mutators": [{"handler": "hydrator", "config": {
+            "api": {"url": "http://h", "retry": {"delay_in_milliseconds": 10}},
+            "retry": {"delay_in_milliseconds": 1000},
+        }}]});
+        assert_eq!(
+            migrated(both)["mutators"][0]["config"]["api"]["retry"],
+            json!({"max_delay": "10ms"})
         );
         // Idempotent.
         let once = migrated(rule("v0.30.0", old));
