@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName};
 
-use super::matcher::{canonical_host_pattern, MatchIndex, Pattern, Strategy};
+use super::matcher::{
+    canonical_host_pattern, host_case_unreachable, MatchIndex, Pattern, Strategy,
+};
 use super::memo::Memo;
 use super::repository::RuleDocument;
 use super::spec::{RuleSpec, UpstreamSpec};
@@ -261,6 +263,13 @@ fn compile_rule(
             }
         },
     };
+    if let Some(m) = spec
+        .match_
+        .as_ref()
+        .filter(|m| host_case_unreachable(&m.url))
+    {
+        tracing::warn!(rule_id = id, origin, url = %m.url, "match.url spells its host in upper case inside a regex; request hosts are matched in lower case, so this rule cannot match them: write the host in lower case");
+    }
     let mut methods = Vec::with_capacity(spec.match_.as_ref().map_or(0, |m| m.methods.len()));
     let mut headers = Vec::new();
     if let Some(m) = &spec.match_ {

@@ -73,7 +73,8 @@ mod tests;
 
 pub use index::MatchIndex;
 pub use normalize::{
-    canonical_host, canonical_host_pattern, clean_path, encode_path, normalize_path, NormalizeError,
+    canonical_host, canonical_host_pattern, clean_path, encode_path, host_case_unreachable,
+    normalize_path, NormalizeError,
 };
 pub use pattern::Pattern;
 

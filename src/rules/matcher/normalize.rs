@@ -240,6 +240,21 @@ pub fn canonical_host_pattern(pattern: &str, glob: bool) -> std::borrow::Cow<'_,
     std::borrow::Cow::Owned(out)
 }
 
+/// Whether a pattern that is one regex from the scheme on (no `://` outside `<...>`) spells
+/// its host with upper-case letters: request hosts are matched in lower case, so such a rule
+/// never matches ([`canonical_host_pattern`] leaves it alone; the loader warns).
+pub fn host_case_unreachable(pattern: &str) -> bool {
+    if let std::borrow::Cow::Owned(_) = canonical_host_pattern(pattern, true) {
+        return false;
+    }
+    pattern.match_indices("://").any(|(at, _)| {
+        pattern[at + 3..]
+            .split('/')
+            .next()
+            .is_some_and(|host| host.bytes().any(|b| b.is_ascii_uppercase()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,5 +464,13 @@ mod tests {
         ] {
             assert_eq!(canonical_host_pattern(input, glob), want, "{input:?}");
         }
+    }
+
+    #[test]
+    fn upper_case_hosts_inside_one_regex_are_found() {
+        assert!(host_case_unreachable("<https?://API.example.com/.*>"));
+        assert!(!host_case_unreachable("<https?://api.example.com/.*>"));
+        assert!(!host_case_unreachable("http://API.example.com/<.*>"));
+        assert!(!host_case_unreachable("<.*>/Path"));
     }
 }
