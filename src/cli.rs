@@ -290,15 +290,8 @@ fn test_cases(config_files: &[PathBuf], paths: &[PathBuf], explain: bool) -> Exi
         errors.iter().for_each(|e| eprintln!("{e}"));
         return ExitCode::FAILURE;
     }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
     };
     rt.block_on(async {
         let remote = crate::rules::remote::RemoteStore::default();
@@ -341,19 +334,22 @@ fn test_cases(config_files: &[PathBuf], paths: &[PathBuf], explain: bool) -> Exi
     })
 }
 
+/// The single-threaded runtime the non-serving commands run their I/O on; `None` (reported)
+/// when it cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("cannot start runtime: {e}"))
+        .ok()
+}
+
 /// GET `endpoint + path`, pretty-print the JSON body; exit 0 when the status is 2xx and `ok`
 /// accepts the body.
 fn remote_get(endpoint: &str, path: &str, ok: impl Fn(&serde_json::Value) -> bool) -> ExitCode {
     let url = format!("{}{}", endpoint.trim_end_matches('/'), path);
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
     };
     match rt.block_on(crate::client::get_json(&url)) {
         Ok((status, body)) => {

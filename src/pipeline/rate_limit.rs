@@ -2,8 +2,8 @@
 //! by, max_keys}` on a rule allows each key (the authenticated subject, the client address, or
 //! the whole rule) `requests` per `per`, with bursts of up to `burst`. Checked after the
 //! authenticators (so the subject is known) and before the authorizer (so a flood never reaches
-//! a policy service); over the limit -> 429 with `Retry-After` and `X-RateLimit-*` headers,
-//! rendered by the rule's error handlers like any error.
+//! a policy service); over the limit -> a JSON 429 with `Retry-After` and `X-RateLimit-*`
+//! headers, whatever the rule's error handlers.
 //!
 //! `by: ip` counts the client's address: when forwarded headers are trusted, the right-most
 //! public address of `X-Forwarded-For` (the one the nearest proxy saw; entries a client writes
@@ -173,12 +173,6 @@ impl RateLimiter {
     }
 
     fn refusal(&self, wait: Duration) -> PipelineError {
-        let mut e = self.refusal_error(wait);
-        e.keeps_status = true;
-        e
-    }
-
-    fn refusal_error(&self, wait: Duration) -> PipelineError {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut headers = HeaderMap::new();
         let n = |v: u64| HeaderValue::from(v);
@@ -186,7 +180,7 @@ impl RateLimiter {
         headers.insert("x-ratelimit-limit", n(self.spec.requests));
         headers.insert("x-ratelimit-remaining", n(0));
         headers.insert("x-ratelimit-reset", n(secs));
-        PipelineError::too_many_requests(&headers).with_reason(format!(
+        let mut e = PipelineError::too_many_requests(&headers).with_reason(format!(
             "the rule allows {} requests per {} per {}",
             self.spec.requests,
             self.spec.per,
@@ -195,7 +189,9 @@ impl RateLimiter {
                 By::Ip => "client address",
                 By::Rule => "rule",
             }
-        ))
+        ));
+        e.keeps_status = true;
+        e
     }
 
     /// Keys tracked now (tests, and the size bound).
@@ -228,25 +224,10 @@ fn client_address(req: &RequestInfo) -> Option<IpAddr> {
     req.remote_addr
 }
 
-/// Not loopback, private (RFC 1918, ULA), link-local, CGNAT or unspecified.
+/// Not an address a proxy chain adds on the inside: `realip`'s private ranges (as keto's
+/// client address reads them), nor unspecified.
 fn is_public(ip: &IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || (o[0] == 100 && (64..128).contains(&o[1])))
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
-        }
-    }
+    !super::authz::is_private(ip) && !ip.is_unspecified()
 }
 
 #[cfg(test)]

@@ -231,7 +231,7 @@ fn client_ip(req: &RequestInfo) -> String {
 }
 
 /// The ranges `realip` treats as private: loopback, RFC 1918, link-local, CGNAT, ULA.
-fn is_private(ip: &IpAddr) -> bool {
+pub(crate) fn is_private(ip: &IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let o = v4.octets();

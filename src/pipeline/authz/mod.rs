@@ -3,6 +3,7 @@
 mod allow;
 mod deny;
 mod keto;
+pub(crate) use keto::is_private;
 mod remote;
 mod remote_json;
 

@@ -186,28 +186,9 @@ pub fn canonical_host(host: &str) -> String {
 /// and without a trailing dot; a `<...>` part case-insensitive (`(?i:...)` around a regexp,
 /// lower case for a glob, whose only letters are literal ones).
 pub fn canonical_host_pattern(pattern: &str, glob: bool) -> std::borrow::Cow<'_, str> {
-    let bytes = pattern.as_bytes();
-    let mut depth = 0usize;
-    let mut host_from = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'<' => depth += 1,
-            b'>' => depth = depth.saturating_sub(1),
-            b':' if depth == 0 && host_from.is_none() && pattern[i..].starts_with("://") => {
-                host_from = Some(i + 3);
-                i += 3;
-                continue;
-            }
-            b'/' if depth == 0 && host_from.is_some() => break,
-            _ => {}
-        }
-        i += 1;
-    }
-    let Some(from) = host_from else {
+    let Some((from, to)) = host_span(pattern) else {
         return std::borrow::Cow::Borrowed(pattern);
     };
-    let to = i.min(bytes.len());
     let host = &pattern[from..to];
     let needs = host.bytes().any(|b| b.is_ascii_uppercase() || b == b'<') || host.ends_with('.');
     if !needs {
@@ -244,15 +225,37 @@ pub fn canonical_host_pattern(pattern: &str, glob: bool) -> std::borrow::Cow<'_,
 /// its host with upper-case letters: request hosts are matched in lower case, so such a rule
 /// never matches ([`canonical_host_pattern`] leaves it alone; the loader warns).
 pub fn host_case_unreachable(pattern: &str) -> bool {
-    if let std::borrow::Cow::Owned(_) = canonical_host_pattern(pattern, true) {
-        return false;
+    host_span(pattern).is_none()
+        && pattern.match_indices("://").any(|(at, _)| {
+            pattern[at + 3..]
+                .split('/')
+                .next()
+                .is_some_and(|host| host.bytes().any(|b| b.is_ascii_uppercase()))
+        })
+}
+
+/// Where a pattern's host is: after the first `://` outside `<...>`, up to the next `/` outside
+/// `<...>` (or the end). `None` when the scheme separator is inside a regex or glob part.
+fn host_span(pattern: &str) -> Option<(usize, usize)> {
+    let bytes = pattern.as_bytes();
+    let mut depth = 0usize;
+    let mut host_from = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'<' => depth += 1,
+            b'>' => depth = depth.saturating_sub(1),
+            b':' if depth == 0 && host_from.is_none() && pattern[i..].starts_with("://") => {
+                host_from = Some(i + 3);
+                i += 3;
+                continue;
+            }
+            b'/' if depth == 0 && host_from.is_some() => break,
+            _ => {}
+        }
+        i += 1;
     }
-    pattern.match_indices("://").any(|(at, _)| {
-        pattern[at + 3..]
-            .split('/')
-            .next()
-            .is_some_and(|host| host.bytes().any(|b| b.is_ascii_uppercase()))
-    })
+    host_from.map(|from| (from, i.min(bytes.len())))
 }
 
 #[cfg(test)]
