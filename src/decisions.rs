@@ -203,11 +203,21 @@ fn request_info<B>(
         } else {
             continue;
         };
-        // The first value, as `HeaderMap::get` gives it.
+        // The first value, as `HeaderMap::get` gives it. Go reads a header as bytes, so a
+        // value with UTF-8 beyond ASCII (`/admin/ü`) is used as it is; one that is not UTF-8
+        // fails the request below. Neither may be taken as absent: the sub-request's own path
+        // or method would then be decided in its place.
         if slot.is_none() {
-            *slot = Some(value.to_str().ok());
+            *slot = Some(std::str::from_utf8(value.as_bytes()).ok());
         }
     }
+    let malformed = [
+        (x_method, "X-Forwarded-Method"),
+        (x_proto, "X-Forwarded-Proto"),
+        (x_uri, "X-Forwarded-Uri"),
+    ]
+    .into_iter()
+    .find_map(|(v, name)| matches!(v, Some(None)).then_some(name));
     // An empty header counts as absent (Go's `OrDefaultString`).
     let (x_method, x_proto, x_uri) = (given(x_method), given(x_proto), given(x_uri));
     let method = pipeline::known(x_method.unwrap_or(req.method().as_str()));
@@ -250,6 +260,10 @@ fn request_info<B>(
     if let Err(e) = host {
         return Err(Box::new((info, PipelineError::bad_request(e))));
     }
+    if let Some(name) = malformed {
+        let e = PipelineError::bad_request(format!("malformed {name} header: not UTF-8"));
+        return Err(Box::new((info, e)));
+    }
     match path {
         Ok(p) => {
             info.url.path = p;
@@ -259,8 +273,8 @@ fn request_info<B>(
     }
 }
 
-/// A forwarded header's first value, if it is one (`Some(None)`: not UTF-8) and not empty: Go's
-/// `OrDefaultString` treats an empty header as absent.
+/// A forwarded header's first value, if it is one (`Some(None)`: not UTF-8, refused before this
+/// is used) and not empty: Go's `OrDefaultString` treats an empty header as absent.
 fn given(h: Option<Option<&str>>) -> Option<&str> {
     h.flatten().filter(|v| !v.is_empty())
 }

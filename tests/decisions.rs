@@ -467,3 +467,76 @@ async fn host_case_and_trailing_dot_do_not_escape_a_rule() {
         .await;
     assert_eq!(r.status, 200);
 }
+
+// SPEC §6.2: the path, method and scheme decided are the `X-Forwarded-*` values as sent. A value
+// beyond ASCII is still that value (Go reads headers as bytes): `/admin/ü` is decided by the
+// admin rule, and one that is not UTF-8 is refused (400), never replaced by the sub-request's
+// own path or method, which a catch-all rule would then allow.
+#[tokio::test]
+async fn forwarded_values_beyond_ascii_are_used_or_refused() {
+    let rules = rule(
+        "pub",
+        "<https|http>://<[^/]+>/public/<.*>",
+        "anonymous",
+        "allow",
+        "[{handler: noop}]",
+    ) + &rule(
+        "adm",
+        "<https|http>://<[^/]+>/admin/<.*>",
+        "anonymous",
+        "deny",
+        "[{handler: noop}]",
+    ) + &rule(
+        "root",
+        "<https|http>://<[^/]+>",
+        "anonymous",
+        "allow",
+        "[{handler: noop}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let status = |answer: &str| answer.split(' ').nth(1).unwrap_or("").to_string();
+    let ask = |path: &str, header: &[u8]| {
+        let mut req =
+            format!("GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n").into_bytes();
+        req.extend_from_slice(header);
+        req.extend_from_slice(b"\r\n\r\n");
+        req
+    };
+    let a = common::raw_bytes(
+        g.api,
+        &ask("/decisions/public/x", b"X-Forwarded-Uri: /admin/\xfc"),
+    )
+    .await;
+    assert_eq!(status(&a), "400", "{a}");
+    assert!(a.contains("X-Forwarded-Uri"), "{a}");
+    let a = common::raw_bytes(
+        g.api,
+        &ask("/decisions", "X-Forwarded-Uri: /admin/ü".as_bytes()),
+    )
+    .await;
+    assert_eq!(status(&a), "403", "{a}");
+    let a = common::raw_bytes(
+        g.api,
+        &ask("/decisions/public/x", b"X-Forwarded-Method: P\xd6ST"),
+    )
+    .await;
+    assert_eq!(status(&a), "400", "{a}");
+    let a = common::raw_bytes(
+        g.api,
+        &ask("/decisions/public/x", b"X-Forwarded-Proto: htt\xf0"),
+    )
+    .await;
+    assert_eq!(status(&a), "400", "{a}");
+    let a = common::raw_bytes(
+        g.api,
+        &ask("/decisions/public/x", "X-Forwarded-Method: PÖST".as_bytes()),
+    )
+    .await;
+    assert_eq!(status(&a), "404", "{a}");
+    let a = common::raw_bytes(
+        g.api,
+        &ask("/decisions/public/x", b"X-Forwarded-Uri: /public/y"),
+    )
+    .await;
+    assert_eq!(status(&a), "200", "{a}");
+}

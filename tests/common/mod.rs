@@ -225,9 +225,14 @@ pub async fn send(
 /// Bytes written as they are to `addr` (a request no well-behaved client would send), and the
 /// whole answer up to the server's close (send `Connection: close`).
 pub async fn raw(addr: SocketAddr, request: &str) -> String {
+    raw_bytes(addr, request.as_bytes()).await
+}
+
+/// [`raw`] for a request that is not UTF-8 (header values with obs-text bytes).
+pub async fn raw_bytes(addr: SocketAddr, request: &[u8]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    s.write_all(request.as_bytes()).await.expect("write");
+    s.write_all(request).await.expect("write");
     let mut out = Vec::new();
     tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out))
         .await

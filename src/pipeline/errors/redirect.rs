@@ -46,15 +46,19 @@ impl Redirect {
         let location = self.location(req);
         let mut headers = HeaderMap::new();
         let mut body = Bytes::new();
-        if let Ok(v) = HeaderValue::from_str(&location) {
+        if let Ok(v) = HeaderValue::from_str(&hex_escape_non_ascii(&location)) {
             headers.insert(header::LOCATION, v);
         }
-        // Go's http.Redirect writes a short HTML body for GET and HEAD.
-        if req.method.eq_ignore_ascii_case("GET") || req.method.eq_ignore_ascii_case("HEAD") {
+        // Go's http.Redirect labels GET and HEAD answers as HTML and writes a short body for GET
+        // only (the method is the one decided: `X-Forwarded-Method` on `/decisions`).
+        let get = req.method.eq_ignore_ascii_case("GET");
+        if get || req.method.eq_ignore_ascii_case("HEAD") {
             headers.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             );
+        }
+        if get {
             let reason = self.code.canonical_reason().unwrap_or("Found");
             body = Bytes::from(format!(
                 "<a href=\"{}\">{reason}</a>.\n\n",
@@ -111,6 +115,23 @@ fn query_escape(s: &str) -> String {
         .replace("%20", "+")
 }
 
+/// Go's `hexEscapeNonASCII` (what `http.Redirect` puts in `Location`): every byte beyond ASCII
+/// percent-encoded, the rest as it is.
+fn hex_escape_non_ascii(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for &b in s.as_bytes() {
+        if b.is_ascii() {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -165,5 +186,43 @@ mod tests {
             redirect("/signin", "rt").location(&req()),
             "/signin?rt=http%3A%2F%2Fh%2Ftest%3Fa%3D1+2"
         );
+    }
+
+    // SPEC §4.9 (Go `http.Redirect`): `Location` has its bytes beyond ASCII percent-encoded; GET
+    // and HEAD are labelled HTML, and only GET gets the body (with the URL as configured).
+    #[test]
+    fn location_escaped_and_body_for_get_only() {
+        let r = redirect("https://login.example/ü?next=é", "");
+        let e = PipelineError::new(StatusCode::UNAUTHORIZED, "no");
+        let get = r.render(&e, &req());
+        assert_eq!(
+            get.headers[header::LOCATION],
+            "https://login.example/%C3%BC?next=%C3%A9"
+        );
+        assert_eq!(
+            get.body,
+            "<a href=\"https://login.example/ü?next=é\">Found</a>.\n\n"
+        );
+        let head = r.render(
+            &e,
+            &RequestInfo {
+                method: "HEAD".into(),
+                ..req()
+            },
+        );
+        assert_eq!(
+            head.headers[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        assert!(head.body.is_empty());
+        let post = r.render(
+            &e,
+            &RequestInfo {
+                method: "POST".into(),
+                ..req()
+            },
+        );
+        assert!(!post.headers.contains_key(header::CONTENT_TYPE));
+        assert!(post.body.is_empty());
     }
 }
