@@ -46,6 +46,25 @@ pub fn client() -> &'static reqwest::Client {
     })
 }
 
+/// Whether a header named in a handler's config (`forward_http_headers`, `additional_headers`,
+/// `introspection_request_headers`, a remote authorizer's `headers`) may go on its outbound
+/// call. Go's client keeps `Host` out of the header map and writes its own framing, so in
+/// Oathkeeper such a `Host`, `Content-Length`, `Transfer-Encoding` or hop-by-hop header never
+/// reaches the wire; here it is dropped when the handler is built, with a warning naming `key`.
+/// Sent, a forwarded `Host` would let a client pick the virtual host that answers, and a
+/// `Content-Length` would desynchronise the request.
+pub fn settable(name: &http::HeaderName, key: &str) -> bool {
+    if crate::proxy::headers::settable(name) {
+        return true;
+    }
+    tracing::warn!(
+        key,
+        header = %name,
+        "the HTTP client sets this header itself; the configured one is ignored"
+    );
+    false
+}
+
 /// Deadline and retry bounds of one kind of call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallPolicy {

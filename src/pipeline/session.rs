@@ -80,18 +80,51 @@ impl RequestUrl {
 
     /// Decoded query pairs in order (Go `URL.Query()`; `+` decodes to a space).
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(self.raw_query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
+        parse_query(&self.raw_query).collect()
     }
 
     /// First value of query parameter `key`, `""` when absent (Go `URL.Query().Get`).
     pub fn query_get(&self, key: &str) -> String {
-        url::form_urlencoded::parse(self.raw_query.as_bytes())
+        parse_query(&self.raw_query)
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.into_owned())
+            .map(|(_, v)| v)
             .unwrap_or_default()
     }
+}
+
+/// The pairs of a raw query as Go's `url.ParseQuery` keeps them: `&`-separated, `+` a space; a
+/// pair holding a `;` or a malformed `%` escape is dropped (Go reports it and goes on), so that
+/// `?tok=%zz` carries no `tok`, as in Oathkeeper. Bytes that are not UTF-8 are replaced.
+pub(crate) fn parse_query(raw: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    raw.split('&')
+        .filter(|pair| !pair.is_empty() && !pair.contains(';'))
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+            Some((text(query_unescape(k)?), text(query_unescape(v)?)))
+        })
+}
+
+/// Go's `url.QueryUnescape`, as bytes: `+` is a space, `%XX` (two hex digits) a byte; `None` on
+/// a malformed escape.
+pub(crate) fn query_unescape(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = |j: usize| bytes.get(j).and_then(|b| char::from(*b).to_digit(16));
+                let (hi, lo) = (hex(i + 1)?, hex(i + 2)?);
+                out.push(u8::try_from(hi * 16 + lo).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Some(out)
 }
 
 impl std::fmt::Display for RequestUrl {

@@ -170,25 +170,9 @@ fn basic_auth(headers: &http::HeaderMap) -> Option<(String, String)> {
     Some((id.to_string(), secret.to_string()))
 }
 
-/// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte; `None` on a malformed escape or a
-/// result that is not UTF-8.
+/// Go's `url.QueryUnescape`; `None` on a malformed escape or a result that is not UTF-8.
 fn query_unescape(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    String::from_utf8(crate::pipeline::session::query_unescape(s)?).ok()
 }
 
 #[cfg(test)]

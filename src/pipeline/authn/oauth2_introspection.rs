@@ -89,7 +89,9 @@ impl OAuth2Introspection {
                 .map_err(|_| BuildError::new(&path, "invalid header name"))?;
             let v = HeaderValue::from_str(value)
                 .map_err(|_| BuildError::new(&path, "invalid header value"))?;
-            headers.insert(n, v);
+            if crate::outbound::settable(&n, &path) {
+                headers.insert(n, v);
+            }
         }
         headers.insert(
             http::header::CONTENT_TYPE,
@@ -230,8 +232,10 @@ impl OAuth2Introspection {
         if !r.active {
             return Err(PipelineError::unauthorized().with_reason("Access token is not active"));
         }
-        let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if r.exp > 0 && r.exp.unsigned_abs() < now_secs {
+        // Go's `time.Unix(exp, 0).Before(now)`: expired from the first instant after `exp`
+        // (an `exp` of the current second is already past 0.3 s into it).
+        let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        if r.exp > 0 && Duration::from_secs(r.exp.unsigned_abs()) < since_epoch {
             return Err(PipelineError::unauthorized().with_reason("Access token expired"));
         }
         for audience in &self.target_audience {

@@ -59,6 +59,14 @@ fn checks() {
         assert_eq!(e.status.as_u16(), status, "{reason}");
         assert!(e.reason.as_deref().unwrap_or("").contains(reason), "{e}");
     }
+    // SPEC §5.1 "exp in the past" is Go's `time.Unix(exp, 0).Before(now)`: 0.3 s into the
+    // second `exp` names, the token has expired; at that second's start it has not.
+    let second = at(2000);
+    assert!(h.check(&result(ok.clone()), second).is_ok());
+    let e = h
+        .check(&result(ok.clone()), second + Duration::from_millis(300))
+        .expect_err("expired within its last second");
+    assert_eq!(e.status.as_u16(), 401);
     // token_use access_token is fine; exp 0 means no expiry.
     assert!(h
         .check(&with("token_use", json!("access_token")), at(1000))
@@ -166,4 +174,19 @@ fn debug_hides_headers() {
         "introspection_request_headers": {"Authorization": "Basic c2VjcmV0"},
     }));
     assert!(!format!("{h:?}").contains("c2VjcmV0"));
+}
+
+// SPEC §5.1 (Go's client writes `Host` and the body's length itself): `Host`, `Content-Length`
+// and hop-by-hop names among `introspection_request_headers` are dropped; the others stay.
+#[test]
+fn host_and_framing_headers_are_dropped() {
+    let h = handler(json!({
+        "introspection_url": "http://127.0.0.1:1/i",
+        "introspection_request_headers": {
+            "Content-Length": "3", "Host": "idp.internal", "Connection": "close", "X-Tenant": "t1",
+        },
+    }));
+    let mut names: Vec<&str> = h.headers.keys().map(http::HeaderName::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["content-type", "x-tenant"]);
 }

@@ -103,7 +103,8 @@ impl SessionCheck {
                     format!("invalid header name {name:?}"),
                 )
             })?;
-            if !forward.contains(&h) {
+            let key = format!("config.forward_http_headers[{i}]");
+            if !forward.contains(&h) && crate::outbound::settable(&h, &key) {
                 forward.push(h);
             }
         }
@@ -114,7 +115,9 @@ impl SessionCheck {
                 .map_err(|_| BuildError::new(&path, "invalid header name"))?;
             let v = HeaderValue::from_str(value)
                 .map_err(|_| BuildError::new(&path, "invalid header value"))?;
-            additional.push((n, v));
+            if crate::outbound::settable(&n, &path) {
+                additional.push((n, v));
+            }
         }
         let cache = c.cache.enabled.then(|| {
             let config_hash: Key = Sha256::new()
@@ -173,7 +176,9 @@ impl SessionCheck {
     fn prepare(&self, req: &RequestInfo) -> Call {
         let mut url = self.url.clone();
         if !self.preserve_path {
-            url.set_path(&req.url.path);
+            // The decoded path, re-encoded as it is forwarded (`100%` goes as `100%25`): `Url`
+            // takes a `%` as the start of an escape, and the store would read another path.
+            url.set_path(&crate::rules::matcher::encode_path(&req.url.path));
         }
         if !self.preserve_query {
             url.set_query((!req.url.raw_query.is_empty()).then_some(req.url.raw_query.as_str()));

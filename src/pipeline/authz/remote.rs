@@ -132,7 +132,9 @@ impl Endpoint {
                 .map_err(|_| BuildError::new(&path, format!("invalid header name `{name}`")))?;
             let t = Template::parse(source)
                 .map_err(|e| BuildError::new(&path, format!("invalid template: {e}")))?;
-            templates.push((n, t));
+            if crate::outbound::settable(&n, &path) {
+                templates.push((n, t));
+            }
         }
         let mut names = Vec::new();
         for (i, name) in forward.iter().enumerate() {
@@ -337,6 +339,31 @@ mod tests {
         assert_eq!(h.get("x-subject").expect("subject"), "alice");
         assert!(h.get("x-empty").is_none());
         assert!(h.get("cookie").is_none(), "only listed headers are sent");
+    }
+
+    // SPEC §5.2 (Go's client writes `Host` and the body's length itself): a templated `Host`,
+    // `Content-Length` or hop-by-hop header is not sent to the policy server.
+    #[test]
+    fn host_and_framing_headers_are_not_sent() {
+        let e = endpoint(
+            &[
+                ("Host", "policy.internal"),
+                ("Content-Length", "3"),
+                ("Transfer-Encoding", "chunked"),
+                ("X-Subject", "{{ print .Subject }}"),
+            ],
+            &[],
+        );
+        let h = e
+            .headers(
+                &request(&[]),
+                &Session::default(),
+                HeaderValue::from_static(""),
+            )
+            .expect("headers");
+        let mut names: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["content-type"]);
     }
 
     #[test]

@@ -84,9 +84,8 @@ impl Redirect {
             None => (self.to.as_str(), None),
         };
         let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        let mut pairs: Vec<(String, String)> = crate::pipeline::session::parse_query(query)
             .filter(|(k, _)| k != param)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         pairs.push((param.clone(), req.original_url()));
         pairs.sort_by(|a, b| a.0.cmp(&b.0));

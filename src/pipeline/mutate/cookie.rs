@@ -31,7 +31,7 @@ impl CookieMutator {
         let mut cookies = Vec::new();
         for (name, source) in config.cookies.unwrap_or_default() {
             let path = format!("config.cookies.{name}");
-            if !valid_cookie_name(&name) {
+            if !crate::pipeline::authn::token::is_cookie_name(name.as_bytes()) {
                 return Err(BuildError::new(
                     &path,
                     format!("invalid cookie name `{name}`"),
@@ -77,20 +77,18 @@ impl CookieMutator {
     }
 }
 
-/// `(name, "name=value")` of every cookie across all `Cookie` headers, in order. Parts without a
-/// valid name are dropped (Go `Request.Cookies`); a part without `=` is a cookie with an empty
-/// value.
+/// `(name, "name=value")` of every cookie across all `Cookie` headers, in order, as Go's
+/// `Request.Cookies` reads them (a part without a valid name or value is dropped; one without
+/// `=` is a cookie with an empty value), each written back as `AddCookie` writes it (a quoted
+/// value keeps its quotes).
 fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|part| {
-            let part = part.trim();
-            let (name, value) = part.split_once('=').unwrap_or((part, ""));
-            let name = name.trim();
-            valid_cookie_name(name).then(|| (name.to_string(), format!("{name}={}", value.trim())))
+    crate::pipeline::authn::token::cookies(headers)
+        .map(|c| {
+            let value = match c.quoted || c.value.contains([' ', ',']) {
+                true => format!("\"{}\"", c.value),
+                false => c.value.to_string(),
+            };
+            (c.name.to_string(), format!("{}={value}", c.name))
         })
         .collect()
 }
@@ -115,14 +113,6 @@ fn sanitize_value(value: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Owned(kept)
     }
-}
-
-/// RFC 6265 cookie-name: an HTTP token.
-fn valid_cookie_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

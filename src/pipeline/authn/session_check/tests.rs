@@ -80,6 +80,46 @@ fn prepare_follows_spec() {
     assert_eq!(call.url.query(), None);
 }
 
+// SPEC §5.1 ("path = original request path"): the decoded path goes re-encoded, as Go's
+// `URL.EscapedPath` sends it, so the store reads the path that was matched (DESIGN §6).
+#[test]
+fn path_is_reencoded() {
+    let check = SessionCheck::new(config("http://kratos/s")).expect("build");
+    for (decoded, sent) in [("/csd/100%", "/csd/100%25"), ("/csd/%41", "/csd/%2541")] {
+        let mut r = request();
+        r.url.path = decoded.into();
+        assert_eq!(check.prepare(&r).url.path(), sent, "{decoded}");
+    }
+}
+
+// SPEC §5.1 (Go's client writes `Host` and the framing itself): `Host`, `Content-Length` and
+// hop-by-hop names in `forward_http_headers` or `additional_headers` never reach the store.
+#[test]
+fn host_and_framing_are_not_forwarded() {
+    let mut c = config("http://kratos/s");
+    c.forward_http_headers = ["Host", "Content-Length", "Connection", "Cookie"]
+        .map(String::from)
+        .to_vec();
+    c.additional_headers = BTreeMap::from([
+        ("Host".to_string(), "session.internal".to_string()),
+        ("Transfer-Encoding".to_string(), "chunked".to_string()),
+        ("X-A".to_string(), "a".to_string()),
+    ]);
+    let mut r = request();
+    for (k, v) in [
+        ("host", "client.example"),
+        ("content-length", "5"),
+        ("connection", "close"),
+    ] {
+        r.headers
+            .insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+    }
+    let call = SessionCheck::new(c).expect("build").prepare(&r);
+    let mut names: Vec<&str> = call.headers.keys().map(HeaderName::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["cookie", "x-a"]);
+}
+
 #[test]
 fn bad_config_is_a_build_error() {
     let mut c = config("http://kratos/s");
