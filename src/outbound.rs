@@ -20,6 +20,9 @@ use crate::pipeline::error::{msg, PipelineError};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time allowed to establish a TCP (and TLS) connection, within the deadline.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The largest answer body a handler reads from an auth service (sessions, introspection and
+/// token answers, policy decisions, hydrated sessions): past it, 500.
+pub const MAX_ANSWER: usize = 1 << 20;
 /// Default number of retries after the first attempt.
 pub const DEFAULT_RETRIES: u32 = 2;
 
@@ -124,14 +127,40 @@ pub enum OutboundError {
     /// The backend kept answering 5xx.
     #[error("backend answered {0}")]
     Status(StatusCode),
+    /// The answer's body was larger than its handler reads.
+    #[error("answer larger than {0} bytes")]
+    TooLarge(usize),
 }
 
 impl OutboundError {
-    /// The error the client sees: 503, with the cause as the (verbose) reason.
+    /// The error the client sees, with the cause as the (verbose) reason: 503 for an outage, 500
+    /// for an answer too large to read (the backend is up; what it said cannot be used).
     pub fn into_pipeline(self, service: &str) -> PipelineError {
-        PipelineError::new(StatusCode::SERVICE_UNAVAILABLE, msg::SERVICE_UNAVAILABLE)
-            .with_reason(format!("{service}: {self}"))
+        let e = match self {
+            Self::TooLarge(_) => PipelineError::internal(msg::INTERNAL),
+            _ => PipelineError::new(StatusCode::SERVICE_UNAVAILABLE, msg::SERVICE_UNAVAILABLE),
+        };
+        e.with_reason(format!("{service}: {self}"))
     }
+}
+
+/// An answer's body, at most `max` bytes ([`OutboundError::TooLarge`] past that).
+pub async fn read_limited(
+    mut resp: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, OutboundError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| OutboundError::Request(e.to_string()))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(OutboundError::TooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Whether a status is worth another attempt.

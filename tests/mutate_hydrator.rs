@@ -200,6 +200,19 @@ async fn outage_is_503() {
     assert_eq!(r.status, 503, "{}", r.body);
 }
 
+// DESIGN §3: an answer larger than the 1 MiB a hydrator reads is an invalid answer (500, the
+// hydrator is up), not an outage (503).
+#[tokio::test]
+async fn oversized_answer_is_500() {
+    let h = Hydrator::start().await;
+    let (g, up) = start(&h, "alice", "{}").await;
+    h.set_mode(Mode::Huge);
+    let r = g.req("GET", "/decisions/users/1", &[("Host", "h")]).await;
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(r.body.contains("larger than 1048576 bytes"), "{}", r.body);
+    assert_eq!(up.count(), 0);
+}
+
 // SPEC §5.5 hydrator cache; SPEC §9 item 18: unrelated request headers do not miss.
 #[tokio::test]
 async fn cache_hits_and_misses() {

@@ -184,10 +184,9 @@ pub async fn client_credentials(policy: CallPolicy, g: &Grant<'_>) -> Result<Gra
     if !status.is_success() {
         return Err(GrantError::Status(status, resp.headers().clone()));
     }
-    let bytes = resp
-        .bytes()
+    let bytes = crate::outbound::read_limited(resp, crate::outbound::MAX_ANSWER)
         .await
-        .map_err(|e| GrantError::Outbound(OutboundError::Request(e.to_string())))?;
+        .map_err(GrantError::Outbound)?;
     let v: Value =
         serde_json::from_slice(&bytes).map_err(|_| GrantError::Invalid("response is not JSON"))?;
     let access_token = v

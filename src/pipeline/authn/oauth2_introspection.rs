@@ -321,10 +321,9 @@ impl OAuth2Introspection {
                     .with_reason(format!("introspection endpoint answered {s}")));
             }
         }
-        let bytes = resp
-            .bytes()
+        let bytes = crate::outbound::read_limited(resp, crate::outbound::MAX_ANSWER)
             .await
-            .map_err(|e| OutboundError::Request(e.to_string()).into_pipeline("introspection"))?;
+            .map_err(|e| e.into_pipeline("introspection"))?;
         serde_json::from_slice::<Introspected>(&bytes)
             .map(Arc::new)
             .map_err(|e| {

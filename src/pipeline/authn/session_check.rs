@@ -19,9 +19,6 @@ use crate::pipeline::error::PipelineError;
 use crate::pipeline::session::Session;
 use crate::pipeline::{BuildError, RequestInfo};
 
-/// Largest session-store answer read; a bigger one is a broken backend (503), not a session.
-const MAX_BODY: usize = 1 << 20;
-
 /// Subject and extra read from a session-store answer.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Identity {
@@ -302,7 +299,12 @@ impl SessionCheck {
             return (Err(e), None);
         }
         let left = self.policy.timeout.saturating_sub(started.elapsed());
-        let body = match tokio::time::timeout(left, read_body(resp)).await {
+        let body = match tokio::time::timeout(
+            left,
+            crate::outbound::read_limited(resp, crate::outbound::MAX_ANSWER),
+        )
+        .await
+        {
             Err(_) => {
                 return (
                     Err(self.unavailable(OutboundError::Timeout(self.policy.timeout))),
@@ -321,21 +323,6 @@ impl SessionCheck {
     fn unavailable(&self, e: OutboundError) -> PipelineError {
         e.into_pipeline(&format!("{} session check", self.handler))
     }
-}
-
-async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, OutboundError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| OutboundError::Request(e.to_string()))?
-    {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(OutboundError::Request("session answer too large".into()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// Kratos session fields that decide caching (at the root, or under `session`).

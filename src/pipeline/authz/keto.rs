@@ -133,10 +133,12 @@ impl Keto {
             }
         }
         let left = self.policy.timeout.saturating_sub(started.elapsed());
-        let answer = match tokio::time::timeout(left, read(resp)).await {
-            Err(_) => return Err(unavailable(OutboundError::Timeout(self.policy.timeout))),
-            Ok(r) => r.map_err(unavailable)?,
-        };
+        let answer =
+            match tokio::time::timeout(left, crate::outbound::read_limited(resp, MAX_ANSWER)).await
+            {
+                Err(_) => return Err(unavailable(OutboundError::Timeout(self.policy.timeout))),
+                Ok(r) => r.map_err(unavailable)?,
+            };
         #[derive(serde::Deserialize)]
         struct Answer {
             #[serde(default)]
@@ -185,21 +187,6 @@ fn internal(reason: String) -> PipelineError {
 
 fn unavailable(e: OutboundError) -> PipelineError {
     e.into_pipeline("keto_engine_acp_ory authorizer")
-}
-
-async fn read(mut resp: reqwest::Response) -> Result<Vec<u8>, OutboundError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| OutboundError::Request(e.to_string()))?
-    {
-        if body.len() + chunk.len() > MAX_ANSWER {
-            return Err(OutboundError::Request("answer too large".into()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// The client address as `realip.RealIP` finds it: the first public `X-Forwarded-For` entry,

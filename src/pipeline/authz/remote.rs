@@ -22,10 +22,6 @@ use crate::pipeline::session::Session;
 use crate::pipeline::template::Template;
 use crate::pipeline::{BuildError, RequestInfo};
 
-/// Largest answer body read from a policy endpoint (only `remote_json` with `allowed_path`
-/// reads it); a bigger one is a broken backend.
-const MAX_ANSWER: usize = 1 << 20;
-
 /// The built `remote` authorizer.
 #[derive(Debug)]
 pub struct Remote {
@@ -234,28 +230,19 @@ impl Endpoint {
 
     /// Read the 200 answer's body (bounded in size and by what is left of the deadline).
     pub(super) async fn read_body(&self, allowed: &mut Allowed) -> Result<Vec<u8>, PipelineError> {
-        let Some(mut resp) = allowed.body.take() else {
+        let Some(resp) = allowed.body.take() else {
             return Ok(Vec::new());
         };
         let left = self
             .policy
             .timeout
             .saturating_sub(allowed.started.elapsed());
-        let read = async {
-            let mut body = Vec::new();
-            while let Some(chunk) = resp
-                .chunk()
-                .await
-                .map_err(|e| OutboundError::Request(e.to_string()))?
-            {
-                if body.len() + chunk.len() > MAX_ANSWER {
-                    return Err(OutboundError::Request("answer too large".into()));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(body)
-        };
-        match tokio::time::timeout(left, read).await {
+        match tokio::time::timeout(
+            left,
+            crate::outbound::read_limited(resp, crate::outbound::MAX_ANSWER),
+        )
+        .await
+        {
             Err(_) => Err(self.unavailable(OutboundError::Timeout(self.policy.timeout))),
             Ok(r) => r.map_err(|e| self.unavailable(e)),
         }

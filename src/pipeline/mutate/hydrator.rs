@@ -35,8 +35,6 @@ pub const NON_200: &str = "The call to an external API returned a non-200 HTTP r
 pub const INVALID_CREDENTIALS: &str = "Invalid credentials were provided in mutator configuration";
 pub const NO_CREDENTIALS: &str = "No credentials were provided in mutator configuration";
 
-/// Largest hydrator answer read.
-const MAX_BODY: usize = 1 << 20;
 /// Entries per cache; sessions are small, and an evicted entry only costs one call.
 const MAX_ENTRIES: u64 = 10_000;
 
@@ -310,7 +308,12 @@ impl HydratorMutator {
             }
         }
         let left = self.policy.timeout.saturating_sub(started.elapsed());
-        let bytes = match tokio::time::timeout(left, read_body(resp)).await {
+        let bytes = match tokio::time::timeout(
+            left,
+            crate::outbound::read_limited(resp, crate::outbound::MAX_ANSWER),
+        )
+        .await
+        {
             Err(_) => return Err(unavailable(OutboundError::Timeout(self.policy.timeout))),
             Ok(r) => r.map_err(unavailable)?,
         };
@@ -333,21 +336,6 @@ impl HydratorMutator {
 
 fn unavailable(e: OutboundError) -> PipelineError {
     e.into_pipeline("hydrator")
-}
-
-async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, OutboundError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| OutboundError::Request(e.to_string()))?
-    {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(OutboundError::Request("hydrator answer too large".into()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// Successful answers of one handler config; errors are never cached. Concurrent misses on

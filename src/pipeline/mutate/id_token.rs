@@ -151,10 +151,18 @@ impl IdToken {
         let mut claims = if rendered.trim().is_empty() {
             Map::new()
         } else {
-            match serde_json::from_str::<Value>(&rendered) {
-                Ok(Value::Object(m)) => m,
-                Ok(_) => return Err(internal("claims are not a JSON object".into())),
-                Err(e) => return Err(internal(format!("claims are not valid JSON: {e}"))),
+            // Go's `json.NewDecoder(..).Decode`: the first JSON value, whatever follows it.
+            match serde_json::Deserializer::from_str(&rendered)
+                .into_iter::<Value>()
+                .next()
+            {
+                Some(Ok(Value::Object(mut m))) => {
+                    m.values_mut().for_each(go_numbers);
+                    m
+                }
+                Some(Ok(_)) => return Err(internal("claims are not a JSON object".into())),
+                Some(Err(e)) => return Err(internal(format!("claims are not valid JSON: {e}"))),
+                None => Map::new(),
             }
         };
         let key = self.signing_key().await?;
@@ -238,6 +246,26 @@ impl IdToken {
             h.update(part);
         }
         h.finalize().into()
+    }
+}
+
+/// Numbers as Oathkeeper's claims carry them: decoded into Go `float64`s and encoded again, so
+/// a whole number written `1.0` or `1e3` goes out as `1` / `1000` (a Go service decoding the
+/// claim into an integer refuses `1.0`).
+fn go_numbers(v: &mut Value) {
+    match v {
+        Value::Number(n) if !(n.is_i64() || n.is_u64()) => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Exactly representable: below 2^63 every whole f64 is an i64 (and 2^64 a u64).
+            if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                #[allow(clippy::cast_possible_truncation)]
+                let whole = f as i64;
+                *n = whole.into();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(go_numbers),
+        Value::Object(m) => m.values_mut().for_each(go_numbers),
+        _ => {}
     }
 }
 

@@ -113,6 +113,35 @@ async fn claims_must_be_an_object() {
     }
 }
 
+// SPEC §5.3 (claims decoded with Go's `json.Decoder` into `float64`s, then encoded): only the
+// first JSON value counts, and whole numbers go out without a fraction.
+#[tokio::test]
+async fn claims_as_go_decodes_them() {
+    let f = fixture("ES256");
+    let m = build(
+        &f,
+        r#"{"a": 1.0, "b": 1e3, "c": [2.50, {"d": 1.9e9}], "e": 7} trailing {"x": 1}"#,
+        60,
+    )
+    .unwrap();
+    let mut s = session("alice");
+    m.mutate(&mut s).await.unwrap();
+    let token = claims_of(&s).0;
+    let payload = URL_SAFE_NO_PAD
+        .decode(token.split('.').nth(1).unwrap())
+        .unwrap();
+    let text = String::from_utf8(payload).unwrap();
+    for part in [
+        r#""a":1,"#,
+        r#""b":1000,"#,
+        r#""c":[2.5,{"d":1900000000}]"#,
+        r#""e":7"#,
+    ] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
+    assert!(!text.contains(r#""x""#), "{text}");
+}
+
 #[tokio::test]
 async fn missing_key_set_is_500() {
     let mut f = fixture("ES256");
