@@ -37,8 +37,7 @@ impl Snapshot {
         remote: &RemoteStore,
         disabled: DisabledHandlers,
     ) -> Result<Snapshot, Vec<LoadError>> {
-        let docs =
-            read_repositories(&config.access_rules.repositories, remote, false, false).await?;
+        let docs = read_repositories(&config.access_rules.repositories, remote, false, &[]).await?;
         Self::from_documents(config, &docs, disabled)
     }
 
@@ -47,6 +46,17 @@ impl Snapshot {
         docs: &[RuleDocument],
         disabled: DisabledHandlers,
     ) -> Result<Snapshot, Vec<LoadError>> {
+        Self::from_documents_over(config, docs, disabled, None)
+    }
+
+    /// [`Self::from_documents`] on a reload, over the rules in force (see
+    /// [`RuleSet::compile_over`]).
+    pub fn from_documents_over(
+        config: Arc<Config>,
+        docs: &[RuleDocument],
+        disabled: DisabledHandlers,
+        in_force: Option<&RuleSet>,
+    ) -> Result<Snapshot, Vec<LoadError>> {
         if config.access_rules.prefix_matching_enabled {
             return Err(vec![LoadError::source(
                 "config",
@@ -54,7 +64,7 @@ impl Snapshot {
             )]);
         }
         let fallback = build_fallback(&config).map_err(|e| vec![LoadError::source("config", e)])?;
-        let rules = RuleSet::compile(docs, &config, disabled)?;
+        let rules = RuleSet::compile_over(docs, &config, disabled, in_force)?;
         let trusted_proxies = config.serve.api.trusted_proxies.clone();
         let cors_api = crate::cors::Cors::from_config(&config.serve.api.cors);
         let cors_proxy = crate::cors::Cors::from_config(&config.serve.proxy.cors);
@@ -104,14 +114,16 @@ fn id_token_jwks(config: &Config, rules: &RuleSet) -> Vec<Arc<crate::credentials
 }
 
 /// Read all repositories, collecting every error. Remote repositories come from `remote`
-/// (fetched when not held yet, or when `refresh_remote`). On a `reload`, a listed local file or
-/// directory that no longer exists contributes no rules: its rules go (DESIGN §3), and the
-/// other files' edits (a revoked user) still apply; at start-up it is an error.
+/// (fetched when not held yet, or when `refresh_remote`). On a reload, a local file or
+/// directory of the config in force (`in_force`) that no longer exists contributes no rules:
+/// its rules go (DESIGN §3), and the other files' edits (a revoked user) still apply. One that
+/// is missing at start-up, or newly listed by a config edit, is an error: a typo in a path is
+/// refused on a reload as it is at start-up.
 pub async fn read_repositories(
     repos: &[String],
     remote: &RemoteStore,
     refresh_remote: bool,
-    reload: bool,
+    in_force: &[String],
 ) -> Result<Vec<RuleDocument>, Vec<LoadError>> {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
@@ -122,7 +134,7 @@ pub async fn read_repositories(
                 Err(mut e) => errors.append(&mut e),
             },
             Ok(Source::Path(p))
-                if reload
+                if in_force.contains(repo)
                     && matches!(std::fs::symlink_metadata(&p), Err(e) if e.kind() == std::io::ErrorKind::NotFound) =>
             {
                 tracing::warn!(repository = %repo, "rule repository deleted; its rules are removed");

@@ -12,7 +12,7 @@ async fn repo_rules_compile_with_default_config() {
     let config = gatehouse::config::load(&[root.join("config.yaml")]).expect("config.yaml loads");
     let remote = gatehouse::rules::remote::RemoteStore::default();
     let repo = "file://".to_string() + root.join("rules").to_str().unwrap();
-    let docs = gatehouse::app::read_repositories(&[repo], &remote, false, false)
+    let docs = gatehouse::app::read_repositories(&[repo], &remote, false, &[])
         .await
         .expect("rules/ reads");
     assert!(docs.len() >= 3);

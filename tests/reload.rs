@@ -279,6 +279,85 @@ async fn deleted_listed_file_does_not_block_other_edits() {
     .await;
 }
 
+// DESIGN §3 ("a typo in a path must not start an edge"): a config edit that lists a rule file
+// that does not exist is refused on a reload as it is at start-up (it was taken for a deleted
+// file, its other edits applied); a file listed before and deleted since still just goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_refuses_a_repository_that_never_existed() {
+    let up = Upstream::start().await;
+    let setup = Setup::new();
+    let dir = setup.path().to_path_buf();
+    let (a, c, typo) = (
+        dir.join("a.json"),
+        dir.join("c.json"),
+        dir.join("typo.json"),
+    );
+    std::fs::write(&a, rules_json("a", "/a", "noop", "allow", &up.url())).unwrap();
+    std::fs::write(&c, rules_json("c", "/c", "noop", "allow", &up.url())).unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, config(&[&a], true)).unwrap();
+    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
+        .await
+        .expect("start");
+    let failed = || {
+        g.running()
+            .state
+            .reloads_failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    write(&cfg, &config(&[&a, &c, &typo], true));
+    eventually("the reload is refused", || async { failed() >= 1 }).await;
+    assert_eq!(g.proxy("GET", "/c", &[]).await.status, 404);
+    assert_eq!(g.proxy("GET", "/a", &[]).await.status, 200);
+    // Fixed: applies.
+    write(&cfg, &config(&[&a, &c], true));
+    eventually("the fixed config applies", || async {
+        g.proxy("GET", "/c", &[]).await.status == 200
+    })
+    .await;
+}
+
+// SPEC §7 / Appendix B case 24 with DESIGN §3: after a config edit disabled a handler a loaded
+// rule uses (that rule answers 500), a good edit to another rule file still applies; a new or
+// edited rule naming the disabled handler is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_handler_does_not_block_other_files() {
+    let up = Upstream::start().await;
+    let setup = Setup::new();
+    let dir = setup.path().to_path_buf();
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    std::fs::write(&a, rules_json("a", "/a", "anonymous", "allow", &up.url())).unwrap();
+    std::fs::write(&b, rules_json("b", "/b", "noop", "allow", &up.url())).unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, config(&[&a, &b], true)).unwrap();
+    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
+        .await
+        .expect("start");
+    write(&cfg, &config(&[&a, &b], false));
+    eventually("the disabled handler fails closed", || async {
+        g.proxy("GET", "/a", &[]).await.status == 500
+    })
+    .await;
+    write(&b, &rules_json("b", "/b", "noop", "deny", &up.url()));
+    eventually("the other file's edit applies", || async {
+        g.proxy("GET", "/b", &[]).await.status == 403
+    })
+    .await;
+    assert_eq!(g.proxy("GET", "/a", &[]).await.status, 500);
+    // Editing the rule that names the disabled handler is refused: it keeps its 500.
+    let failed = || {
+        g.running()
+            .state
+            .reloads_failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = failed();
+    write(&a, &rules_json("a", "/a2", "anonymous", "allow", &up.url()));
+    eventually("the edited rule is refused", || async { failed() > before }).await;
+    assert_eq!(g.proxy("GET", "/a", &[]).await.status, 500);
+    assert_eq!(g.proxy("GET", "/a2", &[]).await.status, 404);
+}
+
 // Kubernetes ConfigMap volumes swap a `..data` symlink; the visible files are symlinks into it.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,6 +88,20 @@ impl RuleSet {
         config: &Config,
         disabled: DisabledHandlers,
     ) -> Result<RuleSet, Vec<LoadError>> {
+        Self::compile_over(docs, config, disabled, None)
+    }
+
+    /// [`Self::compile`] on a reload, over the rule set in force: a rule kept exactly as it was
+    /// (same id, file and text) keeps failing at request time under
+    /// [`DisabledHandlers::Reject`] when it names a handler a config reload disabled; only new
+    /// or edited rules are rejected for it. Otherwise a good edit to another file would be
+    /// refused, naming a rule nobody touched.
+    pub fn compile_over(
+        docs: &[RuleDocument],
+        config: &Config,
+        disabled: DisabledHandlers,
+        in_force: Option<&RuleSet>,
+    ) -> Result<RuleSet, Vec<LoadError>> {
         let strategy = strategy_of(config);
         let mut errors = Vec::new();
         // Sized up front: at 10,000 rules the doubling of these vectors was a visible part of
@@ -109,7 +123,16 @@ impl RuleSet {
                     continue;
                 }
                 origins.insert(&spec.id, &doc.origin);
-                match compile_rule(spec, &doc.origin, config, strategy, disabled) {
+                let unchanged = || {
+                    in_force
+                        .and_then(|set| set.get(&spec.id))
+                        .is_some_and(|r| r.origin == doc.origin && r.spec == *spec)
+                };
+                let mode = match disabled {
+                    DisabledHandlers::Reject if unchanged() => DisabledHandlers::FailAtRequest,
+                    mode => mode,
+                };
+                match compile_rule(spec, &doc.origin, config, strategy, mode) {
                     Ok((rule, pattern)) => {
                         by_id.insert(rule.id.clone(), rules.len());
                         rules.push(Arc::new(rule));

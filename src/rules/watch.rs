@@ -81,22 +81,26 @@ impl Reloader {
             current.config.clone()
         };
         self.remote.retain(&config.access_rules.repositories);
-        let docs =
-            match read_repositories(&config.access_rules.repositories, &self.remote, false, true)
-                .await
-            {
-                Ok(d) => d,
-                Err(e) => return self.rejected(e),
-            };
+        let docs = match read_repositories(
+            &config.access_rules.repositories,
+            &self.remote,
+            false,
+            &current.config.access_rules.repositories,
+        )
+        .await
+        {
+            Ok(d) => d,
+            Err(e) => return self.rejected(e),
+        };
         // A config edit that disables a handler loaded rules use keeps those rules, failing
-        // closed with 500 (SPEC §7, Appendix B case 24); a rule file that names a disabled
-        // handler is rejected as at start-up.
+        // closed with 500 (SPEC §7, Appendix B case 24); a new or edited rule that names a
+        // disabled handler is rejected as at start-up (unchanged rules stay as they are).
         let disabled = if changes.config && !changes.rules {
             DisabledHandlers::FailAtRequest
         } else {
             DisabledHandlers::Reject
         };
-        match Snapshot::from_documents(config, &docs, disabled) {
+        match Snapshot::from_documents_over(config, &docs, disabled, Some(&current.rules)) {
             Ok(next) => {
                 crate::telemetry::set_level(next.config.log.level.as_str());
                 tracing::info!(rules = next.rules.len(), "access rules reloaded");
