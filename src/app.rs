@@ -147,6 +147,10 @@ pub async fn read_repositories(
         }
     }
     if errors.is_empty() {
+        // A file listed twice (or as itself and through its directory) is read once: its rules
+        // are not duplicates of themselves.
+        let mut seen = std::collections::HashSet::new();
+        docs.retain(|d| seen.insert(d.origin.clone()));
         Ok(docs)
     } else {
         Err(errors)

@@ -15,8 +15,15 @@ use crate::rules::repository::{read_source_all, Source};
 #[derive(Debug, Parser)]
 #[command(name = "gatehouse", version = crate::VERSION, about = "Identity-aware proxy with an Oathkeeper-compatible rules engine")]
 pub struct Cli {
-    /// Config file (YAML or JSON); repeat to merge several, later ones win.
-    #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
+    /// Config file (YAML or JSON); repeat, or separate with commas (as Oathkeeper's flag
+    /// does), to merge several: later ones win.
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
     pub config: Vec<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -25,7 +32,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the proxy, API and metrics listeners.
-    Serve,
+    Serve(ServeArgs),
     /// Validate rule files, or read rules from a running instance.
     Rules(RulesArgs),
     /// Check a running instance's health.
@@ -34,6 +41,16 @@ pub enum Command {
     Credentials(CredentialsArgs),
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Accepted for Oathkeeper's command lines (SPEC §6.5); gatehouse sends no telemetry.
+    #[arg(long)]
+    pub disable_telemetry: bool,
+    /// Accepted for Oathkeeper's command lines (SPEC §6.5); gatehouse sends no usage statistics.
+    #[arg(long)]
+    pub sqa_opt_out: bool,
 }
 
 #[derive(Debug, Args)]
@@ -130,7 +147,7 @@ pub enum CredentialsCommand {
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Serve => crate::app::serve(&cli.config),
+        Command::Serve(_) => crate::app::serve(&cli.config),
         Command::Rules(args) => match args.command {
             RulesCommand::Validate {
                 paths,

@@ -6,6 +6,8 @@ use serde_json::Value;
 /// Parse YAML text into a JSON value (so numbers, booleans and keys behave as in JSON). Merge
 /// keys (`<<: *anchor`) are applied.
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
+    // A byte-order mark (Windows editors write one) is no part of the document, as in Go's YAML.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
     yaml.apply_merge().map_err(|e| e.to_string())?;
     serde_json::to_value(yaml).map_err(|e| e.to_string())
@@ -14,6 +16,7 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
 /// Decode bytes as JSON when they are valid JSON, otherwise as YAML (SPEC §3.1). JSON with a
 /// repeated object key is handed to the YAML parser, which refuses it with the key's name.
 pub fn parse_json_or_yaml(bytes: &[u8]) -> Result<Value, String> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     if let Ok(Strict(v)) = serde_json::from_slice::<Strict>(bytes) {
         return Ok(v);
     }

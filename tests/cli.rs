@@ -256,6 +256,39 @@ fn serve_with_env_and_remote_commands() {
     );
 }
 
+// SPEC §6.5 and §2.1: Oathkeeper's `serve --disable-telemetry --sqa-opt-out -c a.yaml,b.yaml`
+// starts, merging both files (b's repositories replace a's); a byte-order mark opening a YAML
+// config or rule file is no part of it.
+#[test]
+fn oathkeeper_serve_command_line() {
+    let setup = Setup::new();
+    setup.write("a.yaml", &format!("\u{feff}{BASE_CONFIG}"));
+    setup.write(
+        "b.yaml",
+        "\u{feff}access_rules:\n  repositories: [ \"file://{dir}/rules-b.yaml\" ]\nlog:\n  level: info\n",
+    );
+    setup.write("rules-b.yaml", "\u{feff}- id: from-b\n  match: { url: 'http://h/', methods: [GET] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n");
+    let p = spawn_serve(
+        &[
+            "--disable-telemetry",
+            "--sqa-opt-out",
+            "-c",
+            "a.yaml,b.yaml",
+        ],
+        &[],
+        setup.path(),
+    )
+    .expect("serve");
+    let endpoint = format!("http://{}", p.api);
+    let (code, out, err) = run_bin(
+        &["rules", "--endpoint", &endpoint, "list"],
+        &[],
+        setup.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"from-b\""), "{out}");
+}
+
 // `health ready` fails without rules.
 #[test]
 fn health_ready_fails_without_rules() {

@@ -26,6 +26,23 @@ async fn two_config_files_merge() {
     assert_eq!(r.header("x-user"), Some("from-b"));
 }
 
+// SPEC §3.1: a rule file listed twice, or as itself and through its directory, is read once
+// (its rules are not duplicates of themselves).
+#[tokio::test]
+async fn a_repository_listed_twice_is_read_once() {
+    let config = BASE_CONFIG.replace(
+        r#"repositories: [ "file://{dir}/rules.yaml" ]"#,
+        r#"repositories: [ "file://{dir}/r/rules.yaml", "file://{dir}/r/rules.yaml", "{dir}/r" ]"#,
+    );
+    let g = Gate::try_start(&config, &[("r/rules.yaml", RULES)], &[])
+        .await
+        .expect("start");
+    let r = g
+        .req("GET", "/decisions/x", &[("X-Forwarded-Host", "h")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 // SPEC §2.1: an environment variable overrides a nested handler key.
 #[tokio::test]
 async fn env_overrides_nested_handler_key() {

@@ -358,6 +358,31 @@ async fn disabled_handler_does_not_block_other_files() {
     assert_eq!(g.proxy("GET", "/a2", &[]).await.status, 404);
 }
 
+// DESIGN §3: a config file emptied on disk (a writer that truncates first, a mistake) is refused
+// on a reload: every default would come back, no rule repository among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emptied_config_is_refused() {
+    let up = Upstream::start().await;
+    let setup = Setup::new();
+    let dir = setup.path().to_path_buf();
+    let a = dir.join("a.json");
+    std::fs::write(&a, rules_json("a", "/a", "noop", "allow", &up.url())).unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, config(&[&a], true)).unwrap();
+    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
+        .await
+        .expect("start");
+    let failed = || {
+        g.running()
+            .state
+            .reloads_failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    std::fs::write(&cfg, "").unwrap();
+    eventually("the empty config is refused", || async { failed() >= 1 }).await;
+    assert_eq!(g.proxy("GET", "/a", &[]).await.status, 200);
+}
+
 // Kubernetes ConfigMap volumes swap a `..data` symlink; the visible files are symlinks into it.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

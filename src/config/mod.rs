@@ -222,27 +222,27 @@ fn read_file(path: &Path) -> Result<Value, ConfigError> {
         path: path.to_owned(),
         message,
     };
+    // A byte-order mark (Windows editors write one) is no part of the document.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     let doc = match ext.as_deref() {
         Some("json") => {
-            serde_json::from_str(&text).map_err(|e| syntax(format!("invalid JSON: {e}")))?
+            serde_json::from_str(text).map_err(|e| syntax(format!("invalid JSON: {e}")))?
         }
         Some("yaml" | "yml") => {
-            parse_yaml(&text).map_err(|e| syntax(format!("invalid YAML: {e}")))?
+            parse_yaml(text).map_err(|e| syntax(format!("invalid YAML: {e}")))?
         }
         Some("toml") => {
             return Err(syntax(
                 "TOML config files are not supported; convert the file to YAML or JSON".to_owned(),
             ))
         }
-        _ => match serde_json::from_str(&text) {
+        _ => match serde_json::from_str(text) {
             Ok(v) => v,
-            Err(_) => {
-                parse_yaml(&text).map_err(|e| syntax(format!("invalid YAML or JSON: {e}")))?
-            }
+            Err(_) => parse_yaml(text).map_err(|e| syntax(format!("invalid YAML or JSON: {e}")))?,
         },
     };
     match doc {

@@ -66,6 +66,21 @@ impl Reloader {
     pub async fn reload(&self, changes: Changes) -> Result<(), Vec<LoadError>> {
         let current = self.state.snapshot();
         let config = if changes.config {
+            // A config file emptied (truncated by a writer that is not done, or by mistake)
+            // would put every default back, no rule repository among them: refused on a
+            // reload. At start-up an empty file is the defaults, as in Oathkeeper.
+            if let Some(empty) = self
+                .sources
+                .config_files
+                .iter()
+                .find(|f| std::fs::read(f).is_ok_and(|b| b.iter().all(u8::is_ascii_whitespace)))
+            {
+                let err = LoadError::source(
+                    &empty.display().to_string(),
+                    "the config file is empty; keeping the config in force",
+                );
+                return self.rejected(vec![err]);
+            }
             match crate::config::load_with_env(&self.sources.config_files, self.sources.env.clone())
             {
                 Ok(c) => {
