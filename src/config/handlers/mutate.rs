@@ -94,9 +94,11 @@ config_struct! {
         /// `0s` also means 1m (Oathkeeper code).
         pub ttl: Duration = Duration::from_secs(60),
         /// Extension: request headers whose values are part of the cache key, for hydrators
-        /// that answer differently per header (tenant, locale...). Forwarded headers are not in
-        /// the key otherwise (SPEC §9 item 18).
-        pub key_headers: Vec<String> = Vec::new(),
+        /// that answer differently per header (tenant, locale...). Other forwarded headers are
+        /// not in the key (SPEC §9 item 18). The credentials are by default: behind `noop` or
+        /// `anonymous` the subject does not tell callers apart, and one caller must never get
+        /// what was hydrated for another (`[]` leaves them out).
+        pub key_headers: Vec<String> = vec!["Authorization".into(), "Cookie".into()],
     }
 }
 

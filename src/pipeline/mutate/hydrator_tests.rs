@@ -74,6 +74,31 @@ fn forwarded_headers() {
     assert!(!format!("{:?}", mutator(true, &[])).contains("dTpw"));
 }
 
+// DESIGN §6: by default the caller's credentials are in the key, so that behind `noop` or
+// `anonymous` (one subject for everybody) a caller never gets another caller's hydrated session.
+#[test]
+fn key_holds_credentials_by_default() {
+    let c = HydratorConfig {
+        api: HydratorApi {
+            url: Some(Uri::parse("http://hydrator.test/h").expect("uri")),
+            ..HydratorApi::default()
+        },
+        ..HydratorConfig::default()
+    };
+    let m = HydratorMutator::new(c).expect("build");
+    let s = Session::default();
+    let alice = req("", &[("authorization", "Bearer a"), ("x-trace", "1")]);
+    let url = m.target(&alice);
+    for other in [
+        req("", &[("authorization", "Bearer b")]),
+        req("", &[("authorization", "Bearer a"), ("cookie", "sid=1")]),
+    ] {
+        assert_ne!(m.key(&url, &alice, &s), m.key(&url, &other, &s));
+    }
+    let same = req("", &[("authorization", "Bearer a"), ("x-trace", "2")]);
+    assert_eq!(m.key(&url, &alice, &s), m.key(&url, &same, &s));
+}
+
 // SPEC §9 item 18: request headers are not in the key unless listed in key_headers.
 #[test]
 fn key_ignores_unlisted_headers() {
