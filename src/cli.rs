@@ -253,6 +253,13 @@ fn validate(config_files: &[PathBuf], paths: &[String], strategy: Option<&str>) 
     }
     let files = docs.len();
     let rules: usize = docs.iter().map(|d| d.rules.len()).sum();
+    if files == 0 && errors.is_empty() {
+        // A directory without rule files (`rules.YAML`, a wrong path in CI) validates nothing.
+        errors.push(crate::rules::LoadError::source(
+            &paths.join(", "),
+            "no rule files found (a rule file's name ends in .json, .yaml or .yml)",
+        ));
+    }
     if let Err(mut e) = Snapshot::from_documents(std::sync::Arc::new(config), &docs, mode) {
         errors.append(&mut e);
     }

@@ -167,6 +167,25 @@ fn validate_repo_rules() {
     assert!(out.starts_with("ok: "), "{out}");
 }
 
+// A directory holding no rule file validates nothing: an error, not `ok: 0 rules`; the
+// messages name no Rust type.
+#[test]
+fn validate_refuses_nothing_to_validate() {
+    let setup = Setup::new();
+    setup.write("d/rules.YAML.txt", "[]");
+    let (code, out, err) = run_bin(&["rules", "validate", "d"], &[], setup.path());
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("no rule files found"), "{err}");
+    setup.write("r.yaml", "- id: a\n  match: { url: 'http://h/', methods: [GET] }\n  authenticators: [noop]\n  authorizer: { handler: allow }\n");
+    let (code, _, err) = run_bin(&["rules", "validate", "r.yaml"], &[], setup.path());
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("authenticators[0]: invalid type: string \"noop\", expected a handler"),
+        "{err}"
+    );
+    assert!(!err.contains("HandlerRef"), "{err}");
+}
+
 // With -c, a rule using a handler the config disables is an error.
 #[test]
 fn validate_with_config_checks_enabled() {

@@ -49,9 +49,14 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
-    /// An enabled handler lacks a key its schema requires (SPEC §2.6).
-    #[error("{key}: required when {handler}.enabled is true")]
-    Required { handler: String, key: String },
+    /// An enabled handler lacks a key its schema requires (SPEC §2.6); `sources` names the
+    /// config files (none of them has the key).
+    #[error("{sources}{key}: required when {handler}.enabled is true")]
+    Required {
+        sources: String,
+        handler: String,
+        key: String,
+    },
     /// A setting that is valid alone but not together with the rest (e.g. a fallback error handler
     /// that is disabled).
     #[error("{key}: {message}")]
@@ -70,6 +75,49 @@ fn at(key: &str, message: &str) -> String {
     }
 }
 
+/// A serde message in the config's terms: the Rust type it names (`expected u16`, `expected
+/// struct HandlerRef`) becomes what a file may hold there.
+pub(crate) fn plain(message: &str) -> String {
+    const TYPES: &[(&str, &str)] = &[
+        ("u8", "an integer from 0 to 255"),
+        ("u16", "an integer from 0 to 65535"),
+        ("u32", "an integer from 0 to 4294967295"),
+        ("u64", "a whole number, 0 or more"),
+        ("usize", "a whole number, 0 or more"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+        (
+            "struct HandlerRef",
+            "a handler (a mapping: `{ handler: <name>, config: {...} }`)",
+        ),
+        (
+            "struct RuleSpec",
+            "a rule (a mapping with `id`, `match`, `authenticators`, `authorizer`, `mutators`)",
+        ),
+    ];
+    let Some((head, tail)) = message.split_once("expected ") else {
+        return message.to_owned();
+    };
+    let (name, rest) = match tail.find([',', ' ']).map(|i| tail.split_at(i)) {
+        // `struct Name` is two words.
+        Some(("struct", rest)) => {
+            let rest = rest.trim_start();
+            let end = rest.find([',', ' ']).unwrap_or(rest.len());
+            (&tail[..tail.len() - rest.len() + end], &rest[end..])
+        }
+        Some((name, rest)) => (name, rest),
+        None => (tail, ""),
+    };
+    let wanted = match TYPES.iter().find(|(t, _)| *t == name) {
+        Some((_, text)) => (*text).to_owned(),
+        None if name.starts_with("struct ") => "a mapping".to_owned(),
+        None => return message.to_owned(),
+    };
+    format!("{head}expected {wanted}{rest}")
+}
+
 /// Deserializes `v` into `T`, returning `(key path, message)` on failure. For unknown fields the
 /// offending key is appended to the path, so the path names the key that is wrong.
 pub(crate) fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, (String, String)> {
@@ -78,7 +126,7 @@ pub(crate) fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, (String, St
         if key == "." {
             key.clear();
         }
-        let message = e.inner().to_string();
+        let message = plain(&e.inner().to_string());
         if let Some(field) = message
             .strip_prefix("unknown field `")
             .and_then(|rest| rest.split('`').next())

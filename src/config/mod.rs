@@ -115,9 +115,9 @@ pub fn load_with_env(
         key,
         message,
     })?;
+    config.sources = files.to_vec();
     config.validate()?;
     config.raw = RawTree(tree);
-    config.sources = files.to_vec();
     Ok(config)
 }
 
@@ -194,7 +194,16 @@ impl Config {
         for h in self.handlers() {
             if let (true, Some(key)) = (h.enabled, &h.missing) {
                 let handler = h.path();
+                let files: Vec<String> = self
+                    .sources
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
                 return Err(ConfigError::Required {
+                    sources: match files.is_empty() {
+                        true => String::new(),
+                        false => format!("{}: ", files.join(", ")),
+                    },
                     key: format!("{handler}.config.{key}"),
                     handler,
                 });

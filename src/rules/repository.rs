@@ -228,7 +228,7 @@ impl Decoded<'_> {
                     origin: self.origin.to_string(),
                     rule_id: id(&item),
                     path: (path != ".").then_some(path),
-                    message: e.into_inner().to_string(),
+                    message: crate::config::error::plain(&e.into_inner().to_string()),
                 });
             }
         }

@@ -21,8 +21,8 @@ fn invalid_values_are_reported_with_file_key_and_allowed_values() {
             "serve:\n  proxy:\n    timeout: { read: 1.5s }\n",
             &["serve.proxy.timeout.read", "\"1.5s\"", "^[0-9]+(ns|us|ms|s|m|h)$"],
         ),
-        ("serve: { proxy: { port: 70000 } }\n", &["serve.proxy.port", "70000"]),
-        ("serve: { proxy: { port: http } }\n", &["serve.proxy.port", "invalid type: string \"http\""]),
+        ("serve: { proxy: { port: 70000 } }\n", &["serve.proxy.port", "70000", "expected an integer from 0 to 65535"]),
+        ("serve: { proxy: { port: http } }\n", &["serve.proxy.port", "invalid type: string \"http\"", "from 0 to 65535"]),
         (
             "serve: { api: { cors: { allowed_methods: [GET, OPTIONS] } } }\n",
             &["serve.api.cors.allowed_methods[1]", "unknown variant `OPTIONS`", "`CONNECT`"],
@@ -91,7 +91,7 @@ fn invalid_values_are_reported_with_file_key_and_allowed_values() {
 #[test]
 fn enabled_handlers_need_required_keys() {
     let cases: &[(&str, &str)] = &[
-        ("authenticators: { jwt: { enabled: true } }", "authenticators.jwt.config.jwks_urls: required when authenticators.jwt.enabled is true"),
+        ("authenticators: { jwt: { enabled: true } }", "config.yaml: authenticators.jwt.config.jwks_urls: required when authenticators.jwt.enabled is true"),
         ("authenticators: { cookie_session: { enabled: true } }", "authenticators.cookie_session.config.check_session_url"),
         ("authenticators: { bearer_token: { enabled: true, config: {} } }", "authenticators.bearer_token.config.check_session_url"),
         ("authenticators: { oauth2_client_credentials: { enabled: true } }", "authenticators.oauth2_client_credentials.config.token_url"),
@@ -215,4 +215,29 @@ fn error_names_the_file_that_has_it() {
         )),
         "{err}"
     );
+}
+
+// DESIGN §3 (what is allowed, in the file's terms): no Rust type name reaches a message.
+#[test]
+fn messages_name_no_rust_types() {
+    use crate::config::error::plain;
+    assert_eq!(
+        plain("invalid value: integer `70000`, expected u16"),
+        "invalid value: integer `70000`, expected an integer from 0 to 65535"
+    );
+    assert_eq!(
+        plain("invalid type: string \"noop\", expected struct HandlerRef"),
+        "invalid type: string \"noop\", expected a handler (a mapping: `{ handler: <name>, config: {...} }`)"
+    );
+    assert!(plain("invalid type: integer `5`, expected struct RuleSpec").ends_with("`mutators`)"));
+    assert_eq!(
+        plain("invalid type: map, expected struct Other"),
+        "invalid type: map, expected a mapping"
+    );
+    assert_eq!(
+        plain("invalid type: string \"x\", expected i64"),
+        "invalid type: string \"x\", expected a whole number"
+    );
+    assert_eq!(plain("expected a boolean"), "expected a boolean");
+    assert_eq!(plain("missing field `id`"), "missing field `id`");
 }
