@@ -413,3 +413,27 @@ fn credentials_generate_cli() {
         assert!(!err.is_empty());
     }
 }
+
+// SPEC §5.3 (Oathkeeper's key selection): a set holding a private key `k1` and only the public
+// half of `k2` signs with k1 under the kid `k2`. The JWKS route then lists two keys named `k2`;
+// the one that signed comes first, so a verifier taking the first key with the token's kid
+// (as `verify` here does) accepts the token.
+#[tokio::test]
+async fn a_borrowed_kid_lists_the_signing_key_first() {
+    let (g, up) = start("10m", &["RS256"], "anonymous", "{}").await;
+    let mut k1: Value = serde_json::from_str(&generate("RS256")).unwrap();
+    let mut k2: Value = serde_json::from_str(&generate("RS256")).unwrap();
+    k1["keys"][0]["kid"] = "k1".into();
+    let public2 = k2["keys"][0].as_object_mut().unwrap();
+    public2.insert("kid".into(), "k2".into());
+    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+        public2.remove(private);
+    }
+    let set = serde_json::json!({ "keys": [k1["keys"][0], k2["keys"][0]] });
+    g.setup.write("RS256.json", &set.to_string());
+    let token = token_via_proxy(&g, &up, "/t/RS256/x", &[]).await;
+    assert_eq!(part(&token, 0)["kid"], "k2");
+    let published = jwks(&g).await;
+    assert_eq!(kids(&published).iter().filter(|k| *k == "k2").count(), 2);
+    verify(&token, &published);
+}

@@ -24,25 +24,27 @@ async fn well_known_with(snapshot: &Snapshot, published: &PublishedKeys) -> Resp
     let jwt = &snapshot.config.authenticators.jwt.config;
     let deadline = tokio::time::Instant::now() + jwt.jwks_max_wait.get();
     let fetched = JwksSource::get_all(&snapshot.id_token_jwks, jwt.jwks_ttl.get(), deadline).await;
-    let mut keys = Vec::new();
+    // The keys that signed unexpired tokens come first: a key set may give its signing key
+    // another key's `kid` (Oathkeeper's selection, SPEC §5.3), and a verifier that takes the
+    // first key with a token's `kid` must find the one that signed it.
+    let mut keys = published.recent();
+    let mut seen: HashSet<String> = keys.iter().map(identity).collect();
     let mut any = false;
     for (source, f) in snapshot.id_token_jwks.iter().zip(fetched) {
         match f.keys {
             Some(set) => {
                 any = true;
-                keys.extend(set.public_jwks());
+                keys.extend(
+                    set.public_jwks()
+                        .into_iter()
+                        .filter(|k| seen.insert(identity(k))),
+                );
             }
             None => tracing::warn!(url = source.url(), "id_token key set unavailable"),
         }
     }
     if !any {
         return unavailable();
-    }
-    let mut seen: HashSet<String> = keys.iter().map(identity).collect();
-    for jwk in published.recent() {
-        if seen.insert(identity(&jwk)) {
-            keys.push(jwk);
-        }
     }
     // Defence in depth: every key goes through the allow-list once more, whatever its source.
     let keys: Vec<Value> = keys
