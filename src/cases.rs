@@ -314,6 +314,10 @@ fn request_info(
         refused = Some(PipelineError::bad_request("malformed Host header"));
     }
     let path = match normalize_path(uri.path()) {
+        Ok(_) if crate::rules::matcher::ambiguous_path(uri.path()) => {
+            refused.get_or_insert(PipelineError::bad_request(crate::decisions::AMBIGUOUS_PATH));
+            String::new()
+        }
         Ok(p) => p,
         Err(e) => {
             refused.get_or_insert(PipelineError::bad_request(e.to_string()));

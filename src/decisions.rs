@@ -13,7 +13,7 @@ use crate::cors::Actual;
 use crate::pipeline::errors::{handle, ErrorHandlerEntry};
 use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, Reply, RequestInfo};
-use crate::rules::matcher::{canonical_host, normalize_path};
+use crate::rules::matcher::{ambiguous_path, canonical_host, normalize_path};
 use crate::server::{Body, BoxFuture};
 use crate::telemetry::access::{printable, Observation, Outcome};
 
@@ -242,7 +242,13 @@ fn request_info<B>(
         None if raw_query.is_empty() => (own_rest, own_rest.to_string()),
         None => (own_rest, format!("{own_rest}?{raw_query}")),
     };
-    let path = normalize_path(raw_path);
+    // The gateway forwards the path as it was sent: one a service may resolve otherwise than
+    // it is matched (dot or empty segments) is refused, not decided cleaned (DESIGN §6).
+    let path = if ambiguous_path(raw_path) {
+        Err(AMBIGUOUS_PATH.to_string())
+    } else {
+        normalize_path(raw_path).map_err(|e| e.to_string())
+    };
     let mut info = RequestInfo {
         method,
         url: RequestUrl {
@@ -269,9 +275,12 @@ fn request_info<B>(
             info.url.path = p;
             Ok(info)
         }
-        Err(e) => Err(Box::new((info, PipelineError::bad_request(e.to_string())))),
+        Err(e) => Err(Box::new((info, PipelineError::bad_request(e)))),
     }
 }
+
+/// Why `/decisions` refuses a path with dot or empty segments.
+pub(crate) const AMBIGUOUS_PATH: &str = "the path has dot (`.`, `..`) or empty (`//`) segments, which the service behind the gateway may resolve otherwise than they would be matched";
 
 /// A forwarded header's first value, if it is one (`Some(None)`: not UTF-8, refused before this
 /// is used) and not empty: Go's `OrDefaultString` treats an empty header as absent.

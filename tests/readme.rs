@@ -53,7 +53,8 @@ fn parse_examples(readme: &str) -> Vec<Example> {
                     let (k, v) = h.split_once(':').unwrap();
                     headers.push((k.trim().to_string(), v.trim().to_string()));
                 }
-                "-i" | "-s" => {}
+                // The harness sends the path as written, as `--path-as-is` makes curl do.
+                "-i" | "-s" | "--path-as-is" => {}
                 other => url = other.to_string(),
             }
         }

@@ -73,8 +73,8 @@ mod tests;
 
 pub use index::MatchIndex;
 pub use normalize::{
-    canonical_host, canonical_host_pattern, clean_path, encode_path, host_case_unreachable,
-    normalize_path, NormalizeError,
+    ambiguous_path, canonical_host, canonical_host_pattern, clean_path, encode_path,
+    host_case_unreachable, normalize_path, NormalizeError,
 };
 pub use pattern::Pattern;
 

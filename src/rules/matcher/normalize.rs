@@ -84,6 +84,24 @@ const PATH_ENCODE: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
+/// Whether `raw`, once percent-decoded, holds a segment that servers resolve in different ways:
+/// `.` or `..` (segments also split at `\`, which IIS and others read as `/`), or an empty one
+/// (`//`) other than a trailing slash's. `/decisions` refuses such a path: it does not forward
+/// the request, the gateway does, with the path as it was sent, and a service that does not
+/// resolve `/internal/x/../../public/a` as `/public/a` would serve what was never decided. A
+/// path that cannot be decoded is not ambiguous here ([`normalize_path`] refuses it).
+pub fn ambiguous_path(raw: &str) -> bool {
+    let Ok(decoded) = percent_decode_strict(raw.as_bytes()) else {
+        return false;
+    };
+    let rest = decoded.strip_prefix(b"/").unwrap_or(&decoded);
+    let segments: Vec<&[u8]> = rest.split(|&b| b == b'/' || b == b'\\').collect();
+    let last = segments.len().saturating_sub(1);
+    segments.iter().enumerate().any(|(i, seg)| {
+        matches!(*seg, b"." | b"..") || (seg.is_empty() && i != last && !rest.is_empty())
+    })
+}
+
 /// Re-encodes a normalized path for the upstream request line (non-ASCII as UTF-8 `%XX`).
 pub fn encode_path(normalized: &str) -> std::borrow::Cow<'_, str> {
     utf8_percent_encode(normalized, PATH_ENCODE).into()
