@@ -78,7 +78,14 @@ struct Requests {
     hasher: foldhash::fast::RandomState,
     /// Slots per series: worker `w` (see [`crate::server::worker_id`]) uses `w % slots`.
     slots: usize,
+    /// Series created so far (see [`MAX_SERIES`]).
+    count: std::sync::atomic::AtomicUsize,
 }
+
+/// Past this many request series, a new path is counted under `request=""`: every distinct
+/// first path segment (any client can send one) is otherwise a series, kept for the life of the
+/// process (20,000 scanned paths made a 41 MB scrape).
+const MAX_SERIES: usize = 10_000;
 
 type ByHash = HashMap<u64, Vec<Arc<Series>>, foldhash::fast::RandomState>;
 
@@ -160,6 +167,7 @@ impl Metrics {
             local: ThreadLocal::new(),
             hasher: foldhash::fast::RandomState::default(),
             slots,
+            count: std::sync::atomic::AtomicUsize::new(0),
         });
         registry.register_collector(Box::new(RequestsCollector(requests.clone())));
         let reloads = Family::<ReloadLabels, Counter>::default();
@@ -208,6 +216,12 @@ impl Metrics {
             "gatehouse-api" => "oathkeeper-api",
             other => other,
         };
+        // Any token is a method: one a client makes up is not a series of its own.
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE"
+            | "PATCH" => method,
+            _ => "OTHER",
+        };
         let request: Cow<'_, str> = if self.hide_paths {
             Cow::Borrowed("")
         } else if self.collapse_paths {
@@ -215,16 +229,34 @@ impl Metrics {
         } else {
             Cow::Borrowed(path)
         };
+        if !self.record(service, method, &request, status, rule, took, false) {
+            self.record(service, method, "", status, rule, took, true);
+        }
+    }
+
+    /// Count one request in its series, created when new unless [`MAX_SERIES`] is reached and
+    /// `always` is not set (then false, nothing counted).
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        service: &'static str,
+        method: &str,
+        request: &str,
+        status: u16,
+        rule: &str,
+        took: Duration,
+        always: bool,
+    ) -> bool {
         let requests = &*self.requests;
         let key = requests
             .hasher
-            .hash_one((service, method, &*request, status, rule));
-        let is = |l: &RequestLabels| l.is(service, method, &request, status, rule);
+            .hash_one((service, method, request, status, rule));
+        let is = |l: &RequestLabels| l.is(service, method, request, status, rule);
         let find = |map: &ByHash| lookup(map, key, is).cloned();
         let local = requests.local.get_or_default();
         if let Some(series) = lookup(&local.borrow(), key, is) {
             series.record(requests.slots, took);
-            return;
+            return true;
         }
         let found = find(&requests.by_hash.read().unwrap_or_else(|e| e.into_inner()));
         let series = match found {
@@ -234,11 +266,15 @@ impl Metrics {
                 match find(&map) {
                     Some(series) => series,
                     None => {
+                        if !always && requests.count.load(Ordering::Relaxed) >= MAX_SERIES {
+                            return false;
+                        }
+                        requests.count.fetch_add(1, Ordering::Relaxed);
                         let series = Arc::new(Series {
                             labels: RequestLabels {
                                 service,
                                 method: method.to_owned(),
-                                request: request.into_owned(),
+                                request: request.to_owned(),
                                 status_code: status,
                                 rule: rule.to_owned(),
                             },
@@ -252,6 +288,7 @@ impl Metrics {
         };
         series.record(requests.slots, took);
         local.borrow_mut().entry(key).or_default().push(series);
+        true
     }
 
     pub fn reload(&self, ok: bool) {
@@ -262,11 +299,15 @@ impl Metrics {
             .inc();
     }
 
-    /// The OpenMetrics text exposition.
+    /// The OpenMetrics text exposition, the process metrics included.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        let process = super::process::encode();
+        match out.strip_suffix("# EOF\n") {
+            Some(families) => format!("{families}{process}# EOF\n"),
+            None => out + &process,
+        }
     }
 }
 
@@ -274,7 +315,29 @@ impl Metrics {
 struct RequestsCollector(Arc<Requests>);
 
 /// A series summed over its slots: its labels, sum, count and bucket counts.
-type Totals<'a> = (&'a RequestLabels, f64, u64, Vec<(f64, u64)>);
+type Totals<'a> = (Cow<'a, RequestLabels>, f64, u64, Vec<(f64, u64)>);
+
+/// `labels` with `\`, `"` and line feeds escaped as the exposition format requires (the encoder
+/// writes label values as they are): a request path or rule id holding one would make every
+/// scrape unparseable. Borrowed when there is nothing to escape.
+fn escaped(labels: &RequestLabels) -> Cow<'_, RequestLabels> {
+    let needs = |v: &str| v.contains(['\\', '"', '\n']);
+    if !(needs(&labels.method) || needs(&labels.request) || needs(&labels.rule)) {
+        return Cow::Borrowed(labels);
+    }
+    let esc = |v: &str| {
+        v.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
+    Cow::Owned(RequestLabels {
+        service: labels.service,
+        method: esc(&labels.method),
+        request: esc(&labels.request),
+        status_code: labels.status_code,
+        rule: esc(&labels.rule),
+    })
+}
 
 impl Collector for RequestsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -293,7 +356,7 @@ impl Collector for RequestsCollector {
                     }
                 }
                 let count = buckets.iter().map(|b| b.1).sum();
-                (&series.labels, sum, count, buckets)
+                (escaped(&series.labels), sum, count, buckets)
             })
             .collect();
         let mut requests = encoder.encode_descriptor(
@@ -304,7 +367,7 @@ impl Collector for RequestsCollector {
         )?;
         for (labels, _, count, _) in &totals {
             requests
-                .encode_family(*labels)?
+                .encode_family(labels.as_ref())?
                 .encode_counter::<NoLabelSet, _, u64>(count, None)?;
         }
         let mut duration = encoder.encode_descriptor(
@@ -315,7 +378,7 @@ impl Collector for RequestsCollector {
         )?;
         for (labels, sum, count, buckets) in &totals {
             duration
-                .encode_family(*labels)?
+                .encode_family(labels.as_ref())?
                 .encode_histogram::<NoLabelSet>(*sum, *count, buckets, None)?;
         }
         Ok(())
@@ -356,6 +419,42 @@ pub fn get() -> &'static Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_values_are_escaped_and_bounded() {
+        // SPEC §6.3 exposition format: `"`, `\` and line feeds in a label value are escaped, or
+        // one request (`GET /"x`) would make every later scrape unparseable.
+        let m = Metrics::new("gatehouse_", true, false);
+        let ms = Duration::from_millis(1);
+        m.observe("gatehouse-proxy", "GET", "/\"x\\y", 404, "", ms);
+        m.observe("gatehouse-proxy", "GET", "/\"x\\y", 404, "", ms);
+        m.observe("gatehouse-api", "GET", "/r", 200, "id\"1", ms);
+        let text = m.encode();
+        assert!(
+            text.contains(r#"request="/\"x\\y",status_code="404",rule=""} 2"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"rule="id\"1"} 1"#), "{text}");
+        // A made-up method is `OTHER`; past MAX_SERIES a new path is counted under `request=""`.
+        m.observe("gatehouse-proxy", "X1", "/a", 404, "", ms);
+        m.observe("gatehouse-proxy", "X2", "/a", 404, "", ms);
+        assert!(m
+            .encode()
+            .contains(r#"method="OTHER",request="/a",status_code="404",rule=""} 2"#));
+        for i in 0..MAX_SERIES {
+            m.observe("gatehouse-proxy", "GET", &format!("/p{i}"), 404, "", ms);
+        }
+        let text = m.encode();
+        assert_eq!(
+            text.matches("gatehouse_requests_total{").count(),
+            MAX_SERIES + 1,
+            "the cap and the one overflow series"
+        );
+        assert!(
+            text.contains(r#"method="GET",request="",status_code="404",rule=""} "#),
+            "{text}"
+        );
+    }
 
     #[test]
     fn names_and_labels() {

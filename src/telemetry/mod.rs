@@ -4,6 +4,7 @@
 pub mod access;
 pub mod endpoint;
 pub mod metrics;
+pub mod process;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
