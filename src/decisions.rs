@@ -71,7 +71,7 @@ pub fn decide(
             outcome.rule = Some(rule);
             match pipeline::run(rule, &info, &mut session).await {
                 Ok(()) => {
-                    tracing::debug!(rule_id = %rule.id, subject = %printable(&session.subject), method = %info.method, url = %info.url, granted = true, "access request granted");
+                    tracing::debug!(rule_id = %rule.id, subject = %printable(&session.subject), method = %info.method, url = format_args!("{:#}", info.url), granted = true, "access request granted");
                     let protected = crate::proxy::headers::protected(
                         &rule.mutator_headers,
                         &session.set_headers,
@@ -139,7 +139,7 @@ fn log_decision(info: &RequestInfo, rule_id: Option<&str>, subject: &str, e: &Pi
         rule_id = rule_id.unwrap_or(""),
         subject = %printable(subject),
         method = %info.method,
-        url = %info.url,
+        url = format_args!("{:#}", info.url),
         status = e.status.as_u16(),
         reason = e.reason.as_deref().unwrap_or(""),
         granted = false,

@@ -152,9 +152,29 @@ impl std::fmt::Display for RequestUrl {
             "{}",
             percent_encoding::utf8_percent_encode(&self.path, PATH)
         )?;
-        if !self.raw_query.is_empty() {
+        // `{:#}`: for logs, without the query (a `token_from.query_parameter` credential).
+        if !self.raw_query.is_empty() && !f.alternate() {
             write!(f, "?{}", self.raw_query)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestUrl;
+
+    // SPEC §6.4 logs, DESIGN §6: `{:#}` (what the decision log lines write) leaves out the query,
+    // which may carry a credential (`token_from.query_parameter`).
+    #[test]
+    fn logged_url_has_no_query() {
+        let u = RequestUrl {
+            scheme: "http".into(),
+            host: "h".into(),
+            path: "/b/x".into(),
+            raw_query: "access_token=SECRET".into(),
+        };
+        assert_eq!(u.to_string(), "http://h/b/x?access_token=SECRET");
+        assert_eq!(format!("{u:#}"), "http://h/b/x");
     }
 }

@@ -128,22 +128,26 @@ impl Observation {
     }
 }
 
-/// `s` with its control characters escaped (`\n` as the two characters `\\n`): a subject comes
-/// from a token or a session store, and a raw line break in it would forge a second line in the
-/// text log.
-pub(crate) fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
+/// A subject (from a token or a session store: client-controlled) as a log field. In the JSON
+/// log it is a JSON string as it is. In the text log a subject holding anything but
+/// letters, digits and `-_.@:/+` is written quoted and escaped (Rust string syntax), so that
+/// neither a line break nor `alice granted=true rule_id="admin"` can forge a line or a field,
+/// and invisible or bidirectional characters (U+2028, U+202E) show as escapes.
+pub(crate) fn printable(s: &str) -> Printable<'_> {
+    Printable(s)
+}
+
+pub(crate) struct Printable<'a>(&'a str);
+
+impl std::fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plain = |c: char| c.is_ascii_alphanumeric() || "-_.@:/+".contains(c);
+        if super::json_logs() || self.0.chars().all(plain) {
+            f.write_str(self.0)
         } else {
-            out.push(c);
+            write!(f, "{:?}", self.0)
         }
     }
-    std::borrow::Cow::Owned(out)
 }
 
 /// A random UUID v4 for a request without an id. Request ids correlate log lines; they are not
@@ -170,14 +174,21 @@ impl Drop for Observation {
 
 #[cfg(test)]
 mod tests {
-    // A subject cannot start a new line in the text access log.
+    // A subject cannot start a new line, or add a field, in the text access log.
     #[test]
-    fn printable_escapes_controls_only() {
-        assert_eq!(super::printable("alice"), "alice");
-        assert_eq!(super::printable("ali\u{e7}e"), "ali\u{e7}e");
+    fn printable_quotes_all_but_plain_subjects() {
+        let p = |s: &str| super::printable(s).to_string();
+        assert_eq!(p("alice"), "alice");
+        assert_eq!(p("user:42@example.com"), "user:42@example.com");
+        assert_eq!(p("ali\u{e7}e"), "\"ali\u{e7}e\"");
         assert_eq!(
-            super::printable("alice\r\nstatus=200 subject=admin\t"),
-            "alice\\r\\nstatus=200 subject=admin\\t"
+            p("alice\r\nstatus=200 subject=admin\t"),
+            "\"alice\\r\\nstatus=200 subject=admin\\t\""
         );
+        assert_eq!(
+            p("mallory granted=true rule_id=\"admin\""),
+            "\"mallory granted=true rule_id=\\\"admin\\\"\""
+        );
+        assert_eq!(p("a\u{202e}b"), "\"a\\u{202e}b\"");
     }
 }

@@ -24,9 +24,22 @@ pub fn init_logging(config: &Config) {
         .with_target(false);
     let registry = tracing_subscriber::registry().with(LiveLevel);
     let _ = match config.log.format.as_str() {
-        "json" | "json_pretty" | "gelf" => registry.with(fmt.json()).try_init(),
+        "json" | "json_pretty" | "gelf" => {
+            let installed = registry.with(fmt.json()).try_init();
+            if installed.is_ok() {
+                JSON.store(true, Ordering::Relaxed);
+            }
+            installed
+        }
         _ => registry.with(fmt.with_ansi(false)).try_init(),
     };
+}
+
+/// The log is JSON (fields are JSON strings, escaped by the encoder), not text.
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(crate) fn json_logs() -> bool {
+    JSON.load(Ordering::Relaxed)
 }
 
 /// Apply `log.level` from a reloaded config (SPEC §7: log settings apply live; the format
