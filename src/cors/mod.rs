@@ -124,7 +124,11 @@ impl Cors {
         if !self.enabled || method != Method::OPTIONS {
             return None;
         }
-        let req_method = headers.get(header::ACCESS_CONTROL_REQUEST_METHOD)?;
+        // rs/cors: a preflight is an OPTIONS with a non-empty `Access-Control-Request-Method`;
+        // with an empty one the request goes on to the rules like any OPTIONS.
+        let req_method = headers
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .filter(|v| !v.is_empty())?;
         let mut resp = Response::new(Body::default());
         *resp.status_mut() = StatusCode::NO_CONTENT;
         let h = resp.headers_mut();

@@ -236,3 +236,21 @@ fn any_origin_answers_star() {
     );
     assert_eq!(get(&resp, "access-control-allow-origin"), Some("*"));
 }
+
+// SPEC §2.4 (rs/cors): an OPTIONS is a preflight only with a non-empty
+// `Access-Control-Request-Method`; otherwise it goes on to the rules.
+#[test]
+fn empty_request_method_is_no_preflight() {
+    let c = Cors::from_config(&config(&["https://a.example.com"]));
+    let h = headers(&[
+        ("Origin", "https://a.example.com"),
+        ("Access-Control-Request-Method", ""),
+    ]);
+    assert!(c.preflight(&Method::OPTIONS, &h).is_none());
+    let h = headers(&[
+        ("Origin", "https://a.example.com"),
+        ("Access-Control-Request-Method", "GET"),
+    ]);
+    let resp = c.preflight(&Method::OPTIONS, &h).expect("a preflight");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+}
