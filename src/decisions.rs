@@ -15,7 +15,7 @@ use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, Reply, RequestInfo};
 use crate::rules::matcher::{ambiguous_path, canonical_host, normalize_path};
 use crate::server::{Body, BoxFuture};
-use crate::telemetry::access::{printable, Observation, Outcome};
+use crate::telemetry::access::{log_decision, Observation, Outcome};
 
 // Built at compile time: a `&str` name is parsed and validated on every lookup.
 const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
@@ -45,7 +45,7 @@ pub fn decide(
     let (index, captures) = match snapshot.rules.find(&info) {
         Ok(found) => found,
         Err(e) => {
-            log_decision(&info, None, "", &e);
+            log_decision(&info, "", "", Some(&e));
             let resp = render(snapshot.fallback_reply(&[], &e, &info));
             return answered(resp, observation, cors);
         }
@@ -63,7 +63,7 @@ pub fn decide(
                 match crate::proxy::buffer_body(body, limit).await {
                     Ok(bytes) => info.body = Some(bytes),
                     Err(e) => {
-                        log_decision(&info, Some(&rule.id), "", &e);
+                        log_decision(&info, &rule.id, "", Some(&e));
                         break 'answer render(snapshot.fallback_reply(&rule.errors, &e, &info));
                     }
                 }
@@ -71,7 +71,7 @@ pub fn decide(
             outcome.rule = Some(rule);
             match pipeline::run(rule, &info, &mut session).await {
                 Ok(()) => {
-                    tracing::debug!(rule_id = %rule.id, subject = %printable(&session.subject), method = %info.method, url = format_args!("{:#}", info.url), granted = true, "access request granted");
+                    log_decision(&info, &rule.id, &session.subject, None);
                     let protected = crate::proxy::headers::protected(
                         &rule.mutator_headers,
                         &session.set_headers,
@@ -83,7 +83,7 @@ pub fn decide(
                     resp
                 }
                 Err(e) => {
-                    log_decision(&info, Some(&rule.id), &session.subject, &e);
+                    log_decision(&info, &rule.id, &session.subject, Some(&e));
                     render(snapshot.fallback_reply(&rule.errors, &e, &info))
                 }
             }
@@ -132,19 +132,6 @@ pub(crate) fn answer_headers(mut headers: HeaderMap, mutator_headers: &[HeaderNa
         headers = firsts;
     }
     headers
-}
-
-fn log_decision(info: &RequestInfo, rule_id: Option<&str>, subject: &str, e: &PipelineError) {
-    tracing::debug!(
-        rule_id = rule_id.unwrap_or(""),
-        subject = %printable(subject),
-        method = %info.method,
-        url = format_args!("{:#}", info.url),
-        status = e.status.as_u16(),
-        reason = e.reason.as_deref().unwrap_or(""),
-        granted = false,
-        "access request denied"
-    );
 }
 
 impl Snapshot {

@@ -22,7 +22,7 @@ use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, RequestInfo};
 use crate::rules::matcher::{canonical_host, normalize_path};
 use crate::server::{self, Body, BoxFuture, Handler};
-use crate::telemetry::access::{Observation, Outcome};
+use crate::telemetry::access::{log_decision, Observation, Outcome};
 
 pub use client::Upstream;
 
@@ -128,9 +128,10 @@ impl Handler for Proxy {
                 };
                 outcome.rule = Some(rule);
                 if let Err(e) = pipeline::run(rule, &info, &mut session).await {
-                    tracing::debug!(rule_id = %rule.id, status = e.status.as_u16(), reason = e.reason.as_deref().unwrap_or(""), "access request denied");
+                    log_decision(&info, &rule.id, &session.subject, Some(&e));
                     break 'answer render(snapshot.fallback_reply(&rule.errors, &e, &info));
                 }
+                log_decision(&info, &rule.id, &session.subject, None);
                 outcome.granted = true;
                 let Some(upstream) = &rule.upstream else {
                     let e = PipelineError::internal(msg::NO_UPSTREAM);

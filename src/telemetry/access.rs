@@ -128,6 +128,49 @@ impl Observation {
     }
 }
 
+/// The decision's debug line, on the proxy and `/decisions` alike, with Oathkeeper's message and
+/// field names (SPEC §6.4: "Access request granted" / "Access request denied", `http_method`,
+/// `http_url`, `http_host`, `http_user_agent`, `rule_id`, `subject`, `granted`), plus the
+/// status and reason of a denial. The URL is written without its query, which may carry a
+/// credential (`token_from.query_parameter`).
+pub(crate) fn log_decision(
+    info: &crate::pipeline::RequestInfo,
+    rule_id: &str,
+    subject: &str,
+    denied: Option<&crate::pipeline::PipelineError>,
+) {
+    let user_agent = || {
+        info.headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    match denied {
+        None => tracing::debug!(
+            http_method = %info.method,
+            http_url = format_args!("{:#}", info.url),
+            http_host = %info.url.host,
+            http_user_agent = user_agent(),
+            rule_id,
+            subject = %printable(subject),
+            granted = true,
+            "Access request granted"
+        ),
+        Some(e) => tracing::debug!(
+            http_method = %info.method,
+            http_url = format_args!("{:#}", info.url),
+            http_host = %info.url.host,
+            http_user_agent = user_agent(),
+            rule_id,
+            subject = %printable(subject),
+            granted = false,
+            status = e.status.as_u16(),
+            reason = e.reason.as_deref().unwrap_or(""),
+            "Access request denied"
+        ),
+    }
+}
+
 /// A subject (from a token or a session store: client-controlled) as a log field. In the JSON
 /// log it is a JSON string as it is. In the text log a subject holding anything but
 /// letters, digits and `-_.@:/+` is written quoted and escaped (Rust string syntax), so that
