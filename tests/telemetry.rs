@@ -147,3 +147,53 @@ fn log_level_applies_on_reload() {
     wait("rule three loaded", &|| has_rule("three"));
     wait("info logged again", &|| reloaded() == 1);
 }
+
+// SPEC §6.4: at debug, each decision is logged with Oathkeeper's message and field names; the
+// URL goes without its query (a `token_from.query_parameter` credential), and a subject cannot
+// add a field to the text line.
+#[tokio::test]
+async fn decision_log_lines() {
+    let setup = common::Setup::new();
+    let config = BASE_CONFIG.replace("level: warn", "level: debug").replace(
+        "unauthorized: { enabled: true }",
+        "unauthorized: { enabled: true }\n  anonymous: { enabled: true, config: { subject: 'mallory granted=false' } }",
+    ).replacen("  anonymous: { enabled: true }\n", "", 1);
+    let cfg = setup.write("config.yaml", &config);
+    setup.write("rules.yaml", "- id: one\n  match: { url: 'http://h/<.*>', methods: [GET] }\n  authenticators: [{ handler: anonymous }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: noop }]\n");
+    let p = common::spawn_serve(&["-c", cfg.to_str().unwrap()], &[], setup.path()).expect("serve");
+    let r = common::send(
+        p.api,
+        http::Method::GET,
+        "/decisions/x?access_token=QSECRET",
+        &[("Host", "h"), ("User-Agent", "probe/1")],
+        bytes::Bytes::new(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let start = std::time::Instant::now();
+    while !p.log.lock().unwrap().contains("Access request granted") {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{}",
+            p.log.lock().unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let log = p.log.lock().unwrap().clone();
+    let line = log
+        .lines()
+        .find(|l| l.contains("Access request granted"))
+        .unwrap();
+    for field in [
+        "http_method=GET",
+        "http_url=http://h/x ",
+        "http_host=h",
+        "http_user_agent=\"probe/1\"",
+        "rule_id=\"one\"",
+        "subject=\"mallory granted=false\"",
+        "granted=true",
+    ] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
+    assert!(!log.contains("QSECRET"), "{log}");
+}
