@@ -438,12 +438,13 @@ mod tests {
         .expect("snapshot")
     }
 
-    // What `/decisions` rebuilds (SPEC §6.2, DESIGN §2): canonical host, cleaned path, forwarded
-    // headers only from a trusted gateway address; what it refuses comes with its 400.
+    // What `/decisions` rebuilds (SPEC §6.2, DESIGN §2): canonical host, decoded path, forwarded
+    // headers only from a trusted gateway address; what it refuses (user info, a NUL, dot or
+    // empty segments) comes with its 400.
     #[test]
     fn request_info_is_what_decisions_rebuilds() {
         let all = snapshot("");
-        let c = case("request: { url: 'http://API.example.com.:8080/a/../b/%7Ex?q=1', headers: { X-A: [one, 2], X-Forwarded-For: 198.51.100.1 } }\nexpect: { status: 200 }");
+        let c = case("request: { url: 'http://API.example.com.:8080/b/%7Ex/?q=1', headers: { X-A: [one, 2], X-Forwarded-For: 198.51.100.1 } }\nexpect: { status: 200 }");
         let (info, refused) = request_info(&all, &c.request).expect("info");
         assert!(refused.is_none());
         assert_eq!(info.method, "GET");
@@ -460,6 +461,9 @@ mod tests {
         for refused in [
             "request: { url: 'http://user@h/' }",
             "request: { url: 'http://h/a%00b' }",
+            "request: { url: 'http://h/a/../b' }",
+            "request: { url: 'http://h/a//b' }",
+            "request: { url: 'http://h/a/%2e/b' }",
         ] {
             let (_, e) = request_info(&all, &case(refused).request).expect("a request");
             assert_eq!(e.expect(refused).status, 400);
