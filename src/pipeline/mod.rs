@@ -98,6 +98,10 @@ impl RequestInfo {
         let uri = forwarded("x-forwarded-uri")
             .filter(|u| !u.starts_with('?'))
             .unwrap_or(&self.original_uri);
+        if host.is_empty() {
+            // No usable host (a request refused for its `Host`): the path alone, not `http:///x`.
+            return uri.to_string();
+        }
         format!("{}://{host}{uri}", self.url.scheme)
     }
 

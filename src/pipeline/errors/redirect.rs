@@ -185,6 +185,13 @@ mod tests {
             redirect("/signin", "rt").location(&req()),
             "/signin?rt=http%3A%2F%2Fh%2Ftest%3Fa%3D1+2"
         );
+        // No usable host (a request refused for its `Host`): the path, not `http:///test`.
+        let mut hostless = req();
+        hostless.url.host.clear();
+        assert_eq!(
+            redirect("/signin", "rt").location(&hostless),
+            "/signin?rt=%2Ftest%3Fa%3D1+2"
+        );
     }
 
     // SPEC §4.9 (Go `http.Redirect`): `Location` has its bytes beyond ASCII percent-encoded; GET
