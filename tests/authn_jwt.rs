@@ -475,3 +475,41 @@ async fn jwks_unreachable_is_503() {
     let r = get(&g, "/decisions/d", &key.sign(&claims("x"))).await;
     assert_eq!(r.status, 503, "{}", r.body);
 }
+
+// DESIGN §6 (limits): a JWKS answer without `Content-Length` is refused as it passes 1 MiB,
+// not read whole first (a 600 MB answer took 1.3 GB): the server cannot hand over its body.
+#[tokio::test]
+async fn endless_jwks_is_refused_while_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        let Ok((mut s, _)) = listener.accept().await else {
+            return;
+        };
+        let mut head = [0u8; 4096];
+        let _ = s.read(&mut head).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .await;
+        let chunk = format!("100000\r\n{}\r\n", " ".repeat(0x10_0000));
+        // 256 MiB if nobody stops reading.
+        for _ in 0..256 {
+            if s.write_all(chunk.as_bytes()).await.is_err() {
+                return;
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let key = keys::rsa(0, "k");
+    let g = Gate::start(&config(&url), &[("rules.yaml", &rule("r", "d", "{}"))]).await;
+    let r = get(&g, "/decisions/d", &key.sign(&claims("x"))).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    let mib = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        mib < 64,
+        "{mib} MiB handed over before the answer was refused"
+    );
+}

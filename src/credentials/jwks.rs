@@ -356,7 +356,16 @@ impl JwksSource {
                 {
                     return Err("document too large".to_owned());
                 }
-                resp.bytes().await.map_err(|e| e.to_string())?.to_vec()
+                // Read in pieces up to the limit: a body without `Content-Length` is otherwise
+                // held whole before it can be refused (a 600 MB JWKS took 1.3 GB).
+                crate::outbound::read_limited(resp, MAX_JWKS_BYTES)
+                    .await
+                    .map_err(|e| match e {
+                        crate::outbound::OutboundError::TooLarge(_) => {
+                            "document too large".to_owned()
+                        }
+                        other => other.to_string(),
+                    })?
             }
             Location::File(path) => tokio::fs::read(path)
                 .await

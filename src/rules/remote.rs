@@ -92,6 +92,10 @@ impl RemoteStore {
 }
 
 /// `Ok(None)`: not modified.
+/// The largest remote rule document read (10,000 rules take about 3 MB): a larger answer is
+/// refused while it is read, not held whole first.
+const MAX_DOCUMENT: usize = 64 << 20;
+
 async fn fetch(url: &str, held: Option<&Entry>) -> Result<Option<Entry>, Vec<LoadError>> {
     let err = |m: String| vec![LoadError::source(url, m)];
     let resp = outbound::send(
@@ -129,8 +133,7 @@ async fn fetch(url: &str, held: Option<&Entry>) -> Result<Option<Entry>, Vec<Loa
     };
     let etag = header(ETAG);
     let last_modified = header(LAST_MODIFIED);
-    let body = resp
-        .bytes()
+    let body = outbound::read_limited(resp, MAX_DOCUMENT)
         .await
         .map_err(|e| err(format!("reading body: {e}")))?;
     let doc = decode_document(url, &body)?;

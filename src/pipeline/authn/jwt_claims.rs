@@ -82,8 +82,10 @@ impl Checks {
         let aud = &claims.aud;
         for want in &self.target_audience {
             if !aud.iter().any(|a| a == want) {
+                // Oathkeeper's wording (SPEC Appendix A), the audience list as Go's `%v` prints it.
                 return Err(format!(
-                    "token audience {aud:?} is not intended for target audience {want:?}"
+                    "Token audience [{}] is not intended for target audience {want}",
+                    aud.join(" ")
                 ));
             }
         }
@@ -91,7 +93,7 @@ impl Checks {
             let iss = &claims.iss;
             if !self.trusted_issuers.iter().any(|t| t == iss) {
                 return Err(format!(
-                    "token issuer {iss:?} does not match any trusted issuer"
+                    "Token issuer does not match any trusted issuer {iss}"
                 ));
             }
         }
@@ -114,10 +116,11 @@ impl Checks {
     }
 }
 
-/// A numeric date claim; present but not a number is an error.
+/// A numeric date claim; present but not a number (`null` included, as golang-jwt's
+/// `parseNumericDate` has it: "exp is invalid") is an error.
 fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, String> {
     match claims.get(name) {
-        None | Some(Value::Null) => Ok(None),
+        None => Ok(None),
         Some(v) => v
             .as_f64()
             .map(Some)

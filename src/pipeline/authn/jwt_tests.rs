@@ -232,6 +232,10 @@ fn time_claims() {
             true,
         ),
         (json!({"exp": "tomorrow"}), false, false),
+        // golang-jwt: a `null` date is "invalid", not absent.
+        (json!({"exp": null}), false, false),
+        (json!({"nbf": null}), false, false),
+        (json!({"iat": null}), false, false),
     ];
     for (claims, strict_ok, lenient_ok) in cases {
         assert_eq!(
@@ -258,6 +262,15 @@ fn audience_and_issuer() {
     assert!(check(&c, json!({"aud": ["a", "b"]}), 0.0).is_err());
     let single = checks(json!({"target_audience": ["a"]}));
     assert!(check(&single, json!({"aud": "a"}), 0.0).is_ok());
+    // SPEC Appendix A: Oathkeeper's reasons.
+    assert_eq!(
+        check(&single, json!({"aud": ["b", "c"]}), 0.0).unwrap_err(),
+        "Token audience [b c] is not intended for target audience a"
+    );
+    assert_eq!(
+        check(&c, json!({"aud": ["a", "b"], "iss": "https://x"}), 0.0).unwrap_err(),
+        "Token issuer does not match any trusted issuer https://x"
+    );
 }
 
 // SPEC §5.1: scp, else scope, else scopes; array or space-separated; normalised into `scp`.
