@@ -43,7 +43,10 @@ impl ForwardError {
 /// cleaned, then `strip_path` removed once (SPEC §4.6). The removal only happens at a segment
 /// boundary (`/api` is stripped from `/api/x`, never from `/apiary/x`).
 pub fn upstream_path<'a>(upstream: &Upstream, request_path: &'a str) -> Cow<'a, str> {
-    let base = upstream.url.path();
+    // Decoded as the request path is (Go's `url.Parse` of the upstream URL): the joined path is
+    // encoded once, so `/ba%20se` goes as `/ba%20se`, not `/ba%2520se`.
+    let base = percent_encoding::percent_decode_str(upstream.url.path()).decode_utf8_lossy();
+    let base = base.as_ref();
     // The request path is already normalized (clean, rooted): joined to a root upstream path it
     // stays as it is, the common case, without a second cleaning pass or a copy.
     let joined = if (base.is_empty() || base == "/") && request_path.starts_with('/') {
@@ -199,7 +202,8 @@ pub fn forward<'a>(
                 Some(Err(e)) => return Err(ForwardError::Failed(error_chain(&*e))),
                 Some(Ok(r)) => r,
             };
-            strip_response_hop_by_hop(resp.headers_mut());
+            let status = resp.status();
+            strip_response_hop_by_hop(status, resp.headers_mut());
             return Ok(resp);
         }
         let spawned = if http1_only {
@@ -241,7 +245,7 @@ fn relay_spawned(
         return Response::from_parts(parts, server::empty());
     }
     let (mut parts, body) = resp.into_parts();
-    strip_response_hop_by_hop(&mut parts.headers);
+    strip_response_hop_by_hop(parts.status, &mut parts.headers);
     Response::from_parts(parts, body.map_err(Into::into).boxed_unsync())
 }
 
@@ -294,6 +298,15 @@ mod tests {
             ("http://u:1/base", None, "/a", "", "/base/a"),
             ("http://u:1/", Some("api"), "/api/a", "q=1", "/a?q=1"),
             ("http://u:1", None, "/", "", "/"),
+            // The upstream URL's path is decoded before it is joined: encoded once, not twice.
+            ("http://u:1/ba%20se", None, "/eb/x", "", "/ba%20se/eb/x"),
+            (
+                "http://u:1/svc%7Ename/",
+                Some("v1"),
+                "/v1/x",
+                "",
+                "/svc~name/x",
+            ),
         ] {
             let u = up(base, strip);
             let got =

@@ -49,9 +49,13 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
 
 /// An upstream answer's hop-by-hop headers removed. With `Transfer-Encoding` the length is
 /// unknown to the client (the coding is undone here), so a `Content-Length` sent beside it
-/// (an ambiguous answer, RFC 9112 §6.3) goes too, as Go's client drops it.
-pub fn strip_response_hop_by_hop(headers: &mut HeaderMap) {
-    if headers.contains_key(http::header::TRANSFER_ENCODING) {
+/// (an ambiguous answer, RFC 9112 §6.3) goes too, as Go's client drops it. A `204` (or `1xx`) carries no body, so no `Content-Length` either (RFC 9110 §8.6): relayed
+/// from an upstream that sends one anyway, h2 clients reset the stream (Go drops it too).
+pub fn strip_response_hop_by_hop(status: http::StatusCode, headers: &mut HeaderMap) {
+    if headers.contains_key(http::header::TRANSFER_ENCODING)
+        || status == http::StatusCode::NO_CONTENT
+        || status.is_informational()
+    {
         headers.remove(http::header::CONTENT_LENGTH);
     }
     strip_hop_by_hop(headers, false);
@@ -374,6 +378,25 @@ mod tests {
             ok(Version::HTTP_11, &uri("http://u@real.example.com/"), &["x"]),
             Err("malformed Host header")
         );
+    }
+
+    // RFC 9110 §8.6 (SPEC §4.6 response relay): no `Content-Length` on a 204, nor beside
+    // `Transfer-Encoding`; other answers keep theirs.
+    #[test]
+    fn response_lengths() {
+        use http::StatusCode;
+        let strip = |status: StatusCode, pairs: &[(&str, &str)]| {
+            let mut h = map(pairs);
+            strip_response_hop_by_hop(status, &mut h);
+            h.contains_key("content-length")
+        };
+        assert!(!strip(StatusCode::NO_CONTENT, &[("content-length", "5")]));
+        assert!(!strip(
+            StatusCode::OK,
+            &[("content-length", "5"), ("transfer-encoding", "chunked")]
+        ));
+        assert!(strip(StatusCode::OK, &[("content-length", "5")]));
+        assert!(strip(StatusCode::NOT_MODIFIED, &[("content-length", "5")]));
     }
 
     #[test]
