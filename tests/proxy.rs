@@ -615,3 +615,70 @@ async fn framing_edge_cases() {
     );
     g.stop().await;
 }
+
+// SPEC §4.6 (Go's server behind Oathkeeper): an upstream that answers before reading the
+// request body (an early 413) gets its answer relayed with `Connection: close` and the client
+// connection closed, not left open while the client writes a body nobody reads.
+#[tokio::test]
+async fn early_answer_closes_an_unread_upload() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0u8; 4096];
+                let _ = s.read(&mut head).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    let rules = rule(
+        "up",
+        "http://h/up",
+        "[POST]",
+        &format!("{{ url: '{upstream}' }}"),
+        "[{handler: noop}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let mut c = tokio::net::TcpStream::connect(g.proxy).await.unwrap();
+    c.write_all(b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 10000000\r\n\r\n")
+        .await
+        .unwrap();
+    c.write_all(&[b'x'; 4096]).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), c.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
+    assert!(closed, "the connection was left open");
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 413"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    // A body read to its end keeps the connection reusable (no `Connection: close`).
+    let up = Upstream::start().await;
+    let rules = rule(
+        "echo",
+        "http://h/echo",
+        "[POST]",
+        &format!("{{ url: '{}' }}", up.url()),
+        "[{handler: noop}]",
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let r = common::send(
+        g.proxy,
+        http::Method::POST,
+        "/echo",
+        &[("Host", "h")],
+        Bytes::from_static(b"hello"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.headers.get("connection").is_none(), "{:?}", r.headers);
+}

@@ -185,6 +185,9 @@ pub fn forward<'a>(
         headers.remove(HOST);
     }
     let mut out = Request::new(body);
+    if let Some(read) = parts.extensions.get::<super::pool::BodyRead>() {
+        out.extensions_mut().insert(read.clone());
+    }
     *out.method_mut() = parts.method;
     *out.headers_mut() = headers;
     // HTTP/1.1 upstream regardless of the client's version; the pool negotiates h2 over TLS.

@@ -112,6 +112,10 @@ impl Handler for Proxy {
             let mut resp = 'answer: {
                 // Handlers that read the body get a bounded, buffered copy; the upstream then
                 // receives that copy. Every other request streams.
+                // Set when the client's body has been read to its end; an answer that comes
+                // before (an upstream's early 413) closes the connection, as Go's server does,
+                // instead of leaving the client writing a body nobody reads.
+                let mut body_read: Option<pool::BodyRead> = None;
                 let body: Body = if rule.needs_body {
                     let limit = snapshot.config.serve.proxy.max_buffered_body;
                     match buffer_body(body, limit).await {
@@ -123,8 +127,16 @@ impl Handler for Proxy {
                             break 'answer render(snapshot.fallback_reply(&rule.errors, &e, &info))
                         }
                     }
-                } else {
+                } else if hyper::body::Body::is_end_stream(&body) {
                     body.map_err(Into::into).boxed_unsync()
+                } else {
+                    let read = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let flag = pool::BodyRead(Arc::clone(&read));
+                    parts.extensions.insert(flag.clone());
+                    body_read = Some(flag);
+                    Tracked { inner: body, read }
+                        .map_err(Into::into)
+                        .boxed_unsync()
                 };
                 outcome.rule = Some(rule);
                 if let Err(e) = pipeline::run(rule, &info, &mut session).await {
@@ -154,18 +166,61 @@ impl Handler for Proxy {
                     Ok(sending) => sending.await,
                     Err(e) => Err(e),
                 };
-                match forwarded {
+                let mut resp = match forwarded {
                     Ok(resp) => resp,
                     Err(e) => {
                         tracing::warn!(rule_id = %rule.id, upstream = %upstream.url, error = ?e, "upstream request failed");
                         forward::failure(e.status())
                     }
+                };
+                if body_read.is_some_and(|r| !r.done()) {
+                    resp.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
                 }
+                resp
             };
             outcome.subject = std::mem::take(&mut session.subject);
             cors.apply(resp.headers_mut());
             observation.finish(resp, &outcome)
         })
+    }
+}
+
+/// A streamed request body that records when it has been read to its end.
+struct Tracked {
+    inner: Incoming,
+    read: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let frame = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
+        let done = match &frame {
+            std::task::Poll::Ready(None) => true,
+            std::task::Poll::Ready(Some(Ok(_))) => this.inner.is_end_stream(),
+            _ => false,
+        };
+        if done {
+            this.read.store(true, std::sync::atomic::Ordering::Release);
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -238,6 +238,7 @@ impl Pool {
         async move {
             let authority = super::forward::authority(url);
             let shard = self.shared.shard();
+            let body_read = req.extensions().get::<BodyRead>().cloned();
             let mut pooled_failed = false;
             loop {
                 let checked_out = if pooled_failed {
@@ -268,6 +269,7 @@ impl Pool {
                             Relay {
                                 body,
                                 conn: alive.then_some(conn),
+                                body_read: body_read.clone(),
                                 shard: Arc::clone(shard),
                                 key,
                             }
@@ -423,11 +425,26 @@ fn drive_once(conn: &mut Conn, cx: &mut Context<'_>) -> bool {
     }
 }
 
+/// Set on a request (as an extension) whose body streams from the client: true once that body
+/// has been read to its end. A connection answered before it was (an upstream's early 413) is
+/// still writing that body: it is not pooled but closed, which also lets the client's
+/// connection close.
+#[derive(Debug, Clone)]
+pub(crate) struct BodyRead(pub Arc<std::sync::atomic::AtomicBool>);
+
+impl BodyRead {
+    pub(crate) fn done(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
 /// The response body: relays the upstream's body while driving its connection, and returns the
 /// connection to the pool when the body has been read to its end.
 struct Relay {
     body: Incoming,
     conn: Option<Box<Conn>>,
+    /// The request body's progress, when it streamed (see [`BodyRead`]).
+    body_read: Option<BodyRead>,
     /// The idle lists of the worker whose reactor drives the connection.
     shard: Arc<Shard>,
     key: Arc<str>,
@@ -443,6 +460,9 @@ impl Relay {
         let Some(conn) = self.conn.take() else {
             return;
         };
+        if self.body_read.as_ref().is_some_and(|r| !r.done()) {
+            return;
+        }
         // The driver was polled in the same round that saw the body end (a connection the
         // upstream said it would close has stopped by then); whether it can carry another
         // request is checked when it is checked out.

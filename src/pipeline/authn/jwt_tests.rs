@@ -264,11 +264,11 @@ fn audience_and_issuer() {
     assert!(check(&single, json!({"aud": "a"}), 0.0).is_ok());
     // SPEC Appendix A: Oathkeeper's reasons.
     assert_eq!(
-        check(&single, json!({"aud": ["b", "c"]}), 0.0).unwrap_err(),
+        check(&single, json!({"aud": ["b", "c"]}), 0.0).expect_err("audience"),
         "Token audience [b c] is not intended for target audience a"
     );
     assert_eq!(
-        check(&c, json!({"aud": ["a", "b"], "iss": "https://x"}), 0.0).unwrap_err(),
+        check(&c, json!({"aud": ["a", "b"], "iss": "https://x"}), 0.0).expect_err("issuer"),
         "Token issuer does not match any trusted issuer https://x"
     );
 }
