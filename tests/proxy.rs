@@ -635,11 +635,18 @@ async fn early_answer_closes_an_unread_upload() {
             });
         }
     });
+    let echo = Upstream::start().await;
     let rules = rule(
         "up",
         "http://h/up",
         "[POST]",
         &format!("{{ url: '{upstream}' }}"),
+        "[{handler: noop}]",
+    ) + &rule(
+        "echo",
+        "http://h/echo",
+        "[POST]",
+        &format!("{{ url: '{}' }}", echo.url()),
         "[{handler: noop}]",
     );
     let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
@@ -662,15 +669,6 @@ async fn early_answer_closes_an_unread_upload() {
     assert!(answer.starts_with("http/1.1 413"), "{answer}");
     assert!(answer.contains("connection: close"), "{answer}");
     // A body read to its end keeps the connection reusable (no `Connection: close`).
-    let up = Upstream::start().await;
-    let rules = rule(
-        "echo",
-        "http://h/echo",
-        "[POST]",
-        &format!("{{ url: '{}' }}", up.url()),
-        "[{handler: noop}]",
-    );
-    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
     let r = common::send(
         g.proxy,
         http::Method::POST,
