@@ -211,6 +211,13 @@ fn validate_with_config_checks_enabled() {
     assert!(err.contains("mutators[0].handler"), "{err}");
 }
 
+/// `rules --endpoint <endpoint> list`, which must succeed: its output.
+fn rules_list(endpoint: &str, cwd: &std::path::Path) -> String {
+    let (code, out, err) = run_bin(&["rules", "--endpoint", endpoint, "list"], &[], cwd);
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
 // SPEC Appendix B case 26 through the real binary; `rules list|get` and `health` commands.
 #[test]
 fn serve_with_env_and_remote_commands() {
@@ -224,13 +231,7 @@ fn serve_with_env_and_remote_commands() {
     )
     .expect("serve");
     let endpoint = format!("http://{}", p.api);
-    let (code, out, err) = run_bin(
-        &["rules", "--endpoint", &endpoint, "list"],
-        &[],
-        setup.path(),
-    );
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("\"one\""), "{out}");
+    assert!(rules_list(&endpoint, setup.path()).contains("\"one\""));
     let (code, out, _) = run_bin(
         &["rules", "get", "one", "--endpoint", &endpoint],
         &[],
@@ -298,14 +299,8 @@ fn oathkeeper_serve_command_line() {
         setup.path(),
     )
     .expect("serve");
-    let endpoint = format!("http://{}", p.api);
-    let (code, out, err) = run_bin(
-        &["rules", "--endpoint", &endpoint, "list"],
-        &[],
-        setup.path(),
-    );
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("\"from-b\""), "{out}");
+    let listed = rules_list(&format!("http://{}", p.api), setup.path());
+    assert!(listed.contains("\"from-b\""), "{listed}");
 }
 
 // `health ready` fails without rules.

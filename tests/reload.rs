@@ -26,6 +26,21 @@ where
     panic!("timed out waiting for: {what}");
 }
 
+/// Reloads rejected so far (config or rules).
+fn reloads_failed(g: &Gate) -> u64 {
+    g.running()
+        .state
+        .reloads_failed
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// An instance started from the config file `cfg` of `setup`.
+async fn start(setup: Setup, cfg: &Path) -> Gate {
+    Gate::start_files(setup, &[cfg.to_path_buf()], &[])
+        .await
+        .expect("start")
+}
+
 fn write(path: &Path, content: &str) {
     // Write-then-rename, as editors and `cp` via temp files do.
     let tmp = path.with_extension("tmp~");
@@ -69,9 +84,7 @@ async fn spec_reload_scenario() {
     )
     .unwrap();
     std::fs::write(&cfg, config(&[], true)).unwrap();
-    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
-        .await
-        .expect("start");
+    let g = start(setup, &cfg).await;
     let status = |path: &'static str| {
         let g = &g;
         async move { g.proxy("GET", path, &[]).await.status }
@@ -142,16 +155,9 @@ async fn invalid_edits_keep_last_good_and_deletions_apply() {
     std::fs::write(&b, rules_json("b", "/b", "noop", "allow", &up.url())).unwrap();
     let cfg = dir.join("config.yaml");
     std::fs::write(&cfg, config(&[&rules_dir], true)).unwrap();
-    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
-        .await
-        .expect("start");
+    let g = start(setup, &cfg).await;
     assert_eq!(g.proxy("GET", "/a", &[]).await.status, 200);
-    let failed = || {
-        g.running()
-            .state
-            .reloads_failed
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
+    let failed = || reloads_failed(&g);
 
     // Broken JSON: rejected, /a still allowed.
     write(&a, "[{\"id\": \"a\", ");
@@ -193,9 +199,7 @@ async fn replaced_directory_keeps_being_watched() {
     std::fs::write(rules_dir.join("d.json"), file("allow")).unwrap();
     let cfg = dir.join("config.yaml");
     std::fs::write(&cfg, config(&[&rules_dir], true)).unwrap();
-    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
-        .await
-        .expect("start");
+    let g = start(setup, &cfg).await;
     assert_eq!(g.proxy("GET", "/d", &[]).await.status, 200);
     let replace = |authz: &str| {
         let next = dir.join("rules.new");
@@ -234,9 +238,7 @@ async fn switched_directory_symlink_applies() {
     symlink(dir.join("v1"), &current).unwrap();
     let cfg = dir.join("config.yaml");
     std::fs::write(&cfg, config(&[&current], true)).unwrap();
-    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
-        .await
-        .expect("start");
+    let g = start(setup, &cfg).await;
     assert_eq!(g.proxy("GET", "/s", &[]).await.status, 200);
     symlink(dir.join("v2"), dir.join("cur.tmp")).unwrap();
     std::fs::rename(dir.join("cur.tmp"), &current).unwrap();
@@ -263,9 +265,7 @@ async fn deleted_listed_file_does_not_block_other_edits() {
     std::fs::write(&b, rules_json("b", "/b", "noop", "allow", &up.url())).unwrap();
     let cfg = dir.join("config.yaml");
     std::fs::write(&cfg, config(&[&a, &b], true)).unwrap();
-    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
-        .await
-        .expect("start");
+    let g = start(setup, &cfg).await;
     assert_eq!(g.proxy("GET", "/a", &[]).await.status, 200);
     std::fs::remove_file(&a).unwrap();
     eventually("deleted listed file's rules go", || async {
@@ -296,15 +296,8 @@ async fn reload_refuses_a_repository_that_never_existed() {
     std::fs::write(&c, rules_json("c", "/c", "noop", "allow", &up.url())).unwrap();
     let cfg = dir.join("config.yaml");
     std::fs::write(&cfg, config(&[&a], true)).unwrap();
-    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
-        .await
-        .expect("start");
-    let failed = || {
-        g.running()
-            .state
-            .reloads_failed
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
+    let g = start(setup, &cfg).await;
+    let failed = || reloads_failed(&g);
     write(&cfg, &config(&[&a, &c, &typo], true));
     eventually("the reload is refused", || async { failed() >= 1 }).await;
     assert_eq!(g.proxy("GET", "/c", &[]).await.status, 404);
@@ -330,9 +323,7 @@ async fn disabled_handler_does_not_block_other_files() {
     std::fs::write(&b, rules_json("b", "/b", "noop", "allow", &up.url())).unwrap();
     let cfg = dir.join("config.yaml");
     std::fs::write(&cfg, config(&[&a, &b], true)).unwrap();
-    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
-        .await
-        .expect("start");
+    let g = start(setup, &cfg).await;
     write(&cfg, &config(&[&a, &b], false));
     eventually("the disabled handler fails closed", || async {
         g.proxy("GET", "/a", &[]).await.status == 500
@@ -345,12 +336,7 @@ async fn disabled_handler_does_not_block_other_files() {
     .await;
     assert_eq!(g.proxy("GET", "/a", &[]).await.status, 500);
     // Editing the rule that names the disabled handler is refused: it keeps its 500.
-    let failed = || {
-        g.running()
-            .state
-            .reloads_failed
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
+    let failed = || reloads_failed(&g);
     let before = failed();
     write(&a, &rules_json("a", "/a2", "anonymous", "allow", &up.url()));
     eventually("the edited rule is refused", || async { failed() > before }).await;
@@ -369,15 +355,8 @@ async fn emptied_config_is_refused() {
     std::fs::write(&a, rules_json("a", "/a", "noop", "allow", &up.url())).unwrap();
     let cfg = dir.join("config.yaml");
     std::fs::write(&cfg, config(&[&a], true)).unwrap();
-    let g = Gate::start_files(setup, std::slice::from_ref(&cfg), &[])
-        .await
-        .expect("start");
-    let failed = || {
-        g.running()
-            .state
-            .reloads_failed
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
+    let g = start(setup, &cfg).await;
+    let failed = || reloads_failed(&g);
     std::fs::write(&cfg, "").unwrap();
     eventually("the empty config is refused", || async { failed() >= 1 }).await;
     assert_eq!(g.proxy("GET", "/a", &[]).await.status, 200);
@@ -548,12 +527,7 @@ async fn remote_repository_polling() {
     })
     .await;
     up.store(false, std::sync::atomic::Ordering::Relaxed);
-    let failed = || {
-        g.running()
-            .state
-            .reloads_failed
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
+    let failed = || reloads_failed(&g);
     // The failed refresh is counted (reloads_total{result="failure"}): something to alert on.
     eventually("failed refresh counted", || async { failed() >= 1 }).await;
     assert_eq!(

@@ -139,36 +139,28 @@ pub(crate) fn log_decision(
     subject: &str,
     denied: Option<&crate::pipeline::PipelineError>,
 ) {
-    let user_agent = || {
-        info.headers
+    let message = match denied {
+        None => "Access request granted",
+        Some(_) => "Access request denied",
+    };
+    // `status` and `reason` are recorded for a denial only (a `None` field is left out).
+    tracing::debug!(
+        http_method = %info.method,
+        http_url = format_args!("{:#}", info.url),
+        http_host = %info.url.host,
+        // Inside the event: read only when debug lines are written.
+        http_user_agent = info
+            .headers
             .get(http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    };
-    match denied {
-        None => tracing::debug!(
-            http_method = %info.method,
-            http_url = format_args!("{:#}", info.url),
-            http_host = %info.url.host,
-            http_user_agent = user_agent(),
-            rule_id,
-            subject = %printable(subject),
-            granted = true,
-            "Access request granted"
-        ),
-        Some(e) => tracing::debug!(
-            http_method = %info.method,
-            http_url = format_args!("{:#}", info.url),
-            http_host = %info.url.host,
-            http_user_agent = user_agent(),
-            rule_id,
-            subject = %printable(subject),
-            granted = false,
-            status = e.status.as_u16(),
-            reason = e.reason.as_deref().unwrap_or(""),
-            "Access request denied"
-        ),
-    }
+            .unwrap_or(""),
+        rule_id,
+        subject = %printable(subject),
+        granted = denied.is_none(),
+        status = denied.map(|e| e.status.as_u16()),
+        reason = denied.map(|e| e.reason.as_deref().unwrap_or("")),
+        "{message}"
+    );
 }
 
 /// A subject (from a token or a session store: client-controlled) as a log field. In the JSON

@@ -91,15 +91,24 @@ const PATH_ENCODE: &AsciiSet = &CONTROLS
 /// resolve `/internal/x/../../public/a` as `/public/a` would serve what was never decided. A
 /// path that cannot be decoded is not ambiguous here ([`normalize_path`] refuses it).
 pub fn ambiguous_path(raw: &str) -> bool {
-    let Ok(decoded) = percent_decode_strict(raw.as_bytes()) else {
-        return false;
-    };
-    let rest = decoded.strip_prefix(b"/").unwrap_or(&decoded);
-    let segments: Vec<&[u8]> = rest.split(|&b| b == b'/' || b == b'\\').collect();
-    let last = segments.len().saturating_sub(1);
-    segments.iter().enumerate().any(|(i, seg)| {
-        matches!(*seg, b"." | b"..") || (seg.is_empty() && i != last && !rest.is_empty())
-    })
+    // Most paths have no escape: their own bytes are checked, nothing is decoded or copied (this
+    // runs for every `/decisions` request).
+    if !raw.as_bytes().contains(&b'%') {
+        return ambiguous_segments(raw.as_bytes());
+    }
+    percent_decode_strict(raw.as_bytes()).is_ok_and(|decoded| ambiguous_segments(&decoded))
+}
+
+fn ambiguous_segments(decoded: &[u8]) -> bool {
+    let rest = decoded.strip_prefix(b"/").unwrap_or(decoded);
+    let mut segments = rest.split(|&b| b == b'/' || b == b'\\').peekable();
+    while let Some(seg) = segments.next() {
+        // An empty segment is one only when another follows it (a trailing slash is not).
+        if matches!(seg, b"." | b"..") || (seg.is_empty() && segments.peek().is_some()) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Re-encodes a normalized path for the upstream request line (non-ASCII as UTF-8 `%XX`).
