@@ -13,6 +13,41 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
     serde_json::to_value(yaml).map_err(|e| e.to_string())
 }
 
+/// YAML 1.1's other spellings of a boolean (`yes`/`no`, `on`/`off`, `y`/`n`, as Go's yaml.v2
+/// resolves them, which Oathkeeper decodes rule files with). YAML 1.2 (serde_yaml) reads them as
+/// strings; they are taken as booleans only where the key is a boolean (`coerce_bools`).
+pub fn yaml11_bool(s: &str) -> Option<bool> {
+    match s {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
+    }
+}
+
+/// Deserializes a boolean key: `true`/`false`, or a YAML 1.1 spelling (`yaml11_bool`), so
+/// `enabled: yes` and `preserve_host: on` mean what they say. Only boolean keys take these: a
+/// string key keeps `yes` as its text. Used with `#[serde(deserialize_with)]` on every boolean
+/// of config and rule files.
+pub fn de_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a boolean")
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<bool, E> {
+            yaml11_bool(v).ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// Decode bytes as JSON when they are valid JSON, otherwise as YAML (SPEC §3.1). JSON with a
 /// repeated object key is handed to the YAML parser, which refuses it with the key's name.
 pub fn parse_json_or_yaml(bytes: &[u8]) -> Result<Value, String> {
@@ -126,6 +161,46 @@ mod tests {
         let Strict(ok) =
             serde_json::from_slice(br#"{"a": [1, 2.5, null, "x", {"b": true}]}"#).expect("ok");
         assert_eq!(ok["a"][4]["b"], true);
+    }
+
+    // Oathkeeper decodes rule files with yaml.v2 (YAML 1.1): `preserve_host: yes` is `true`
+    // there. Only keys that are booleans take the other spellings; a string key keeps its text.
+    #[test]
+    fn yaml11_booleans_where_a_boolean_is_expected() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct T {
+            #[serde(deserialize_with = "de_bool")]
+            on: bool,
+            name: String,
+        }
+        let v = parse_yaml("on: Off\nname: no\n").expect("yaml");
+        let t: T = serde_json::from_value(v).expect("decodes");
+        assert_eq!(
+            t,
+            T {
+                on: false,
+                name: "no".into()
+            }
+        );
+        let err = serde_json::from_value::<T>(serde_json::json!({"on": "maybe", "name": ""}));
+        assert!(err
+            .expect_err("refused")
+            .to_string()
+            .contains("expected a boolean"));
+        assert!(serde_json::from_value::<T>(serde_json::json!({"on": 1, "name": ""})).is_err());
+        for (s, b) in [
+            ("y", true),
+            ("YES", true),
+            ("On", true),
+            ("N", false),
+            ("no", false),
+            ("OFF", false),
+        ] {
+            assert_eq!(yaml11_bool(s), Some(b), "{s}");
+        }
+        for s in ["true", "1", "yEs", "oN", "nope", ""] {
+            assert_eq!(yaml11_bool(s), None, "{s}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ config_struct! {
         pub matching_strategy: MatchingStrategy = MatchingStrategy::Regexp,
         /// Accepted because Oathkeeper's own kitchen-sink config sets it (`false`); not in the
         /// v26 schema and not implemented: the rules module should refuse `true`.
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub prefix_matching_enabled: bool = false,
         /// gatehouse extension: how often `http(s)://` repositories are polled (conditional
         /// GET with ETag / If-Modified-Since).

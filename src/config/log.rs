@@ -13,6 +13,7 @@ config_struct! {
     pub struct Log {
         pub level: LogLevel = LogLevel::Info,
         pub format: LogFormat = LogFormat::Text,
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub leak_sensitive_values: bool = false,
         /// Replacement for redacted values; empty means the logger's built-in text.
         pub redaction_text: String = String::new(),
@@ -133,6 +134,7 @@ config_struct! {
         /// `host:port` of the OTLP/HTTP endpoint.
         pub server_url: Option<String> = None,
         /// Plain HTTP instead of HTTPS.
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub insecure: bool = false,
         pub sampling: Sampling = Sampling::default(),
         pub authorization_header: Option<Secret> = None,

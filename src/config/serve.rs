@@ -26,6 +26,7 @@ config_struct! {
         /// Empty means all interfaces.
         pub host: String = String::new(),
         /// Honour `X-Forwarded-*` from clients of the proxy port (SPEC §6.1).
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub trust_forwarded_headers: bool = false,
         pub timeout: Timeouts = Timeouts::default(),
         pub cors: Cors = Cors::default(),
@@ -80,7 +81,9 @@ config_struct! {
         /// gatehouse default `gatehouse_` (Oathkeeper: `ory_oathkeeper_`); set it to
         /// `ory_oathkeeper_` to keep existing dashboards.
         pub metric_name_prefix: String = "gatehouse_".to_owned(),
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub hide_request_paths: bool = false,
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub collapse_request_paths: bool = true,
     }
 }
@@ -97,6 +100,7 @@ config_struct! {
 config_struct! {
     /// `serve.{proxy,api}.cors`.
     pub struct Cors {
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub enabled: bool = false,
         /// `*` allows all; one `*` wildcard per origin.
         pub allowed_origins: Vec<String> = vec!["*".to_owned()],
@@ -110,9 +114,11 @@ config_struct! {
         pub allowed_headers: Vec<String> =
             vec!["Authorization".to_owned(), "Content-Type".to_owned()],
         pub exposed_headers: Vec<String> = vec!["Content-Type".to_owned()],
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub allow_credentials: bool = false,
         /// Seconds; 0 = no `Access-Control-Max-Age`.
         pub max_age: u64 = 0,
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub debug: bool = false,
     }
 }

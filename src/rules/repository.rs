@@ -344,6 +344,29 @@ mod tests {
         assert!(decode_document("r", br#"[{"id":"a"}] x"#).is_err());
     }
 
+    // SPEC §3.1: rule files are read as YAML 1.1 (yaml.v2) by Oathkeeper: `preserve_host: yes`.
+    #[test]
+    fn decode_yaml11_booleans() {
+        let yaml = b"- id: r\n  upstream: { url: 'http://u', preserve_host: yes }\n- id: s\n  upstream: { url: 'http://u', preserve_host: Off }\n";
+        let doc = decode_document("f.yaml", yaml).expect("valid");
+        assert!(doc.rules[0]
+            .upstream
+            .as_ref()
+            .is_some_and(|u| u.preserve_host));
+        assert!(!doc.rules[1]
+            .upstream
+            .as_ref()
+            .is_some_and(|u| u.preserve_host));
+        let errs = decode_document("f.yaml", b"- id: r\n  upstream: { preserve_host: maybe }\n")
+            .expect_err("refused");
+        assert_eq!(errs[0].path.as_deref(), Some("upstream.preserve_host"));
+        assert!(
+            errs[0].message.contains("expected a boolean"),
+            "{}",
+            errs[0].message
+        );
+    }
+
     #[test]
     fn decode_inline_yaml() {
         let b64 = base64::engine::general_purpose::STANDARD

@@ -54,7 +54,7 @@ pub struct MatchSpec {
 pub struct UpstreamSpec {
     #[serde(default)]
     pub url: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::format::de_bool")]
     pub preserve_host: bool,
     #[serde(default)]
     pub strip_path: String,

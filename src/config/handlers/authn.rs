@@ -34,6 +34,7 @@ config_struct! {
     /// gatehouse extension: cache of session-check results for `cookie_session` / `bearer_token`
     /// (keyed by credential hash and endpoint; TTL capped by the session's `expires_at`).
     pub struct SessionCache {
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub enabled: bool = false,
         pub ttl: Duration = Duration::from_secs(60),
         pub max_entries: u64 = 10_000,
@@ -47,8 +48,11 @@ config_struct! {
         pub check_session_url: Option<Uri> = None,
         /// Cookie names that make this authenticator responsible; empty = any cookie.
         pub only: Vec<String> = Vec::new(),
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub preserve_query: bool = true,
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub preserve_path: bool = false,
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub preserve_host: bool = false,
         /// Empty = the original method.
         pub force_method: String = String::new(),
@@ -78,8 +82,11 @@ config_struct! {
         pub token_from: Option<TokenFrom> = None,
         /// The token must start with this to make the authenticator responsible.
         pub prefix: String = String::new(),
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub preserve_query: bool = true,
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub preserve_path: bool = false,
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub preserve_host: bool = false,
         pub force_method: String = String::new(),
         /// `Authorization` is always forwarded in addition.
@@ -130,6 +137,7 @@ config_struct! {
     /// new verification or a 401), and every claims check (`exp`/`nbf`/`iat` with leeway, `iss`,
     /// `aud`, scopes) at the current time. Failures are never cached.
     pub struct JwtCache {
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub enabled: bool = true,
         pub ttl: Duration = Duration::from_secs(60),
         pub max_entries: u64 = 10_000,
@@ -163,6 +171,7 @@ impl HandlerConfig for ClientCredentialsConfig {
 config_struct! {
     /// `oauth2_client_credentials.cache`.
     pub struct ClientCredentialsCache {
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub enabled: bool = false,
         /// Unset: the token's own expiry.
         pub ttl: Option<Duration> = None,
@@ -181,6 +190,7 @@ config_struct! {
         pub target_audience: Vec<String> = Vec::new(),
         pub trusted_issuers: Vec<String> = Vec::new(),
         pub prefix: String = String::new(),
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub preserve_host: bool = false,
         pub introspection_request_headers: BTreeMap<String, String> = BTreeMap::new(),
         pub token_from: Option<TokenFrom> = None,
@@ -207,6 +217,7 @@ config_struct! {
     /// `oauth2_introspection.pre_authorization`: a client-credentials token for the
     /// introspection call. `client_id`, `client_secret`, `token_url` are required when enabled.
     pub struct PreAuthorization {
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub enabled: bool = false,
         pub client_id: Option<String> = None,
         pub client_secret: Option<Secret> = None,
@@ -219,6 +230,7 @@ config_struct! {
 config_struct! {
     /// `oauth2_introspection.cache`.
     pub struct IntrospectionCache {
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub enabled: bool = false,
         /// Unset: no TTL (kept until evicted).
         pub ttl: Option<Duration> = None,

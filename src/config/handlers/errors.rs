@@ -74,6 +74,7 @@ config_struct! {
     /// `errors.handlers.json`.
     pub struct JsonConfig {
         /// Include reason and details instead of the generic message.
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub verbose: bool = false,
         pub when: Vec<WhenClause> = Vec::new(),
     }
@@ -184,6 +185,7 @@ config_struct! {
         #[serde(deserialize_with = "crate::config::types::ip_nets")]
         pub r#match: Vec<IpNet> = Vec::new(),
         /// Also check every `X-Forwarded-For` entry.
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub respect_forwarded_for_header: bool = false,
     }
 }

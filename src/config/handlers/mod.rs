@@ -44,6 +44,7 @@ pub trait HandlerConfig: Serialize + DeserializeOwned + Default + Clone {
     )
 )]
 pub struct Handler<T, const ON: bool = false> {
+    #[serde(deserialize_with = "crate::format::de_bool")]
     pub enabled: bool,
     pub config: T,
 }

@@ -90,6 +90,7 @@ pub struct BasicAuth {
 config_struct! {
     /// `hydrator.cache`.
     pub struct HydratorCache {
+        #[serde(deserialize_with = "crate::format::de_bool")]
         pub enabled: bool = false,
         /// `0s` also means 1m (Oathkeeper code).
         pub ttl: Duration = Duration::from_secs(60),

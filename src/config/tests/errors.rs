@@ -75,7 +75,8 @@ fn invalid_values_are_reported_with_file_key_and_allowed_values() {
             "mutators: { hydrator: { config: { api: { auth: { basic: { username: u } } } } } }\n",
             &["mutators.hydrator.config.api.auth.basic", "missing field `password`"],
         ),
-        ("authenticators: { noop: { enabled: yes } }\n", &["authenticators.noop.enabled", "expected a boolean"]),
+        ("authenticators: { noop: { enabled: maybe } }\n", &["authenticators.noop.enabled", "invalid value: string \"maybe\", expected a boolean"]),
+        ("authenticators: { noop: { enabled: 1 } }\n", &["authenticators.noop.enabled", "expected a boolean"]),
     ];
     for (yaml, wants) in cases {
         let err = err_yaml(yaml);

@@ -377,6 +377,52 @@ errors:
     assert!(!when[1].request.remote_ip.respect_forwarded_for_header);
 }
 
+// SPEC §3.1: Oathkeeper reads YAML with Go's yaml.v2 (YAML 1.1), where `yes`/`no`, `on`/`off`
+// and `y`/`n` are booleans. Boolean keys take them; a string key keeps the text.
+#[test]
+fn yaml11_booleans_are_taken_by_boolean_keys() {
+    let cfg = load_yaml(
+        r#"
+serve: { proxy: { trust_forwarded_headers: yes } }
+authenticators:
+  anonymous: { enabled: On, config: { subject: no } }
+  cookie_session:
+    enabled: Y
+    config: { check_session_url: "http://k/sessions/whoami", preserve_path: on, preserve_query: off }
+errors:
+  handlers:
+    json: { enabled: NO }
+    redirect:
+      enabled: yes
+      config:
+        to: http://login
+        when: [{ request: { remote_ip: { match: [10.0.0.0/8], respect_forwarded_for_header: yes } } }]
+"#,
+    )
+    .expect("valid");
+    assert!(cfg.serve.proxy.trust_forwarded_headers);
+    assert!(cfg.authenticators.anonymous.enabled);
+    assert_eq!(cfg.authenticators.anonymous.config.subject, "no");
+    let session = &cfg.authenticators.cookie_session;
+    assert!(session.enabled && session.config.preserve_path && !session.config.preserve_query);
+    assert!(!cfg.errors.handlers.json.enabled);
+    let redirect = &cfg.errors.handlers.redirect;
+    assert!(
+        redirect.enabled
+            && redirect.config.when[0]
+                .request
+                .remote_ip
+                .respect_forwarded_for_header
+    );
+    // A rule's handler config is decoded the same way (SPEC §2.7).
+    let merged = session
+        .merged(Some(
+            &serde_json::json!({"preserve_path": "off", "preserve_host": "yes"}),
+        ))
+        .expect("merged");
+    assert!(!merged.preserve_path && merged.preserve_host);
+}
+
 // SPEC §2.1: file formats.
 // SPEC §2.1: each file is validated alone, so an error names the file that has it.
 // SPEC §2.1: YAML `key:` with no value (null) means the default.
