@@ -51,6 +51,22 @@ async fn priority_tie_break_and_tie() {
     );
 }
 
+// SPEC §3.4: Oathkeeper's `Rule.IsMatching` checks the method before the URL, so the URL pattern
+// of a rule for other methods never runs: its backtracking cannot fail a request it does not
+// apply to (a POST-only rule with a runaway pattern turned every GET it was tried on into 500).
+#[tokio::test]
+async fn rules_for_other_methods_never_run_their_pattern() {
+    let rules = rule("post-only", "http://h/<(?!x)(a+)+b>", "").replace("[GET]", "[POST]")
+        + &rule("any", "http://h/<.*>", "");
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let path = format!("/decisions/{}", "a".repeat(30));
+    let r = g.req("GET", &path, &[H]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-rule"), Some("any"));
+    // For POST both are tried, and the runaway pattern still fails closed.
+    assert_eq!(g.req("POST", &path, &[H]).await.status, 500);
+}
+
 // SPEC §3.4: the docs' negative look-ahead example works (backtracking engine).
 #[tokio::test]
 async fn look_around_pattern() {

@@ -182,7 +182,13 @@ impl RuleSet {
             return Ok((i, None));
         }
         let url = req.match_string();
-        let candidates = self.index.find(&url).map_err(|e| {
+        let method_ok = |rule: &Rule| {
+            rule.methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(&req.method))
+        };
+        let eligible = |i: usize| method_ok(&self.rules[i]);
+        let candidates = self.index.find_where(&url, eligible).map_err(|e| {
             PipelineError::internal(crate::pipeline::error::msg::INTERNAL)
                 .with_reason(e.to_string())
         })?;
@@ -190,11 +196,7 @@ impl RuleSet {
         let mut tie = false;
         for i in candidates {
             let rule = &self.rules[i];
-            if !rule
-                .methods
-                .iter()
-                .any(|m| m.eq_ignore_ascii_case(&req.method))
-            {
+            if !method_ok(rule) {
                 continue;
             }
             if !headers_match(&rule.headers, &req.headers) {

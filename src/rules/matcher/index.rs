@@ -71,6 +71,18 @@ impl MatchIndex {
     /// Indices of every pattern that matches `url`, ascending. An error from any candidate
     /// (backtracking budget) fails the whole lookup: the caller must not pick a rule.
     pub fn find(&self, url: &str) -> Result<Found, MatchError> {
+        self.find_where(url, |_| true)
+    }
+
+    /// As [`Self::find`], but a pattern for which `eligible` is false is never run and never
+    /// returned: its rule cannot match for other reasons (its methods), so its regex must not
+    /// fail the lookup (Oathkeeper checks the method before the URL). Patterns behind the
+    /// linear-time set may still be returned; the caller checks them as before.
+    pub fn find_where(
+        &self,
+        url: &str,
+        eligible: impl Fn(usize) -> bool,
+    ) -> Result<Found, MatchError> {
         // One vector (inline up to its capacity): the candidates, then the ones that match kept
         // in place.
         let mut found = Found::new();
@@ -83,7 +95,7 @@ impl MatchIndex {
         let mut kept = 0;
         for i in 0..found.len() {
             let id = found[i];
-            if self.patterns[id].is_match(url)? {
+            if eligible(id) && self.patterns[id].is_match(url)? {
                 found[kept] = id;
                 kept += 1;
             }

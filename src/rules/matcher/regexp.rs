@@ -52,10 +52,11 @@ pub(crate) fn translate(pattern: &str) -> Result<Translated, PatternError> {
     })
 }
 
-/// `part` with the shorthand classes as regexp2 reads them in its RE2 mode (Oathkeeper's): `\d`
+/// `part` with the shorthand classes as the RE2 mode of later regexp2 releases reads them: `\d`
 /// `[0-9]`, `\w` `[0-9A-Za-z_]`, `\s` `[\t\n\f\r ]` and their negations, ASCII only. Both Rust
-/// engines read them as Unicode classes, so `<\d+>` would let `١٢` (Arabic-Indic digits) or `１`
-/// through where Oathkeeper answers 404, and an upstream may read those as a number. Inside a
+/// engines (and the regexp2 v1.2.0 Oathkeeper ships) read them as Unicode classes, so `<\d+>`
+/// would let `١٢` (Arabic-Indic digits) or `１` through, and an upstream may read those as a
+/// number (a deliberate difference, README "Differences from Oathkeeper"). Inside a
 /// class the positive ones become ranges and the negated ones nested classes (`[a\D]` ->
 /// `[a[^0-9]]`, a union in both engines).
 pub(crate) fn ascii_classes(part: &str) -> std::borrow::Cow<'_, str> {
@@ -82,11 +83,22 @@ pub(crate) fn ascii_classes(part: &str) -> std::borrow::Cow<'_, str> {
                     break;
                 };
                 match CLASSES.iter().find(|(name, _, _)| *name == next) {
-                    Some((_, set, false)) if depth > 0 => out.push_str(set),
                     Some((_, set, negated)) => {
-                        out.push_str(if *negated { "[^" } else { "[" });
-                        out.push_str(set);
-                        out.push(']');
+                        match (depth > 0, negated) {
+                            (true, false) => out.push_str(set),
+                            (_, negated) => {
+                                out.push_str(if *negated { "[^" } else { "[" });
+                                out.push_str(set);
+                                out.push(']');
+                            }
+                        }
+                        // In a class, `-` after a shorthand is a literal in .NET (`[\w-.]`:
+                        // word characters, `-` and `.`); after the expansion it would make a
+                        // range (`_-.`), so it is escaped.
+                        if depth > 0 && chars.peek() == Some(&'-') {
+                            chars.next();
+                            out.push_str("\\-");
+                        }
                     }
                     None => {
                         out.push(c);

@@ -80,9 +80,11 @@ fn regexp_matching() {
     );
 }
 
-// SPEC §3.4, §11: regexp2 in its RE2 mode reads `\d`, `\w` and `\s` as ASCII classes; so must we,
-// or a numeric-id rule lets Unicode digits through. Also inside classes, negated, next to look-around
-// (the backtracking engine) and not when the backslash itself is escaped.
+// SPEC §3.4, §11; README "Differences": `\d`, `\w` and `\s` are ASCII classes (as in the RE2
+// mode of later regexp2 releases; Oathkeeper's v1.2.0 reads them as Unicode), or a numeric-id
+// rule lets Unicode digits through to an upstream that may parse them as a number. Also inside
+// classes, negated, next to look-around (the backtracking engine) and not when the backslash
+// itself is escaped.
 #[test]
 fn shorthand_classes_are_ascii() {
     check_matches(
@@ -117,6 +119,25 @@ fn shorthand_classes_are_ascii() {
         ],
     );
     assert_eq!(regexp::ascii_classes("[a\\D]"), "[a[^0-9]]");
+    // `-` after a shorthand in a class is a literal (regexp2, .NET), never a range.
+    assert_eq!(regexp::ascii_classes("[\\w-.]"), "[0-9A-Za-z_\\-.]");
+    check_matches(
+        Strategy::Regexp,
+        &[
+            ("http://h/<[\\w-.]+>", "http://h/a-b.c", true),
+            ("http://h/<[\\w-.]+>", "http://h/a,b", false),
+            ("http://h/<[\\s-/]+>", "http://h/-/", true),
+            ("http://h/<[\\s-/]+>", "http://h/!", false),
+            ("http://h/<[\\w-z]+>", "http://h/a-b", true),
+            ("http://h/<[\\w-z]+>", "http://h/a`b", false),
+            ("http://h/<[^\\w-.]+>", "http://h/!", true),
+            ("http://h/<[^\\w-.]+>", "http://h/-", false),
+            ("http://h/<[\\D-x]>", "http://h/-", true),
+            ("http://h/<[\\D-x]>", "http://h/5", false),
+            ("http://h/<[\\w-]+>", "http://h/a-", true),
+            ("http://h/<(?!z)[\\w-.]+>", "http://h/a-.", true),
+        ],
+    );
     assert_eq!(regexp::ascii_classes("\\\\s"), "\\\\s");
 }
 
