@@ -211,7 +211,10 @@ pub fn canonical_host(host: &str) -> String {
 /// A rule's `match.url` with its host (after the first `://` outside `<...>`, up to the next
 /// `/`) made to match canonical request hosts ([`canonical_host`]): literal text in lower case
 /// and without a trailing dot; a `<...>` part case-insensitive (`(?i:...)` around a regexp,
-/// lower case for a glob, whose only letters are literal ones).
+/// lower case for a glob, whose only letters are literal ones). Only what is surely host is
+/// touched, so that the path stays case-sensitive: a part holding a `/` may reach into the path
+/// and is left as written, and when no `/` outside `<...>` ends the host, text from the first
+/// part on may be path (`http://<.*>Admin`) and is left as written too.
 pub fn canonical_host_pattern(pattern: &str, glob: bool) -> std::borrow::Cow<'_, str> {
     let Some((from, to)) = host_span(pattern) else {
         return std::borrow::Cow::Borrowed(pattern);
@@ -221,31 +224,64 @@ pub fn canonical_host_pattern(pattern: &str, glob: bool) -> std::borrow::Cow<'_,
     if !needs {
         return std::borrow::Cow::Borrowed(pattern);
     }
+    // Whether a `/` outside `<...>` follows: then everything before it is host.
+    let bounded = to < pattern.len();
+    let has_part = host.contains('<');
+    let host = match bounded || !has_part {
+        true => host.strip_suffix('.').unwrap_or(host),
+        false => host,
+    };
     let mut out = String::with_capacity(pattern.len() + 8);
     out.push_str(&pattern[..from]);
-    let mut depth = 0usize;
-    for c in host.strip_suffix('.').unwrap_or(host).chars() {
-        match c {
-            '<' => {
-                depth += 1;
-                out.push('<');
-                if depth == 1 && !glob {
-                    out.push_str("(?i:");
-                }
-            }
-            '>' if depth > 0 => {
-                depth -= 1;
-                if depth == 0 && !glob {
-                    out.push(')');
-                }
-                out.push('>');
-            }
-            c if depth == 0 || glob => out.push(c.to_ascii_lowercase()),
-            c => out.push(c),
+    let mut rest = host;
+    let mut seen_part = false;
+    while !rest.is_empty() {
+        let (literal, part, after) = next_part(rest);
+        if bounded || !seen_part {
+            out.push_str(&literal.to_ascii_lowercase());
+        } else {
+            out.push_str(literal);
         }
+        if let Some(part) = part {
+            let inner = &part[1..part.len() - usize::from(part.ends_with('>'))];
+            let host_only = bounded && !inner.contains('/');
+            match (host_only, glob) {
+                (true, false) => {
+                    out.push_str("<(?i:");
+                    out.push_str(inner);
+                    out.push_str(")>");
+                }
+                (true, true) => out.push_str(&part.to_ascii_lowercase()),
+                (false, _) => out.push_str(part),
+            }
+            seen_part = true;
+        }
+        rest = after;
     }
     out.push_str(&pattern[to..]);
     std::borrow::Cow::Owned(out)
+}
+
+/// Splits `s` into the literal text before its first `<...>` part, that part (delimiters
+/// included, nested `<...>` inside it; unclosed: to the end) and what follows.
+fn next_part(s: &str) -> (&str, Option<&str>, &str) {
+    let Some(open) = s.find('<') else {
+        return (s, None, "");
+    };
+    let mut depth = 0usize;
+    for (i, b) in s.bytes().enumerate().skip(open) {
+        match b {
+            b'<' => depth += 1,
+            b'>' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (&s[..open], Some(&s[open..=i]), &s[i + 1..]);
+                }
+            }
+            _ => {}
+        }
+    }
+    (&s[..open], Some(&s[open..]), "")
 }
 
 /// Whether a pattern that is one regex from the scheme on (no `://` outside `<...>`) spells
@@ -490,6 +526,24 @@ mod tests {
             ("http://h/<.*>", false, "http://h/<.*>"),
             ("<.*>://Whatever", false, "<.*>://whatever"),
             ("<HTTP://X>/a", false, "<HTTP://X>/a"),
+            // A part that may reach into the path, or text after a part when no `/` ends
+            // the host, stays as written: the path is case-sensitive.
+            ("http://<h/Admin>", false, "http://<h/Admin>"),
+            ("http://<H/Admin>/x", false, "http://<H/Admin>/x"),
+            ("http://H<(/Admin)?>", false, "http://h<(/Admin)?>"),
+            ("http://<.*>Admin", false, "http://<.*>Admin"),
+            (
+                "http://<[^/]+/(?!Admin).*>",
+                false,
+                "http://<[^/]+/(?!Admin).*>",
+            ),
+            ("http://<h/Admin>", true, "http://<h/Admin>"),
+            ("http://<**Admin>", true, "http://<**Admin>"),
+            (
+                "http://A.<[a-z]+>.B/<.*>",
+                false,
+                "http://a.<(?i:[a-z]+)>.b/<.*>",
+            ),
             ("no scheme", false, "no scheme"),
         ] {
             assert_eq!(canonical_host_pattern(input, glob), want, "{input:?}");
