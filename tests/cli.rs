@@ -399,6 +399,39 @@ fn validate_refuses_repeated_json_keys() {
     );
 }
 
+// SPEC §5.1: `subject_from` is a tidwall/gjson path. Syntax the gjson crate does not read as Go
+// does (later modifiers, literals) would select nothing at request time (an empty subject), so
+// the rule is refused with its id and key path.
+#[test]
+fn validate_refuses_unsupported_gjson_paths() {
+    let setup = Setup::new();
+    let config = setup.write("config.yaml", "authenticators:\n  bearer_token: { enabled: true, config: { check_session_url: 'http://127.0.0.1:1/s' } }\nauthorizers: { allow: { enabled: true } }\nmutators: { noop: { enabled: true } }\n");
+    let rule = |path: &str| {
+        format!("- id: keys\n  match: {{ url: 'http://h/<.*>', methods: [GET] }}\n  authenticators: [{{ handler: bearer_token, config: {{ subject_from: '{path}' }} }}]\n  authorizer: {{ handler: allow }}\n  mutators: [{{ handler: noop }}]\n")
+    };
+    let bad = setup.write("bad.yaml", &rule("identity|@keys"));
+    let good = setup.write("good.yaml", &rule("identity.id"));
+    let cfg = config.to_str().unwrap();
+    let (code, _, err) = run_bin(
+        &["rules", "validate", "-c", cfg, bad.to_str().unwrap()],
+        &[],
+        setup.path(),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("keys")
+            && err.contains("subject_from")
+            && err.contains("`@keys` is not supported"),
+        "{err}"
+    );
+    let (code, out, err) = run_bin(
+        &["rules", "validate", "-c", cfg, good.to_str().unwrap()],
+        &[],
+        setup.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+}
+
 // DESIGN §4 `rules test`: the demo's cases (the README's curl answers) pass against config.yaml
 // and rules/; a wrong expectation fails with the explanation (rule, each handler's decision,
 // answer) and exit 1; a malformed case names its file, index and key; `-c` is required.

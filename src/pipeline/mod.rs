@@ -12,6 +12,7 @@ pub mod authn;
 pub mod authz;
 pub mod error;
 pub mod errors;
+pub mod gjson_path;
 pub mod mutate;
 pub mod rate_limit;
 pub mod session;

@@ -81,6 +81,10 @@ struct Call {
 
 impl SessionCheck {
     pub fn new(c: CheckConfig) -> Result<Self, BuildError> {
+        crate::pipeline::gjson_path::check(&c.subject_from)
+            .map_err(|e| BuildError::new("config.subject_from", e))?;
+        crate::pipeline::gjson_path::check(&c.extra_from)
+            .map_err(|e| BuildError::new("config.extra_from", e))?;
         let url = c
             .check_session_url
             .ok_or_else(|| BuildError::new("config.check_session_url", "required key is missing"))?

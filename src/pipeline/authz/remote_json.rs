@@ -41,7 +41,12 @@ impl RemoteJson {
                     "must be a non-empty GJSON path",
                 ))
             }
-            other => other,
+            Some(p) => {
+                crate::pipeline::gjson_path::check(&p)
+                    .map_err(|e| BuildError::new("config.response.allowed_path", e))?;
+                Some(p)
+            }
+            None => None,
         };
         Ok(Self {
             endpoint: Endpoint::new(
