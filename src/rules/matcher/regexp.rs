@@ -23,6 +23,15 @@ pub(crate) fn translate(pattern: &str) -> Result<Translated, PatternError> {
                         message: err.to_string(),
                     });
                 }
+                if class_subtraction(part) {
+                    return Err(PatternError::BadPart {
+                        pattern: pattern.to_owned(),
+                        part: part.to_owned(),
+                        message: "character class subtraction (`[a-z-[aeiou]]`, .NET syntax) is \
+                                  not supported: list the characters the class keeps"
+                            .to_owned(),
+                    });
+                }
                 let wrapped = format!("({})", ascii_classes(part));
                 regex.push_str(&wrapped);
                 Some(wrapped)
@@ -137,6 +146,30 @@ pub(crate) fn ascii_classes(part: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     out.into()
+}
+
+/// Whether `part` has a .NET class subtraction (`[a-z-[aeiou]]`: a-z without the vowels). The
+/// Rust engines read `-[...]` in a class as a literal `-` and a nested class added to it, so the
+/// class would match more than the rule says; such a pattern is refused.
+fn class_subtraction(part: &str) -> bool {
+    let mut depth = 0usize;
+    let mut prev = '\0';
+    let mut chars = part.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+                prev = '\0';
+                continue;
+            }
+            '[' if depth > 0 && prev == '-' => return true,
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            _ => {}
+        }
+        prev = c;
+    }
+    false
 }
 
 /// Whether `expr` is `^`, then per segment its literal as plain literals and its part as one

@@ -119,6 +119,18 @@ fn shorthand_classes_are_ascii() {
         ],
     );
     assert_eq!(regexp::ascii_classes("[a\\D]"), "[a[^0-9]]");
+    // .NET class subtraction would read as a union in Rust: refused, not widened.
+    for bad in ["http://h/<[a-z-[aeiou]]+>", "http://h/<[^a-[b]]>"] {
+        let err = Pattern::compile(Strategy::Regexp, bad).expect_err(bad);
+        assert!(err.to_string().contains("class subtraction"), "{err}");
+    }
+    for ok in [
+        "http://h/<[a\\-\\[]+>",
+        "http://h/<[-\\[]>",
+        "http://h/<[a-z][b]>",
+    ] {
+        assert!(Pattern::compile(Strategy::Regexp, ok).is_ok(), "{ok}");
+    }
     // `-` after a shorthand in a class is a literal (regexp2, .NET), never a range.
     assert_eq!(regexp::ascii_classes("[\\w-.]"), "[0-9A-Za-z_\\-.]");
     check_matches(
