@@ -270,7 +270,7 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let proxy_limits = crate::server::Limits {
         header_read_timeout: header_wait(&proxy.timeout),
-        idle_timeout: proxy.timeout.idle.0,
+        idle_timeout: idle_wait(&proxy.timeout),
         drain_timeout,
     };
 
@@ -279,7 +279,7 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
     let api_addr = api_listener.local_addr()?;
     let api_limits = crate::server::Limits {
         header_read_timeout: header_wait(&api.timeout),
-        idle_timeout: api.timeout.idle.0,
+        idle_timeout: idle_wait(&api.timeout),
         drain_timeout,
     };
     let api_tls = crate::tls::TlsSettings::from_config(&api.tls, "api")
@@ -348,9 +348,28 @@ pub async fn start(snapshot: Snapshot) -> std::io::Result<Running> {
 /// hyper's HTTP/1 header timer also runs while a keep-alive connection waits for its next
 /// request, so it cannot be the short `read` timeout: gateways (Envoy, nginx, Caddy) keep idle
 /// connections far longer, and closing them under their feet fails requests. It is the longer of
-/// `read` and `idle`.
+/// `read` and the idle wait ([`idle_wait`]); `read: 0s` is no limit, as in Go's `http.Server`
+/// (an HTTP/1 connection then also waits for its next request without a limit).
 fn header_wait(t: &crate::config::serve::Timeouts) -> std::time::Duration {
-    t.read.0.max(t.idle.0)
+    no_limit_if_zero(t.read.0).max(idle_wait(t))
+}
+
+/// How long a connection may wait for its next request, with Go's `http.Server` reading of the
+/// keys Oathkeeper passes it (SPEC §2.4): `idle: 0s` takes `read`, and both `0s` is no limit.
+/// Read as a zero duration, `idle: 0s` closed every kept-alive connection at once.
+fn idle_wait(t: &crate::config::serve::Timeouts) -> std::time::Duration {
+    match t.idle.0.is_zero() {
+        true => no_limit_if_zero(t.read.0),
+        false => t.idle.0,
+    }
+}
+
+/// A timeout of `0s` means none (Go); a year stands for that, far beyond any connection.
+fn no_limit_if_zero(d: std::time::Duration) -> std::time::Duration {
+    match d.is_zero() {
+        true => std::time::Duration::from_secs(365 * 24 * 3600),
+        false => d,
+    }
 }
 
 async fn bind(service: &str, host: &str, port: u16) -> std::io::Result<tokio::net::TcpListener> {

@@ -114,6 +114,37 @@ async fn graceful_stop_closes_listener() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
 
+// SPEC §2.4: Oathkeeper hands `timeout.*` to Go's `http.Server`, where `0s` is no limit and a
+// zero `idle` takes `read`. `idle: 0s` (seen in deployed configs) once closed every connection
+// at once: a client that took 300 ms to send its request got no answer.
+#[tokio::test]
+async fn zero_timeouts_mean_no_limit_as_in_go() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for timeouts in [
+        "{ idle: 0s }",
+        "{ read: 0s, idle: 0s }",
+        "{ read: 2s, idle: 0s }",
+    ] {
+        let config = format!("{BASE_CONFIG}serve:\n  api:\n    timeout: {timeouts}\n");
+        let g = Gate::start(&config, &[("rules.yaml", RULES)]).await;
+        let mut s = tokio::net::TcpStream::connect(g.api).await.unwrap();
+        let mut answer = [0u8; 512];
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            s.write_all(b"GET /health/alive HTTP/1.1\r\nHost: t\r\n\r\n")
+                .await
+                .unwrap();
+            let n = s.read(&mut answer).await.unwrap();
+            assert!(
+                answer[..n].starts_with(b"HTTP/1.1 200"),
+                "{timeouts}: {n} bytes"
+            );
+        }
+        g.stop().await;
+    }
+}
+
 // Slow-loris protection: a client that sends nothing, sends its request head too slowly, or keeps
 // a connection idle, is closed after the longer of `serve.api.timeout.read` and `.idle`; one that
 // completes its request in time is served.
