@@ -560,7 +560,8 @@ async fn hop_by_hop_headers_stay_behind_with_noop() {
 //   by its chunks, without the contradicting length (before: the client got an empty reply);
 // - a request coded `gzip, chunked` is refused with 501, as Go does (hyper undoes only the
 //   chunking, so the upstream would get gzip bytes without a label);
-// - more than 100 header fields in an upstream answer: a clean 502.
+// - more than 100 header fields in an upstream answer: a clean 502;
+// - an HTTP/1.0 upstream's answer is relayed as HTTP/1.1, keeping the client's connection.
 #[tokio::test]
 async fn framing_edge_cases() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -578,7 +579,9 @@ async fn framing_edge_cases() {
                     }
                 }
                 let head = String::from_utf8_lossy(&got).to_string();
-                let answer = if head.starts_with("GET /both") {
+                let answer = if head.starts_with("GET /old") {
+                    "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok".to_string()
+                } else if head.starts_with("GET /both") {
                     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_string()
                 } else {
                     let many: String = (0..150).map(|i| format!("X-H{i}: {i}\r\n")).collect();
@@ -603,6 +606,33 @@ async fn framing_edge_cases() {
     // 2-3 % of the proxy's CPU per request, see README "Differences from Oathkeeper").
     let r = g.proxy("GET", "/many", &[("Host", "h")]).await;
     assert_eq!((r.status, r.body.as_str()), (502, ""));
+    // An HTTP/1.0 upstream's answer goes out in gatehouse's own version (RFC 9110 §2.5), so
+    // the client's connection stays kept alive.
+    use tokio::io::AsyncBufReadExt;
+    let mut client =
+        tokio::io::BufReader::new(tokio::net::TcpStream::connect(g.proxy).await.unwrap());
+    for _ in 0..2 {
+        client
+            .get_mut()
+            .write_all(b"GET /old HTTP/1.1\r\nHost: h\r\n\r\n")
+            .await
+            .unwrap();
+        let mut status = String::new();
+        client.read_line(&mut status).await.unwrap();
+        assert_eq!(status, "HTTP/1.1 200 OK\r\n");
+        let mut line = String::new();
+        while line != "\r\n" {
+            line.clear();
+            client.read_line(&mut line).await.unwrap();
+            assert!(
+                !line.to_ascii_lowercase().starts_with("connection: close"),
+                "{line}"
+            );
+        }
+        let mut body = [0u8; 2];
+        client.read_exact(&mut body).await.unwrap();
+        assert_eq!(&body, b"ok");
+    }
     let answer = common::raw(
         g.proxy,
         "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n0\r\n\r\n",

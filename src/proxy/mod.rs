@@ -173,6 +173,10 @@ impl Handler for Proxy {
                         forward::failure(e.status())
                     }
                 };
+                // An intermediary answers in its own HTTP version (RFC 9110 §2.5): relayed as
+                // `HTTP/1.0`, an HTTP/1.0 upstream's answer ended the client's keep-alive.
+                // hyper writes 1.0 to a 1.0 client itself, and h2 has no version line.
+                *resp.version_mut() = http::Version::HTTP_11;
                 if body_read.is_some_and(|r| !r.done()) {
                     resp.headers_mut().insert(
                         http::header::CONNECTION,
