@@ -220,6 +220,15 @@ impl Decoded<'_> {
             });
             return;
         }
+        if let Err(message) = oathkeeper_forms(&mut item, self.origin) {
+            self.errors.push(LoadError {
+                origin: self.origin.to_string(),
+                rule_id: id(&item),
+                path: Some("match".into()),
+                message,
+            });
+            return;
+        }
         match serde_path_to_error::deserialize::<_, RuleSpec>(&item) {
             Ok(rule) => self.rules.push(rule),
             Err(e) => {
@@ -244,6 +253,64 @@ impl Decoded<'_> {
             Err(self.errors)
         }
     }
+}
+
+/// Forms Oathkeeper reads that the typed rule does not spell, brought to the typed form:
+/// - `null` for a rule key, or a key of `match` or `upstream`, is the key left out (Go's
+///   `encoding/json` leaves the zero value): `strip_path:` with nothing after it;
+/// - `configMapName` next to the rule's keys, which ory/oathkeeper-maester writes into every
+///   rule it generates from a Rule resource that names its ConfigMap, is dropped;
+/// - the gRPC match form `{authority, full_method, allow_http_get}` (SPEC §3.2) is the match
+///   Oathkeeper makes of it, `rpc://<authority>/<full_method>` for POST (and GET): it loads,
+///   and never matches an HTTP request, as in `oathkeeper serve` (a warning says so).
+fn oathkeeper_forms(item: &mut Value, origin: &str) -> Result<(), String> {
+    let Value::Object(rule) = item else {
+        return Ok(());
+    };
+    rule.retain(|k, v| !v.is_null() && k != "configMapName");
+    for key in ["match", "upstream"] {
+        if let Some(Value::Object(m)) = rule.get_mut(key) {
+            m.retain(|_, v| !v.is_null());
+        }
+    }
+    let Some(Value::Object(m)) = rule.get_mut("match") else {
+        return Ok(());
+    };
+    if !m.contains_key("full_method") {
+        return Ok(());
+    }
+    let text = |m: &serde_json::Map<String, Value>, key: &str| match m.get(key) {
+        None => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(format!("gRPC match: `{key}` must be a string")),
+    };
+    let (authority, method) = (text(m, "authority")?, text(m, "full_method")?);
+    let get = match m.get("allow_http_get") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => crate::format::yaml11_bool(s)
+            .ok_or_else(|| "gRPC match: `allow_http_get` must be a boolean".to_string())?,
+        Some(_) => return Err("gRPC match: `allow_http_get` must be a boolean".into()),
+    };
+    if let Some(other) = m
+        .keys()
+        .find(|k| !["authority", "full_method", "allow_http_get"].contains(&k.as_str()))
+    {
+        return Err(format!(
+            "gRPC match: unknown field `{other}`, expected one of `authority`, `full_method`, `allow_http_get`"
+        ));
+    }
+    let methods: &[&str] = if get { &["POST", "GET"] } else { &["POST"] };
+    *m = serde_json::Map::from_iter([
+        (
+            "url".to_string(),
+            Value::from(format!("rpc://{authority}/{method}")),
+        ),
+        ("methods".to_string(), Value::from(methods.to_vec())),
+    ]);
+    let id = rule.get("id").and_then(Value::as_str).unwrap_or("");
+    tracing::warn!(rule_id = id, origin, "rule uses the gRPC match form (match.full_method) of Oathkeeper's gRPC middleware; gatehouse serves HTTP only, so it never matches, as under `oathkeeper serve`");
+    Ok(())
 }
 
 impl<'de> serde::de::Visitor<'de> for &mut Decoded<'_> {
@@ -342,6 +409,31 @@ mod tests {
         let err = decode_document("r", br#"{"id":"a"}"#).expect_err("object");
         assert!(err[0].to_string().contains("found an object"), "{}", err[0]);
         assert!(decode_document("r", br#"[{"id":"a"}] x"#).is_err());
+    }
+
+    // SPEC §3.2: what Oathkeeper reads and the typed rule does not spell. `null` is the key
+    // left out; maester's `configMapName` is dropped; the gRPC match form loads as
+    // `rpc://authority/full_method`, which no HTTP request matches.
+    #[test]
+    fn decode_oathkeeper_forms() {
+        let yaml = b"- id: n\n  description: null\n  upstream: { url: 'http://u', strip_path: , preserve_host: null }\n  match: { url: 'http://h/', methods: [GET] }\n- id: maester\n  configMapName: rules\n  match: { url: 'http://h/m', methods: [GET] }\n- id: grpc\n  match: { authority: example.com, full_method: grpc.health.v1.Health/Check, allow_http_get: true }\n";
+        let doc = decode_document("f.yaml", yaml).expect("valid");
+        let up = doc.rules[0].upstream.as_ref().expect("upstream");
+        assert_eq!((up.strip_path.as_str(), up.preserve_host), ("", false));
+        assert_eq!(doc.rules[1].id, "maester");
+        let m = doc.rules[2].match_.as_ref().expect("match");
+        assert_eq!(m.url, "rpc://example.com/grpc.health.v1.Health/Check");
+        assert_eq!(m.methods, ["POST", "GET"]);
+        let errs = decode_document(
+            "f.yaml",
+            b"- id: g\n  match: { full_method: a/b, url: 'http://h/' }\n",
+        )
+        .expect_err("mixed forms");
+        assert!(
+            errs[0].message.contains("unknown field `url`"),
+            "{}",
+            errs[0].message
+        );
     }
 
     // SPEC §3.1: rule files are read as YAML 1.1 (yaml.v2) by Oathkeeper: `preserve_host: yes`.
