@@ -121,6 +121,60 @@ pub(crate) fn lookup(name: &str) -> Option<Func> {
         .copied()
 }
 
+/// Why a Sprig 3 function is not available (README "Templates"), for the parse error of a
+/// template that calls it; `None` for a name Sprig does not have either.
+pub(crate) fn left_out(name: &str) -> Option<&'static str> {
+    const TIME: &[&str] = &[
+        "now",
+        "date",
+        "dateInZone",
+        "date_in_zone",
+        "dateModify",
+        "date_modify",
+        "mustDateModify",
+        "must_date_modify",
+        "ago",
+        "duration",
+        "durationRound",
+        "htmlDate",
+        "htmlDateInZone",
+        "toDate",
+        "mustToDate",
+        "unixEpoch",
+    ];
+    const OTHER: &[&str] = &[
+        "bcrypt",
+        "htpasswd",
+        "derivePassword",
+        "genPrivateKey",
+        "buildCustomCert",
+        "genCA",
+        "genCAWithKey",
+        "genSelfSignedCert",
+        "genSelfSignedCertWithKey",
+        "genSignedCert",
+        "genSignedCertWithKey",
+        "encryptAES",
+        "decryptAES",
+        "randBytes",
+        "semver",
+        "semverCompare",
+        "getHostByName",
+        "urlParse",
+        "urlJoin",
+    ];
+    match name {
+        "env" | "expandenv" => {
+            Some("Sprig's env and expandenv are left out: a template must not read the process's secrets")
+        }
+        _ if TIME.contains(&name) => Some("Sprig's date and time functions are not available"),
+        _ if OTHER.contains(&name) => {
+            Some("Sprig's crypto, semver, network and URL helpers are not available")
+        }
+        _ => None,
+    }
+}
+
 pub(crate) fn wrong_type(want: &str, got: &Value<'_>) -> String {
     if got.is_nil() {
         format!("invalid value; expected {want}")

@@ -325,7 +325,12 @@ impl<'t> Parser<'t> {
                 None if is_keyword(name) => {
                     return Err((t.pos, format!("unexpected <{name}> in operand")));
                 }
-                None => return Err((t.pos, format!("function \"{name}\" not defined"))),
+                None => {
+                    let why = funcs::left_out(name)
+                        .map(|w| format!(" ({w})"))
+                        .unwrap_or_default();
+                    return Err((t.pos, format!("function \"{name}\" not defined{why}")));
+                }
             },
             Tok::Dot => Arg::Dot,
             Tok::Nil => Arg::Nil,

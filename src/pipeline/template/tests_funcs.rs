@@ -335,8 +335,9 @@ fn sprig_reflection() {
 #[test]
 fn unknown_functions_are_parse_errors() {
     parse_err(&[
-        ("{{ now }}", "function \"now\" not defined"),
-        ("{{ env \"HOME\" }}", "function \"env\" not defined"),
+        ("{{ now }}", "function \"now\" not defined (Sprig's date and time functions are not available)"),
+        ("{{ env \"HOME\" }}", "function \"env\" not defined (Sprig's env and expandenv are left out: a template must not read the process's secrets)"),
+        ("{{ urlParse .Subject }}", "function \"urlParse\" not defined (Sprig's crypto"),
         ("{{ .Subject | nope }}", "function \"nope\" not defined"),
         ("{{ call .Subject }}", "function \"call\" not defined"),
     ]);
