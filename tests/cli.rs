@@ -430,6 +430,28 @@ fn validate_refuses_unsupported_gjson_paths() {
         setup.path(),
     );
     assert_eq!(code, 0, "{out}{err}");
+    // Set in the config file, not the rule: the message says where.
+    let global = setup.write("global.yaml", "authenticators:\n  bearer_token: { enabled: true, config: { check_session_url: 'http://127.0.0.1:1/s', subject_from: '@keys' } }\nauthorizers: { allow: { enabled: true } }\nmutators: { noop: { enabled: true } }\n");
+    let plain = setup.write(
+        "plain.yaml",
+        &rule("sub").replace(", config: { subject_from: 'sub' }", ""),
+    );
+    let (code, _, err) = run_bin(
+        &[
+            "rules",
+            "validate",
+            "-c",
+            global.to_str().unwrap(),
+            plain.to_str().unwrap(),
+        ],
+        &[],
+        setup.path(),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("(set in the config file at authenticators.bearer_token.config.subject_from)"),
+        "{err}"
+    );
 }
 
 // DESIGN §4 `rules test`: the demo's cases (the README's curl answers) pass against config.yaml

@@ -12,7 +12,7 @@ use super::matcher::{
 };
 use super::memo::Memo;
 use super::repository::RuleDocument;
-use super::spec::{RuleSpec, UpstreamSpec};
+use super::spec::{HandlerRef, RuleSpec, UpstreamSpec};
 use super::LoadError;
 use crate::config::Config;
 use crate::pipeline::authn::Authenticator;
@@ -238,6 +238,31 @@ impl RuleSet {
     }
 }
 
+/// Whether `key` (`a.b`, `list[2].c`) names a value inside a rule's handler config.
+fn has_key(config: Option<&serde_json::Value>, key: &str) -> bool {
+    let mut at = match config {
+        Some(v) => v,
+        None => return false,
+    };
+    for part in key.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let Some(v) = at.get(name) else {
+            return false;
+        };
+        at = match index {
+            Some(i) => match v.get(i) {
+                Some(v) => v,
+                None => return false,
+            },
+            None => v,
+        };
+    }
+    true
+}
+
 fn strategy_of(config: &Config) -> Strategy {
     match config.access_rules.matching_strategy {
         crate::config::MatchingStrategy::Glob => Strategy::Glob,
@@ -333,8 +358,17 @@ fn compile_rule(
             None
         }
     };
-    let built = |path: String, e: BuildError| {
-        LoadError::rule(origin, id, format!("{path}.{}", e.path), e.message)
+    // An error in a handler's config names the rule; when the key is not in the rule's own
+    // config it came from the config file, which the message then says.
+    let built = |path: String, section: &str, h: &HandlerRef, e: BuildError| {
+        let message = match e.path.strip_prefix("config.") {
+            Some(key) if !has_key(h.config.as_ref(), key) => format!(
+                "{} (set in the config file at {section}.{}.{})",
+                e.message, h.handler, e.path
+            ),
+            _ => e.message,
+        };
+        LoadError::rule(origin, id, format!("{path}.{}", e.path), message)
     };
     // Exact capacities: a vector grown by `push` starts at 4 elements, per rule.
     let mut authenticators = Vec::with_capacity(spec.authenticators.len());
@@ -347,7 +381,12 @@ fn compile_rule(
     for (i, h) in spec.authenticators.iter().enumerate() {
         match Authenticator::build(&h.handler, h.config.as_ref(), config, disabled) {
             Ok(a) => authenticators.push(a),
-            Err(e) => errors.push(built(format!("authenticators[{i}]"), e)),
+            Err(e) => errors.push(built(
+                format!("authenticators[{i}]"),
+                "authenticators",
+                h,
+                e,
+            )),
         }
     }
     let authorizer = match &spec.authorizer {
@@ -362,7 +401,7 @@ fn compile_rule(
         Some(h) => match Authorizer::build(&h.handler, h.config.as_ref(), config, disabled) {
             Ok(a) => Some(a),
             Err(e) => {
-                errors.push(built("authorizer".into(), e));
+                errors.push(built("authorizer".into(), "authorizers", h, e));
                 None
             }
         },
@@ -377,7 +416,7 @@ fn compile_rule(
     for (i, h) in spec.mutators.iter().enumerate() {
         match Mutator::build(&h.handler, h.config.as_ref(), config, disabled) {
             Ok(m) => mutators.push(m),
-            Err(e) => errors.push(built(format!("mutators[{i}]"), e)),
+            Err(e) => errors.push(built(format!("mutators[{i}]"), "mutators", h, e)),
         }
     }
     let rate_limit = match &spec.rate_limit {
@@ -394,7 +433,7 @@ fn compile_rule(
     for (i, h) in spec.errors.iter().flatten().enumerate() {
         match ErrorHandlerEntry::build(&h.handler, h.config.as_ref(), config, disabled) {
             Ok(e) => error_handlers.push(e),
-            Err(e) => errors.push(built(format!("errors[{i}]"), e)),
+            Err(e) => errors.push(built(format!("errors[{i}]"), "errors.handlers", h, e)),
         }
     }
     match (errors.is_empty(), pattern, authorizer) {
