@@ -28,7 +28,17 @@ pub(crate) enum Node {
     },
     Break,
     Continue,
+    /// `{{template "name" pipeline}}` (and the call half of `{{block}}`): the named template's
+    /// body, run with dot the pipeline's value (nil without one) and only `$` in scope.
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
 }
+
+/// The templates a source defines with `{{define}}` or `{{block}}`, by name.
+pub(crate) type Defs = Vec<(String, Vec<Node>)>;
 
 /// `$x := cmd | cmd | …`
 #[derive(Debug)]
@@ -85,6 +95,8 @@ impl Node {
         let body = |nodes: &[Node]| nodes.iter().any(Node::reads_match_context);
         match self {
             Node::Text(_) | Node::Break | Node::Continue => false,
+            // The body reads whatever dot it is given; checked as if it could be the session.
+            Node::Template { .. } => true,
             Node::Action { pipe, .. } => pipe.reads_match_context(),
             Node::If { pipe, body: b, els }
             | Node::With { pipe, body: b, els }

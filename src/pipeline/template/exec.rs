@@ -1,7 +1,7 @@
 //! Executes a parsed tree against a session with text/template semantics (`missingkey=zero`),
 //! under hard limits: output size, evaluation steps, range iterations and total bytes built.
 
-use super::ast::{Arg, Cmd, Node, Pipe};
+use super::ast::{Arg, Cmd, Defs, Node, Pipe};
 use super::context;
 use super::format::{write_v, Buf};
 use super::funcs::{Func, Imp};
@@ -16,6 +16,8 @@ const MAX_STEPS: u64 = 1_000_000;
 const MAX_RANGE_ITERATIONS: u64 = 100_000;
 /// Cap on bytes/elements produced by functions per render (repeated large concatenations).
 const MAX_WORK: u64 = 64 << 20;
+/// Cap on nested `{{template}}` calls (a template may call itself).
+const MAX_TEMPLATE_DEPTH: usize = 100;
 
 type R<T> = Result<T, TemplateError>;
 
@@ -61,10 +63,18 @@ pub(crate) struct Exec<'a> {
     steps: u64,
     work: u64,
     iters: u64,
+    defs: &'a Defs,
+    /// `{{template}}` calls in progress.
+    calls: usize,
 }
 
 impl<'a> Exec<'a> {
-    pub(crate) fn run(src: &'a str, nodes: &'a [Node], root: Value<'a>) -> R<String> {
+    pub(crate) fn run(
+        src: &'a str,
+        nodes: &'a [Node],
+        defs: &'a Defs,
+        root: Value<'a>,
+    ) -> R<String> {
         let mut e = Exec {
             src,
             out: String::new(),
@@ -72,6 +82,8 @@ impl<'a> Exec<'a> {
             steps: 0,
             work: 0,
             iters: 0,
+            defs,
+            calls: 0,
         };
         e.walk(&root, nodes)?;
         Ok(e.out)
@@ -139,12 +151,42 @@ impl<'a> Exec<'a> {
                 } => self.range(dot, *pos, pipe, body, els)?,
                 Node::Break => Flow::Break,
                 Node::Continue => Flow::Continue,
+                Node::Template { pos, name, pipe } => {
+                    self.template(dot, *pos, name, pipe.as_ref())?
+                }
             };
             if !matches!(flow, Flow::Normal) {
                 return Ok(flow);
             }
         }
         Ok(Flow::Normal)
+    }
+
+    /// `{{template "name" pipeline}}`: the named body with dot the pipeline's value (nil
+    /// without one) and a fresh scope holding only `$` (that value), as Go's `walkTemplate`.
+    fn template(
+        &mut self,
+        dot: &Value<'a>,
+        pos: usize,
+        name: &str,
+        pipe: Option<&'a Pipe>,
+    ) -> R<Flow> {
+        let Some((_, body)) = self.defs.iter().find(|(n, _)| n == name) else {
+            return Err(self.err(pos, format!("no such template \"{name}\"")));
+        };
+        if self.calls >= MAX_TEMPLATE_DEPTH {
+            return Err(TemplateError::Limit("template call depth limit"));
+        }
+        let new_dot = match pipe {
+            Some(p) => self.pipe(dot, p)?,
+            None => Value::Nil,
+        };
+        let outer = std::mem::replace(&mut self.vars, vec![("$", new_dot.clone(), false)]);
+        self.calls += 1;
+        let done = self.walk(&new_dot, body);
+        self.calls -= 1;
+        self.vars = outer;
+        done.map(|_| Flow::Normal)
     }
 
     /// Print a pipeline's value: a bare missing value shows as `<no value>` (Go's printableValue).

@@ -72,6 +72,8 @@ struct Inner {
     /// Every node is text or a field chain printed as is (`{{ .Subject }}`,
     /// `X {{ print .Extra.email }}`): rendered by [`simple::render`] without the engine.
     simple: bool,
+    /// Templates the source defines (`{{define}}`, `{{block}}`), for `{{template}}`.
+    defs: ast::Defs,
 }
 
 /// Why a template failed to parse or render. Positions are 1-based `line:column`.
@@ -115,7 +117,7 @@ impl Template {
             TemplateError::Parse { line, col, msg }
         };
         let toks = lexer::lex(source).map_err(perr)?;
-        let nodes = parser::Parser::new(&toks, source.len())
+        let (nodes, defs) = parser::Parser::new(&toks, source.len())
             .parse()
             .map_err(perr)?;
         Ok(Template {
@@ -123,6 +125,7 @@ impl Template {
                 source: source.to_string(),
                 simple: simple::applies(&nodes),
                 nodes,
+                defs,
             }),
         })
     }
@@ -135,7 +138,12 @@ impl Template {
             }
         }
         let root = Value::Obj(Obj::Session(session));
-        exec::Exec::run(&self.inner.source, &self.inner.nodes, root)
+        exec::Exec::run(
+            &self.inner.source,
+            &self.inner.nodes,
+            &self.inner.defs,
+            root,
+        )
     }
 
     pub fn source(&self) -> &str {

@@ -2,7 +2,7 @@
 //! variables must be declared before use, functions must exist, `{{break}}`/`{{continue}}` only
 //! inside `{{range}}`, literals cannot start a later pipeline stage.
 
-use super::ast::{Arg, Cmd, Node, Pipe};
+use super::ast::{Arg, Cmd, Defs, Node, Pipe};
 use super::funcs;
 use super::lexer::{Tok, Token};
 
@@ -24,6 +24,10 @@ pub(crate) struct Parser<'t> {
     vars: Vec<String>,
     depth: usize,
     in_range: usize,
+    /// Templates defined so far (`{{define}}`, `{{block}}`).
+    defs: Defs,
+    /// Names called by `{{template}}`, with where: each must be defined by the end.
+    calls: Vec<(usize, String)>,
 }
 
 /// Parse a number literal as text/template does: integers (decimal, `0x`, `0o`, `0b`, leading-0
@@ -74,15 +78,90 @@ impl<'t> Parser<'t> {
             vars: vec!["$".into()],
             depth: 0,
             in_range: 0,
+            defs: Vec::new(),
+            calls: Vec::new(),
         }
     }
 
-    pub(crate) fn parse(mut self) -> PResult<Vec<Node>> {
+    /// The main template and the ones it defines. Unlike Go, which finds a missing template
+    /// only when `{{template}}` runs, a call to a name nothing defines fails here, at load.
+    pub(crate) fn parse(mut self) -> PResult<(Vec<Node>, Defs)> {
         let (nodes, stop) = self.list()?;
         match stop {
-            Stop::Eof => Ok(nodes),
-            Stop::End => Err((self.pos(), "unexpected {{end}}".into())),
-            Stop::Else => Err((self.pos(), "unexpected {{else}}".into())),
+            Stop::Eof => {}
+            Stop::End => return Err((self.pos(), "unexpected {{end}}".into())),
+            Stop::Else => return Err((self.pos(), "unexpected {{else}}".into())),
+        }
+        if let Some((pos, name)) = self
+            .calls
+            .iter()
+            .find(|(_, name)| !self.defs.iter().any(|(n, _)| n == name))
+        {
+            return Err((*pos, format!("no such template \"{name}\"")));
+        }
+        Ok((nodes, self.defs))
+    }
+
+    /// After `{{define` or `{{block`: the name, then (`block`) the pipeline, `}}`, the body up
+    /// to `{{end}}`, parsed with only `$` in scope and outside any `range`. A second non-empty
+    /// body for one name is an error, an empty one keeps the first (Go's `parse.Tree.add`).
+    fn definition(&mut self, word: &str, pos: usize) -> PResult<Option<Node>> {
+        let name = self.template_name(word)?;
+        let pipe = match word {
+            "block" => Some(self.pipeline(word, false)?),
+            _ => None,
+        };
+        self.expect(Tok::Right, word)?;
+        self.enter(pos)?;
+        let outer = (
+            std::mem::replace(&mut self.vars, vec!["$".into()]),
+            self.in_range,
+        );
+        self.in_range = 0;
+        let (body, stop) = self.list()?;
+        (self.vars, self.in_range) = outer;
+        self.depth -= 1;
+        match stop {
+            Stop::End => {}
+            Stop::Else => return Err((self.pos(), format!("unexpected {{{{else}}}} in {word}"))),
+            Stop::Eof => return Err((self.end_pos, format!("unexpected EOF in {word}"))),
+        }
+        let empty = |nodes: &[Node]| {
+            nodes
+                .iter()
+                .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
+        };
+        match self.defs.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, old)) if !empty(old) && !empty(&body) => {
+                return Err((pos, format!("multiple definition of template \"{name}\"")))
+            }
+            Some((_, old)) if !empty(&body) => *old = body,
+            Some(_) => {}
+            None => self.defs.push((name.clone(), body)),
+        }
+        Ok(pipe.map(|pipe| {
+            self.calls.push((pos, name.clone()));
+            Node::Template {
+                pos,
+                name,
+                pipe: Some(pipe),
+            }
+        }))
+    }
+
+    /// The quoted name after `define`, `template` or `block`.
+    fn template_name(&mut self, word: &str) -> PResult<String> {
+        let pos = self.pos();
+        match self.next() {
+            Some(Token {
+                tok: Tok::Str(name),
+                ..
+            }) => Ok(name.clone()),
+            Some(t) => Err((
+                pos,
+                format!("unexpected {} in {word} clause", describe(&t.tok)),
+            )),
+            None => Err((pos, format!("unexpected EOF in {word} clause"))),
         }
     }
 
@@ -165,8 +244,29 @@ impl<'t> Parser<'t> {
                         Node::Continue
                     }));
                 }
-                "define" | "template" | "block" => {
-                    return Err((pos, format!("{{{{{word}}}}} is not supported")));
+                "define" | "block" => {
+                    if word == "define" && self.depth > 0 {
+                        return Err((pos, "{{define}} is only allowed at the top level".into()));
+                    }
+                    self.i += 1;
+                    return match self.definition(word, pos)? {
+                        Some(call) => Ok(Ok(call)),
+                        // A definition prints nothing where it stands.
+                        None => Ok(Ok(Node::Text(String::new()))),
+                    };
+                }
+                "template" => {
+                    self.i += 1;
+                    let name = self.template_name(word)?;
+                    let pipe = match self.peek() {
+                        Some(Token {
+                            tok: Tok::Right, ..
+                        }) => None,
+                        _ => Some(self.pipeline(word, false)?),
+                    };
+                    self.expect(Tok::Right, word)?;
+                    self.calls.push((pos, name.clone()));
+                    return Ok(Ok(Node::Template { pos, name, pipe }));
                 }
                 _ => {}
             }

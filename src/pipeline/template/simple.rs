@@ -99,7 +99,7 @@ mod tests {
     /// The engine's answer for `src`, never the shortcut.
     fn engine(t: &Template, session: &Session) -> Result<String, String> {
         let root = Value::Obj(Obj::Session(session));
-        Exec::run(&t.inner.source, &t.inner.nodes, root).map_err(|e| e.to_string())
+        Exec::run(&t.inner.source, &t.inner.nodes, &t.inner.defs, root).map_err(|e| e.to_string())
     }
 
     // The shortcut takes the templates it is for, and its output is the engine's.

@@ -313,7 +313,7 @@ fn literals_and_pipelines() {
         ("{{ print\"a\" }}", "in operand"),
         ("{{ 1.Foo }}", "bad number syntax"),
         ("{{ \"x\".Foo }}", "unexpected . after term"),
-        ("{{ template \"x\" }}", "not supported"),
+        ("{{ template \"x\" }}", "no such template \"x\""),
         ("{{ : }}", "expected :="),
     ]);
     exec_err(&[
@@ -681,4 +681,73 @@ fn templates_that_do_not_read_match_context_ignore_captures() {
         judged_free > 100 && rendered > 50,
         "{judged_free} {rendered}"
     );
+}
+
+// SPEC §4.2 (Go text/template): `{{define}}`, `{{template}}` and `{{block}}`, with the outputs
+// and errors Go 1.19's text/template gives for the same sources (checked there). A call to a
+// name nothing defines is refused at load, where Go fails when the call runs.
+#[test]
+fn define_template_and_block() {
+    ok(&[
+        (
+            r#"{{define "u"}}user={{.}}{{end}}{{template "u" .Subject}}"#,
+            "user=alice",
+        ),
+        (
+            r#"{{define "g"}}[{{range .}}{{.}};{{end}}]{{end}}{{template "g" .Extra.groups}}|{{template "g" .Extra.groups}}"#,
+            "[admin;dev;]|[admin;dev;]",
+        ),
+        (
+            r#"{{template "x"}}{{define "x"}}nil={{.}}{{end}}"#,
+            "nil=<no value>",
+        ),
+        (
+            r#"{{block "b" .Subject}}default {{.}}{{end}}"#,
+            "default alice",
+        ),
+        (
+            r#"{{$x := 1}}{{define "v"}}{{$}}{{end}}{{template "v" .Subject}}{{$x}}"#,
+            "alice1",
+        ),
+        (
+            r#"{{define "a"}}A{{end}}{{define "a"}} {{end}}{{template "a"}}"#,
+            "A",
+        ),
+        (
+            r#"{{range .Extra.groups}}{{block "r" .}}<{{.}}>{{end}}{{end}}"#,
+            "<admin><dev>",
+        ),
+        (
+            r#"{{define "rec"}}{{if .}}x{{template "rec" slice . 1}}{{end}}{{end}}{{template "rec" "abc"}}"#,
+            "xxx",
+        ),
+    ]);
+    parse_err(&[
+        (
+            r#"{{block "b" .Subject}}d{{end}}{{define "b"}}o{{end}}"#,
+            "multiple definition of template \"b\"",
+        ),
+        (
+            r#"{{define "a"}}A{{end}}{{define "a"}}B{{end}}"#,
+            "multiple definition",
+        ),
+        (r#"{{template "nope"}}"#, "no such template \"nope\""),
+        (
+            r#"{{if true}}{{define "a"}}A{{end}}{{end}}"#,
+            "only allowed at the top level",
+        ),
+        (
+            r#"{{define "a"}}{{$x}}{{end}}{{$x := 1}}"#,
+            "undefined variable \"$x\"",
+        ),
+        (
+            r#"{{range .Extra.groups}}{{block "a" .}}{{break}}{{end}}{{end}}"#,
+            "{{break}} outside",
+        ),
+        (r#"{{template .Subject}}"#, "in template clause"),
+    ]);
+    // Unbounded recursion stops at the call depth limit, as an error (the request fails closed).
+    let t = Template::parse(r#"{{define "r"}}{{template "r" .}}{{end}}{{template "r" .}}"#)
+        .expect("parses");
+    assert!(t.render(&sample_session()).is_err());
 }
