@@ -18,6 +18,10 @@ const MAX_RANGE_ITERATIONS: u64 = 100_000;
 const MAX_WORK: u64 = 64 << 20;
 /// Cap on nested `{{template}}` calls (a template may call itself).
 const MAX_TEMPLATE_DEPTH: usize = 100;
+/// Cap on nested bodies being walked (control structures inside template calls inside ...):
+/// the parser bounds one template's nesting, this bounds what calls stack up, so that the
+/// deepest render fits a worker thread's stack.
+const MAX_WALK_DEPTH: usize = 200;
 
 type R<T> = Result<T, TemplateError>;
 
@@ -66,6 +70,8 @@ pub(crate) struct Exec<'a> {
     defs: &'a Defs,
     /// `{{template}}` calls in progress.
     calls: usize,
+    /// Bodies being walked.
+    depth: usize,
 }
 
 impl<'a> Exec<'a> {
@@ -84,6 +90,7 @@ impl<'a> Exec<'a> {
             iters: 0,
             defs,
             calls: 0,
+            depth: 0,
         };
         e.walk(&root, nodes)?;
         Ok(e.out)
@@ -123,6 +130,16 @@ impl<'a> Exec<'a> {
     }
 
     fn walk(&mut self, dot: &Value<'a>, nodes: &'a [Node]) -> R<Flow> {
+        if self.depth >= MAX_WALK_DEPTH {
+            return Err(TemplateError::Limit("nesting limit"));
+        }
+        self.depth += 1;
+        let flow = self.walk_nodes(dot, nodes);
+        self.depth -= 1;
+        flow
+    }
+
+    fn walk_nodes(&mut self, dot: &Value<'a>, nodes: &'a [Node]) -> R<Flow> {
         for node in nodes {
             self.step()?;
             let flow = match node {

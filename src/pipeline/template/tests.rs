@@ -751,3 +751,33 @@ fn define_template_and_block() {
         .expect("parses");
     assert!(t.render(&sample_session()).is_err());
 }
+
+// The deepest render the limits allow (100 nested calls of a body nested 99 deep) fits in a
+// worker thread's 2 MiB stack: an error, not a stack overflow.
+#[test]
+fn deepest_render_fits_a_worker_stack() {
+    let open = "{{if true}}".repeat(98);
+    let close = "{{end}}".repeat(98);
+    let src = format!(
+        r#"{{{{define "r"}}}}{open}{{{{template "r" .}}}}{close}{{{{end}}}}{{{{template "r" .}}}}"#
+    );
+    let t = Template::parse(&src).expect("parses");
+    let worker = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || t.render(&sample_session()).is_err())
+        .expect("thread");
+    assert!(worker.join().expect("no stack overflow"));
+    // Calls as deep as allowed, each ending in a pipeline nested 97 deep.
+    let parens = format!("{}.{}", "(print ".repeat(97), ")".repeat(97));
+    let src = format!(
+        r#"{{{{define "r"}}}}{{{{if .}}}}{{{{template "r" slice . 1}}}}{{{{end}}}}{{{{print {parens}}}}}{{{{end}}}}{{{{template "r" "{}"}}}}"#,
+        "x".repeat(98)
+    );
+    let t = Template::parse(&src).expect("parses");
+    let worker = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || t.render(&sample_session()).map(|s| s.len()))
+        .expect("thread");
+    let rendered = worker.join().expect("no stack overflow");
+    assert!(rendered.is_ok(), "{rendered:?}");
+}
