@@ -362,6 +362,98 @@ async fn emptied_config_is_refused() {
     assert_eq!(g.proxy("GET", "/a", &[]).await.status, 200);
 }
 
+// SPEC §7 ("undecodable file: the previous rules stay"), DESIGN §3 (a bad rule file never
+// replaces good rules). A rule file written in place in steps is read once its writer closes
+// it: the valid prefix holding only the allow rule never took effect, which had let
+// `/p/admin` through while the deny rule was not written yet. A file emptied on disk is
+// refused like an emptied config (`[]` empties it on purpose).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_written_and_emptied_rule_files_keep_the_rules() {
+    use std::io::Write;
+    let up = Upstream::start().await;
+    let setup = Setup::new();
+    let dir = setup.path().to_path_buf();
+    let rules = dir.join("rules.yaml");
+    let rule = |id: &str, path: &str, authz: &str, priority: u8| {
+        format!("- id: {id}\n  priority: {priority}\n  upstream: {{ url: '{}' }}\n  match: {{ url: 'http://<[^/]+>{path}', methods: [GET] }}\n  authenticators: [{{ handler: noop }}]\n  authorizer: {{ handler: {authz} }}\n  mutators: [{{ handler: noop }}]\n", up.url())
+    };
+    let (open, deny) = (
+        rule("open", "/p/<.*>", "allow", 0),
+        rule("admin", "/p/admin", "deny", 9),
+    );
+    std::fs::write(&rules, format!("{open}{deny}")).unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, config(&[&rules], true)).unwrap();
+    let g = start(setup, &cfg).await;
+    assert_eq!(g.proxy("GET", "/p/admin", &[]).await.status, 403);
+
+    // Truncated, the allow rule written, the writer pauses well past the debounce.
+    let mut f = std::fs::File::create(&rules).unwrap();
+    f.write_all(open.as_bytes()).unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(g.proxy("GET", "/p/admin", &[]).await.status, 403);
+    f.write_all(
+        rule("admin", "/p/admin", "deny", 9)
+            .replace("/p/admin", "/p/<admin|root>")
+            .as_bytes(),
+    )
+    .unwrap();
+    drop(f);
+    eventually("the whole file applies once closed", || async {
+        g.proxy("GET", "/p/root", &[]).await.status == 403
+    })
+    .await;
+    assert_eq!(g.proxy("GET", "/p/x", &[]).await.status, 200);
+
+    // Emptied: refused, the rules stay; `[]` then removes them.
+    let failed = reloads_failed(&g);
+    std::fs::write(&rules, "").unwrap();
+    eventually("the empty file is refused", || async {
+        reloads_failed(&g) > failed
+    })
+    .await;
+    assert_eq!(g.proxy("GET", "/p/admin", &[]).await.status, 403);
+    std::fs::write(&rules, "[]").unwrap();
+    eventually("`[]` removes the rules", || async {
+        g.proxy("GET", "/p/x", &[]).await.status == 404
+    })
+    .await;
+}
+
+// A config loaded through a relative path (`-c config.yaml`) beside a rule file listed by its
+// absolute path: both name one directory and share one inotify watch (here through a symlink
+// to the directory; tests share one working directory). A config edit that drops
+// that rule file removed the shared watch, and no later edit was seen again.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_repository_in_the_config_directory_keeps_watching() {
+    let up = Upstream::start().await;
+    let setup = Setup::new();
+    let dir = setup.path().to_path_buf();
+    let other = dir.join("other");
+    std::fs::create_dir(&other).unwrap();
+    let (a, b) = (dir.join("a.json"), other.join("b.json"));
+    std::fs::write(&a, rules_json("a", "/a", "noop", "allow", &up.url())).unwrap();
+    std::fs::write(&b, rules_json("b", "/b", "noop", "allow", &up.url())).unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, config(&[&a, &b], true)).unwrap();
+    // Another name for the same directory, as `.` is for the working directory.
+    let alias = setup.path().join("alias");
+    std::os::unix::fs::symlink(&dir, &alias).unwrap();
+    let g = start(setup, &alias.join("config.yaml")).await;
+    assert_eq!(g.proxy("GET", "/a", &[]).await.status, 200);
+    write(&cfg, &config(&[&b], true));
+    eventually("a.json dropped", || async {
+        g.proxy("GET", "/a", &[]).await.status == 404
+    })
+    .await;
+    write(&cfg, &config(&[&a, &b], true));
+    eventually("a later config edit is still seen", || async {
+        g.proxy("GET", "/a", &[]).await.status == 200
+    })
+    .await;
+}
+
 // Kubernetes ConfigMap volumes swap a `..data` symlink; the visible files are symlinks into it.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -67,6 +67,9 @@ pub struct RuleDocument {
     /// File path or source name, for messages.
     pub origin: String,
     pub rules: Vec<RuleSpec>,
+    /// The document was empty or only whitespace (not `[]`): a file truncated by a writer
+    /// that is not done, or emptied by mistake.
+    pub blank: bool,
 }
 
 /// Read every document a source holds. A directory yields one document per rule file in it
@@ -155,6 +158,15 @@ pub fn is_rule_file(f: &Path) -> bool {
 /// (unknown keys, types); errors name the rule index, its id and the key path, and every bad
 /// rule of the document is reported.
 pub fn decode_document(origin: &str, bytes: &[u8]) -> Result<RuleDocument, Vec<LoadError>> {
+    let blank = bytes
+        .strip_prefix(b"\xef\xbb\xbf")
+        .unwrap_or(bytes)
+        .iter()
+        .all(u8::is_ascii_whitespace);
+    decode_items(origin, bytes).map(|doc| RuleDocument { blank, ..doc })
+}
+
+fn decode_items(origin: &str, bytes: &[u8]) -> Result<RuleDocument, Vec<LoadError>> {
     if let Some(decoded) = decode_json_array(origin, bytes) {
         return decoded.finish();
     }
@@ -248,6 +260,7 @@ impl Decoded<'_> {
             Ok(RuleDocument {
                 origin: self.origin.to_string(),
                 rules: self.rules,
+                blank: false,
             })
         } else {
             Err(self.errors)

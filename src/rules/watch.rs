@@ -28,6 +28,22 @@ use crate::pipeline::DisabledHandlers;
 /// Quiet period after the last file event before reloading.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
 
+/// How long a reload waits for a writer that has a watched file open (written, not yet closed)
+/// to close it: a file written in place in several steps is read when it is done, not half-way.
+/// A writer that holds the file open longer is read anyway.
+pub const WRITE_WAIT: Duration = Duration::from_secs(5);
+
+/// What a file event says about a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Its content changed (a write or a truncation): a writer may still have it open.
+    Written,
+    /// A writer closed it.
+    Closed,
+    /// Created, removed, renamed, or its metadata changed.
+    Other,
+}
+
 /// Where the config comes from (re-read on every reload).
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
@@ -107,6 +123,22 @@ impl Reloader {
             Ok(d) => d,
             Err(e) => return self.rejected(e),
         };
+        // A rule file emptied on disk (truncated by a writer that is not done, or by mistake)
+        // would take its rules with it, a deny rule among them: refused, as an emptied config
+        // is. Deleting the file removes its rules; `[]` empties it on purpose.
+        let emptied: Vec<LoadError> = docs
+            .iter()
+            .filter(|d| d.blank && current.rules.rules().iter().any(|r| r.origin == d.origin))
+            .map(|d| {
+                LoadError::source(
+                    &d.origin,
+                    "the rule file is empty; its rules stay in force (write `[]` or delete the file to remove them)",
+                )
+            })
+            .collect();
+        if !emptied.is_empty() {
+            return self.rejected(emptied);
+        }
         // A config edit that disables a handler loaded rules use keeps those rules, failing
         // closed with 500 (SPEC §7, Appendix B case 24); a new or edited rule that names a
         // disabled handler is rejected as at start-up (unchanged rules stay as they are).
@@ -260,17 +292,21 @@ fn warn_restart_only(old: &Config, new: &Config) {
 /// Run the watcher until shutdown.
 pub fn spawn(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
     // The watches are in place before this returns: a change made right after start-up is seen.
-    let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(PathBuf, Seen)>();
     let mut watcher = match notify::recommended_watcher(
         move |res: notify::Result<notify::Event>| {
-            // Reading the files (our own reload) produces access events: only changes count.
-            if let Ok(ev) = res.and_then(|ev| match ev.kind {
-                notify::EventKind::Access(_) => Err(notify::Error::generic("access")),
-                _ => Ok(ev),
-            }) {
-                for p in ev.paths {
-                    let _ = tx.send(p);
-                }
+            use notify::event::{AccessKind, AccessMode, ModifyKind};
+            use notify::EventKind;
+            let Ok(ev) = res else { return };
+            let seen = match ev.kind {
+                EventKind::Access(AccessKind::Close(AccessMode::Write)) => Seen::Closed,
+                // Reading the files (our own reload) produces the other access events.
+                EventKind::Access(_) => return,
+                EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => Seen::Written,
+                _ => Seen::Other,
+            };
+            for p in ev.paths {
+                let _ = tx.send((p, seen));
             }
         },
     ) {
@@ -295,6 +331,8 @@ pub fn spawn(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) -> Jo
         poll.tick().await;
         let mut pending = Changes::default();
         let mut deadline: Option<tokio::time::Instant> = None;
+        // Watched files written and not closed yet, with when the first write was seen.
+        let mut open: BTreeMap<PathBuf, tokio::time::Instant> = BTreeMap::new();
         loop {
             let sleep = async {
                 match deadline {
@@ -303,16 +341,33 @@ pub fn spawn(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) -> Jo
                 }
             };
             tokio::select! {
-                Some(path) = rx.recv() => {
+                Some((path, seen)) = rx.recv() => {
                     let config = reloader.is_config_path(&path);
                     let rules = reloader.is_rule_path(&path);
                     if config || rules {
+                        let now = tokio::time::Instant::now();
+                        match seen {
+                            Seen::Written => {
+                                open.entry(path).or_insert(now);
+                            }
+                            Seen::Closed | Seen::Other => {
+                                open.remove(&path);
+                            }
+                        }
                         pending.config |= config;
                         pending.rules |= rules;
-                        deadline = Some(tokio::time::Instant::now() + DEBOUNCE);
+                        deadline = Some(now + DEBOUNCE);
                     }
                 }
                 _ = sleep => {
+                    // A writer still has a file open: wait for it to close it (or give up
+                    // waiting after WRITE_WAIT), so a half-written file is not read.
+                    let now = tokio::time::Instant::now();
+                    open.retain(|_, since| now.duration_since(*since) < WRITE_WAIT);
+                    if !open.is_empty() {
+                        deadline = Some(now + DEBOUNCE);
+                        continue;
+                    }
                     deadline = None;
                     let changes = std::mem::take(&mut pending);
                     let _ = reloader.reload(changes).await;
@@ -359,9 +414,14 @@ fn rewatch(
 ) {
     let Some(w) = watcher else { return };
     let wanted = reloader.watch_targets();
-    watched.retain(|path, _| {
+    // Two paths for one directory (`.` and its absolute path) share one inotify watch:
+    // removing the watch of a path no longer wanted must not remove the one a wanted path
+    // still needs (the watcher went deaf for good).
+    let wanted_ids: BTreeSet<Option<(u64, u64)>> = wanted.iter().map(|p| identity(p)).collect();
+    watched.retain(|path, id| {
         let keep = wanted.contains(path);
-        if !keep {
+        let shared = id.is_some() && wanted_ids.contains(id);
+        if !keep && !shared {
             let _ = w.unwatch(path);
         }
         keep
