@@ -420,6 +420,32 @@ async fn half_written_and_emptied_rule_files_keep_the_rules() {
     .await;
 }
 
+// Changes that keep coming (a write every 100 ms, each restarting the quiet period) put a
+// reload off by at most 2 s: before, none applied until they stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_changes_still_reload() {
+    let up = Upstream::start().await;
+    let setup = Setup::new();
+    let dir = setup.path().to_path_buf();
+    let a = dir.join("a.json");
+    std::fs::write(&a, rules_json("a", "/a", "noop", "allow", &up.url())).unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, config(&[&a], true)).unwrap();
+    let g = start(setup, &cfg).await;
+    assert_eq!(g.proxy("GET", "/a", &[]).await.status, 200);
+    let started = std::time::Instant::now();
+    let mut applied = None;
+    while started.elapsed() < Duration::from_secs(4) {
+        write(&a, &rules_json("a", "/a", "noop", "deny", &up.url()));
+        if applied.is_none() && g.proxy("GET", "/a", &[]).await.status == 403 {
+            applied = Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let applied = applied.expect("a reload while the writes went on");
+    assert!(applied < Duration::from_secs(3), "{applied:?}");
+}
+
 // A config loaded through a relative path (`-c config.yaml`) beside a rule file listed by its
 // absolute path: both name one directory and share one inotify watch (here through a symlink
 // to the directory; tests share one working directory). A config edit that drops

@@ -28,6 +28,9 @@ use crate::pipeline::DisabledHandlers;
 /// Quiet period after the last file event before reloading.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
 
+/// Longest a reload is put off by changes that keep coming (each one restarts [`DEBOUNCE`]).
+pub const MAX_DELAY: Duration = Duration::from_secs(2);
+
 /// How long a reload waits for a writer that has a watched file open (written, not yet closed)
 /// to close it: a file written in place in several steps is read when it is done, not half-way.
 /// A writer that holds the file open longer is read anyway.
@@ -333,6 +336,8 @@ pub fn spawn(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) -> Jo
         let mut deadline: Option<tokio::time::Instant> = None;
         // Watched files written and not closed yet, with when the first write was seen.
         let mut open: BTreeMap<PathBuf, tokio::time::Instant> = BTreeMap::new();
+        // When the first change not reloaded yet was seen.
+        let mut since: Option<tokio::time::Instant> = None;
         loop {
             let sleep = async {
                 match deadline {
@@ -356,7 +361,8 @@ pub fn spawn(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) -> Jo
                         }
                         pending.config |= config;
                         pending.rules |= rules;
-                        deadline = Some(now + DEBOUNCE);
+                        let first = *since.get_or_insert(now);
+                        deadline = Some((now + DEBOUNCE).min(first + MAX_DELAY));
                     }
                 }
                 _ = sleep => {
@@ -369,6 +375,7 @@ pub fn spawn(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) -> Jo
                         continue;
                     }
                     deadline = None;
+                    since = None;
                     let changes = std::mem::take(&mut pending);
                     let _ = reloader.reload(changes).await;
                     rewatch(&reloader, watcher.as_mut(), &mut watched);
