@@ -34,6 +34,19 @@ use crate::rules::Rule;
 /// seeded fast hash replaces SipHash (four SipHash rounds over 32 bytes per lookup).
 pub type DigestKeyed = foldhash::fast::RandomState;
 
+/// The weight in a cache of an entry holding about `bytes`: one per started 4 KiB. A cache of
+/// `n` entries holds `n` ordinary answers (sessions, hydrated identities: a few KB each), and
+/// never much more than `n` x 4 KiB, however large the answers an auth service (or a client,
+/// through what it sends) makes them: 10,000 answers of 900 KB held 9 GB.
+pub(crate) fn cache_units(bytes: usize) -> u32 {
+    u32::try_from(1 + bytes / 4096).unwrap_or(u32::MAX)
+}
+
+/// About how many bytes a JSON object takes in memory (its encoded length).
+pub(crate) fn json_len(m: &serde_json::Map<String, serde_json::Value>) -> usize {
+    serde_json::to_vec(m).map_or(0, |v| v.len())
+}
+
 /// `s` without an allocation when it is a standard method or `http`/`https` (exact spelling):
 /// the method and scheme of nearly every request.
 pub fn known(s: &str) -> Cow<'static, str> {

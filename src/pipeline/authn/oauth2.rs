@@ -55,16 +55,25 @@ impl<K, V> Expiry<K, Expiring<V>> for PerEntry {
     }
 }
 
-/// A cache of `capacity` entries, each expiring after its own TTL.
-pub fn ttl_cache<K, V>(capacity: u64) -> Cache<K, Expiring<V>, DigestKeyed>
+/// How a cache weighs an entry (see [`ttl_cache`]).
+pub type Weigh<V> = fn(&Expiring<V>) -> u32;
+
+/// A cache of `capacity` entries, each expiring after its own TTL; with `weigh`, `capacity` is
+/// the sum of the entries' weights instead.
+pub fn ttl_cache<K, V>(capacity: u64, weigh: Option<Weigh<V>>) -> Cache<K, Expiring<V>, DigestKeyed>
 where
     K: std::hash::Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    Cache::builder()
+    let builder = Cache::builder()
         .max_capacity(capacity)
-        .expire_after(PerEntry)
-        .build_with_hasher(DigestKeyed::default())
+        .expire_after(PerEntry);
+    match weigh {
+        Some(w) => builder
+            .weigher(move |_, v: &Expiring<V>| w(v))
+            .build_with_hasher(DigestKeyed::default()),
+        None => builder.build_with_hasher(DigestKeyed::default()),
+    }
 }
 
 /// A bounded cache whose entries expire after their own TTL; `try_get_with` gives single flight
@@ -72,7 +81,11 @@ where
 pub type TtlCache<V> = Cache<Key, Expiring<V>, DigestKeyed>;
 
 /// The process-wide cache for `kind` with `capacity` entries (see the module docs).
-pub fn shared_cache<V>(kind: &'static str, capacity: u64) -> Arc<TtlCache<V>>
+pub fn shared_cache<V>(
+    kind: &'static str,
+    capacity: u64,
+    weigh: Option<Weigh<V>>,
+) -> Arc<TtlCache<V>>
 where
     V: Clone + Send + Sync + 'static,
 {
@@ -90,7 +103,7 @@ where
     {
         return cache;
     }
-    let cache: Arc<TtlCache<V>> = Arc::new(ttl_cache(capacity));
+    let cache: Arc<TtlCache<V>> = Arc::new(ttl_cache(capacity, weigh));
     let erased: Arc<dyn Any + Send + Sync> = cache.clone();
     map.insert((kind, capacity), Arc::downgrade(&erased));
     cache
@@ -247,7 +260,7 @@ impl TokenSource {
             client_secret,
             scope,
             audience,
-            cached: ttl_cache(1),
+            cached: ttl_cache(1, None),
         }
     }
 
@@ -316,9 +329,9 @@ mod tests {
 
     #[tokio::test]
     async fn registry_shares_by_kind_and_capacity() {
-        let a = shared_cache::<u8>("test-kind", 7);
-        let b = shared_cache::<u8>("test-kind", 7);
-        let c = shared_cache::<u8>("test-kind", 8);
+        let a = shared_cache::<u8>("test-kind", 7, None);
+        let b = shared_cache::<u8>("test-kind", 7, None);
+        let c = shared_cache::<u8>("test-kind", 8, None);
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
         a.insert(
@@ -332,7 +345,7 @@ mod tests {
         assert_eq!(b.get(&[0; 32]).await.map(|e| e.value), Some(1));
         // Once every handler is gone the cache goes too.
         drop((a, b));
-        let d = shared_cache::<u8>("test-kind", 7);
+        let d = shared_cache::<u8>("test-kind", 7, None);
         assert!(d.get(&[0; 32]).await.is_none());
     }
 }

@@ -53,7 +53,7 @@ impl OAuth2ClientCredentials {
             .url()
             .clone();
         let cache = c.cache.enabled.then(|| GrantCache {
-            entries: oauth2::shared_cache("oauth2_client_credentials", c.cache.max_tokens),
+            entries: oauth2::shared_cache("oauth2_client_credentials", c.cache.max_tokens, None),
             ttl: c.cache.ttl.map(|d| d.get()),
         });
         Ok(Self {
@@ -92,11 +92,14 @@ impl OAuth2ClientCredentials {
             None => self.grant(&grant).await.map(|_| ())?,
             Some(cache) => {
                 let scope = self.scope.join(" ");
+                // The TTL is part of the key: an entry keeps the TTL of the rule that stored it.
+                let ttl = cache.ttl.map_or(u128::MAX, |t| t.as_nanos()).to_be_bytes();
                 let k = oauth2::key([
                     id.as_bytes(),
                     secret.as_bytes(),
                     self.token_url.as_str().as_bytes(),
                     scope.as_bytes(),
+                    ttl.as_slice(),
                 ]);
                 cache
                     .entries

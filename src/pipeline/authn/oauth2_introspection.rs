@@ -121,7 +121,24 @@ impl OAuth2Introspection {
         let scope_param =
             (c.scope_strategy == ScopeStrategy::None).then(|| c.required_scope.join(" "));
         let cache = c.cache.enabled.then(|| ResultCache {
-            entries: oauth2::shared_cache("oauth2_introspection", c.cache.max_cost),
+            // `max_cost` is the bytes the cached answers may take (about): as a count of
+            // entries its default (10^8) bounded nothing.
+            entries: oauth2::shared_cache(
+                "oauth2_introspection",
+                c.cache.max_cost,
+                Some(|e: &Expiring<Arc<Introspected>>| {
+                    let r = &e.value;
+                    let strings = r.sub.len()
+                        + r.username.len()
+                        + r.iss.len()
+                        + r.client_id.len()
+                        + r.scope.len()
+                        + r.token_use.len()
+                        + r.aud.iter().map(String::len).sum::<usize>();
+                    u32::try_from(256 + strings + crate::pipeline::json_len(&r.ext))
+                        .unwrap_or(u32::MAX)
+                }),
+            ),
             ttl: c.cache.ttl.map(|d| d.get()),
             config_key: config_key(&c),
         });
@@ -347,6 +364,9 @@ fn config_key(c: &IntrospectionConfig) -> Key {
         c.trusted_issuers,
         c.prefix,
         c.preserve_host,
+        // Entries keep the TTL of the rule that stored them: rules with other TTLs do not
+        // share them (a revoked token stayed valid for a rule whose TTL had passed).
+        c.cache.ttl.map(|d| d.get().as_nanos().to_string()),
         [
             serde_json::json!(p.enabled),
             serde_json::json!(p.client_id),

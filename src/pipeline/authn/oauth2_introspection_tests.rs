@@ -123,7 +123,7 @@ fn ttls() {
 async fn cache_hit_rechecks_expiry() {
     let h = handler(json!({
         "introspection_url": "http://127.0.0.1:1/introspect",
-        "cache": {"enabled": true, "ttl": "1h", "max_cost": 17},
+        "cache": {"enabled": true, "ttl": "1h", "max_cost": 100000},
     }));
     let mut req = RequestInfo::default();
     req.headers.insert(
@@ -164,6 +164,54 @@ async fn cache_hit_rechecks_expiry() {
     assert_ne!(
         other.cache_key(oc, "tok", &req),
         h.cache_key(cache, "tok", &req)
+    );
+    // Nor does one with another TTL: an entry keeps the TTL of the rule that stored it.
+    let shorter = handler(json!({
+        "introspection_url": "http://127.0.0.1:1/introspect",
+        "cache": {"enabled": true, "ttl": "2s", "max_cost": 100000},
+    }));
+    let sc = shorter.cache.as_ref().expect("cache");
+    assert_ne!(
+        shorter.cache_key(sc, "tok", &req),
+        h.cache_key(cache, "tok", &req)
+    );
+}
+
+// `cache.max_cost` bounds the bytes the cached answers take (about), not their count: a
+// count of 10^8 (the default) bounded nothing, at ~1 KB per answer.
+#[tokio::test]
+async fn max_cost_bounds_bytes() {
+    let h = handler(json!({
+        "introspection_url": "http://127.0.0.1:1/introspect",
+        "cache": {"enabled": true, "ttl": "1h", "max_cost": 20000},
+    }));
+    let cache = h.cache.as_ref().expect("cache");
+    let big = "x".repeat(1000);
+    for i in 0..200u8 {
+        let r = Arc::new(result(
+            json!({"active": true, "sub": "s", "ext": {"pad": big}}),
+        ));
+        cache
+            .entries
+            .insert(
+                [i; 32],
+                Expiring {
+                    value: r,
+                    ttl: None,
+                },
+            )
+            .await;
+    }
+    cache.entries.run_pending_tasks().await;
+    assert!(
+        cache.entries.weighted_size() <= 20000,
+        "{}",
+        cache.entries.weighted_size()
+    );
+    let kept = cache.entries.entry_count();
+    assert!(
+        (5..=20).contains(&kept),
+        "{kept} entries of ~1.3 KB in 20,000 bytes"
     );
 }
 

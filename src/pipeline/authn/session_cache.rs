@@ -77,6 +77,12 @@ impl ResultCache {
         Self {
             entries: Cache::builder()
                 .max_capacity(max_entries)
+                .weigher(|_, e: &Arc<Entry>| {
+                    crate::pipeline::cache_units(match &e.outcome {
+                        Ok(id) => id.subject.len() + crate::pipeline::json_len(&id.extra),
+                        Err(_) => 0,
+                    })
+                })
                 .expire_after(EntryTtl)
                 .build_with_hasher(DigestKeyed::default()),
         }
@@ -308,6 +314,48 @@ mod tests {
             assert!(r.is_err());
         }
         assert_eq!(calls.load(Ordering::SeqCst), 5);
+    }
+
+    // An entry weighs one per started 4 KiB of identity: `max_entries` ordinary sessions fit,
+    // and large answers (up to the 1 MiB an answer may be) cannot hold max_entries x 1 MiB.
+    #[tokio::test]
+    async fn large_identities_weigh_more() {
+        let cache = ResultCache::new(100);
+        let big: serde_json::Map<String, serde_json::Value> = [(
+            "pad".to_string(),
+            serde_json::Value::from("x".repeat(40_000)),
+        )]
+        .into_iter()
+        .collect();
+        for i in 0..50u8 {
+            let id = Identity {
+                subject: "s".into(),
+                extra: Arc::new(big.clone()),
+            };
+            cache
+                .get_or_check([i; 32], || async move {
+                    (Ok(id), Some(Duration::from_secs(60)))
+                })
+                .await
+                .expect("ok");
+        }
+        cache.entries.run_pending_tasks().await;
+        let kept = cache.entries.entry_count();
+        assert!(
+            (1..=10).contains(&kept),
+            "{kept} identities of 40 KB in 100 units"
+        );
+        let small = ResultCache::new(100);
+        for i in 0..50u8 {
+            small
+                .get_or_check([i; 32], || async {
+                    (Ok(Identity::default()), Some(Duration::from_secs(60)))
+                })
+                .await
+                .expect("ok");
+        }
+        small.entries.run_pending_tasks().await;
+        assert_eq!(small.entries.entry_count(), 50);
     }
 
     #[test]

@@ -353,6 +353,17 @@ impl HydrateCache {
         REGISTRY.get_or_insert(&config_hash, || Self {
             entries: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
+                .weigher(|_, h: &Arc<Hydrated>| {
+                    let s = &h.session;
+                    let headers: usize = s
+                        .header
+                        .iter()
+                        .map(|(k, v)| k.as_str().len() + v.len())
+                        .sum();
+                    crate::pipeline::cache_units(
+                        s.subject.len() + crate::pipeline::json_len(&s.extra) + headers,
+                    )
+                })
                 .time_to_live(ttl)
                 .build_with_hasher(DigestKeyed::default()),
         })
