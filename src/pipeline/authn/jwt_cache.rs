@@ -264,6 +264,11 @@ impl TokenCache {
         let entries = self.entries.get_or_init(|| {
             Cache::builder()
                 .max_capacity(self.max_entries)
+                // Claims are as large as a token header allows (~64 KB, kept twice: claims and
+                // their prepared form): one unit per started 4 KiB bounds the bytes too.
+                .weigher(|_, e: &Arc<Entry>| {
+                    crate::pipeline::cache_units(2 * crate::pipeline::json_len(&e.proof.claims))
+                })
                 .expire_after(EntryLifetime)
                 .build_with_hasher(DigestKeyed::default())
         });
