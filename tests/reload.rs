@@ -5,7 +5,7 @@
 mod common;
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::upstream::Upstream;
@@ -39,6 +39,18 @@ async fn start(setup: Setup, cfg: &Path) -> Gate {
     Gate::start_files(setup, &[cfg.to_path_buf()], &[])
         .await
         .expect("start")
+}
+
+/// An instance on one rule file, `a.json` (rule `a`: GET `/a` allowed), with the paths of that
+/// file and of its config.
+async fn one_rule_file(up: &Upstream) -> (Gate, PathBuf, PathBuf) {
+    let setup = Setup::new();
+    let dir = setup.path().to_path_buf();
+    let a = dir.join("a.json");
+    std::fs::write(&a, rules_json("a", "/a", "noop", "allow", &up.url())).unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, config(&[&a], true)).unwrap();
+    (start(setup, &cfg).await, a, cfg)
 }
 
 fn write(path: &Path, content: &str) {
@@ -349,13 +361,7 @@ async fn disabled_handler_does_not_block_other_files() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emptied_config_is_refused() {
     let up = Upstream::start().await;
-    let setup = Setup::new();
-    let dir = setup.path().to_path_buf();
-    let a = dir.join("a.json");
-    std::fs::write(&a, rules_json("a", "/a", "noop", "allow", &up.url())).unwrap();
-    let cfg = dir.join("config.yaml");
-    std::fs::write(&cfg, config(&[&a], true)).unwrap();
-    let g = start(setup, &cfg).await;
+    let (g, _, cfg) = one_rule_file(&up).await;
     let failed = || reloads_failed(&g);
     std::fs::write(&cfg, "").unwrap();
     eventually("the empty config is refused", || async { failed() >= 1 }).await;
@@ -425,13 +431,7 @@ async fn half_written_and_emptied_rule_files_keep_the_rules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steady_changes_still_reload() {
     let up = Upstream::start().await;
-    let setup = Setup::new();
-    let dir = setup.path().to_path_buf();
-    let a = dir.join("a.json");
-    std::fs::write(&a, rules_json("a", "/a", "noop", "allow", &up.url())).unwrap();
-    let cfg = dir.join("config.yaml");
-    std::fs::write(&cfg, config(&[&a], true)).unwrap();
-    let g = start(setup, &cfg).await;
+    let (g, a, _) = one_rule_file(&up).await;
     assert_eq!(g.proxy("GET", "/a", &[]).await.status, 200);
     let started = std::time::Instant::now();
     let mut applied = None;

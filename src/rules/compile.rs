@@ -182,12 +182,13 @@ impl RuleSet {
             return Ok((i, None));
         }
         let url = req.match_string();
-        let method_ok = |rule: &Rule| {
-            rule.methods
+        // Only rules for the request's method: checked before the URL pattern runs.
+        let eligible = |i: usize| {
+            self.rules[i]
+                .methods
                 .iter()
                 .any(|m| m.eq_ignore_ascii_case(&req.method))
         };
-        let eligible = |i: usize| method_ok(&self.rules[i]);
         let candidates = self.index.find_where(&url, eligible).map_err(|e| {
             PipelineError::internal(crate::pipeline::error::msg::INTERNAL)
                 .with_reason(e.to_string())
@@ -196,9 +197,6 @@ impl RuleSet {
         let mut tie = false;
         for i in candidates {
             let rule = &self.rules[i];
-            if !method_ok(rule) {
-                continue;
-            }
             if !headers_match(&rule.headers, &req.headers) {
                 continue;
             }
@@ -240,27 +238,18 @@ impl RuleSet {
 
 /// Whether `key` (`a.b`, `list[2].c`) names a value inside a rule's handler config.
 fn has_key(config: Option<&serde_json::Value>, key: &str) -> bool {
-    let mut at = match config {
-        Some(v) => v,
-        None => return false,
-    };
+    let mut at = config;
     for part in key.split('.') {
         let (name, index) = match part.split_once('[') {
             Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
             None => (part, None),
         };
-        let Some(v) = at.get(name) else {
-            return false;
-        };
-        at = match index {
-            Some(i) => match v.get(i) {
-                Some(v) => v,
-                None => return false,
-            },
-            None => v,
-        };
+        at = at.and_then(|v| v.get(name));
+        if let Some(i) = index {
+            at = at.and_then(|v| v.get(i));
+        }
     }
-    true
+    at.is_some()
 }
 
 fn strategy_of(config: &Config) -> Strategy {

@@ -300,10 +300,9 @@ fn oathkeeper_forms(item: &mut Value, origin: &str) -> Result<(), String> {
     let (authority, method) = (text(m, "authority")?, text(m, "full_method")?);
     let get = match m.get("allow_http_get") {
         None => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => crate::format::yaml11_bool(s)
-            .ok_or_else(|| "gRPC match: `allow_http_get` must be a boolean".to_string())?,
-        Some(_) => return Err("gRPC match: `allow_http_get` must be a boolean".into()),
+        Some(v) => {
+            crate::format::de_bool(v).map_err(|e| format!("gRPC match: `allow_http_get`: {e}"))?
+        }
     };
     if let Some(other) = m
         .keys()

@@ -369,7 +369,7 @@ pub fn spawn(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) -> Jo
                     // A writer still has a file open: wait for it to close it (or give up
                     // waiting after WRITE_WAIT), so a half-written file is not read.
                     let now = tokio::time::Instant::now();
-                    open.retain(|_, since| now.duration_since(*since) < WRITE_WAIT);
+                    open.retain(|_, first_write| now.duration_since(*first_write) < WRITE_WAIT);
                     if !open.is_empty() {
                         deadline = Some(now + DEBOUNCE);
                         continue;

@@ -76,8 +76,7 @@ impl MatchIndex {
 
     /// As [`Self::find`], but a pattern for which `eligible` is false is never run and never
     /// returned: its rule cannot match for other reasons (its methods), so its regex must not
-    /// fail the lookup (Oathkeeper checks the method before the URL). Patterns behind the
-    /// linear-time set may still be returned; the caller checks them as before.
+    /// fail the lookup (Oathkeeper checks the method before the URL).
     pub fn find_where(
         &self,
         url: &str,
@@ -102,7 +101,11 @@ impl MatchIndex {
         }
         found.truncate(kept);
         if let Some(set) = &self.fallback_set {
-            found.extend(set.matches(url).iter().map(|i| self.fallback_set_ids[i]));
+            let ids = set
+                .matches(url)
+                .into_iter()
+                .map(|i| self.fallback_set_ids[i]);
+            found.extend(ids.filter(|&id| eligible(id)));
         }
         found.sort_unstable();
         Ok(found)

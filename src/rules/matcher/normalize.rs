@@ -231,57 +231,40 @@ pub fn canonical_host_pattern(pattern: &str, glob: bool) -> std::borrow::Cow<'_,
         true => host.strip_suffix('.').unwrap_or(host),
         false => host,
     };
+    // Unbalanced delimiters: left as written, for the compile to refuse with its message.
+    let Ok(pieces) = super::split_delimited(host) else {
+        return std::borrow::Cow::Borrowed(pattern);
+    };
     let mut out = String::with_capacity(pattern.len() + 8);
     out.push_str(&pattern[..from]);
-    let mut rest = host;
-    let mut seen_part = false;
-    while !rest.is_empty() {
-        let (literal, part, after) = next_part(rest);
-        if bounded || !seen_part {
+    for (i, (literal, part)) in pieces.into_iter().enumerate() {
+        // `i > 0`: a part came before this literal.
+        if bounded || i == 0 {
             out.push_str(&literal.to_ascii_lowercase());
         } else {
             out.push_str(literal);
         }
-        if let Some(part) = part {
-            let inner = &part[1..part.len() - usize::from(part.ends_with('>'))];
-            let host_only = bounded && !inner.contains('/');
-            match (host_only, glob) {
-                (true, false) => {
-                    out.push_str("<(?i:");
-                    out.push_str(inner);
-                    out.push_str(")>");
-                }
-                (true, true) => out.push_str(&part.to_ascii_lowercase()),
-                (false, _) => out.push_str(part),
+        let Some(inner) = part else { continue };
+        match (bounded && !inner.contains('/'), glob) {
+            (true, false) => {
+                out.push_str("<(?i:");
+                out.push_str(inner);
+                out.push_str(")>");
             }
-            seen_part = true;
+            (true, true) => {
+                out.push('<');
+                out.push_str(&inner.to_ascii_lowercase());
+                out.push('>');
+            }
+            (false, _) => {
+                out.push('<');
+                out.push_str(inner);
+                out.push('>');
+            }
         }
-        rest = after;
     }
     out.push_str(&pattern[to..]);
     std::borrow::Cow::Owned(out)
-}
-
-/// Splits `s` into the literal text before its first `<...>` part, that part (delimiters
-/// included, nested `<...>` inside it; unclosed: to the end) and what follows.
-fn next_part(s: &str) -> (&str, Option<&str>, &str) {
-    let Some(open) = s.find('<') else {
-        return (s, None, "");
-    };
-    let mut depth = 0usize;
-    for (i, b) in s.bytes().enumerate().skip(open) {
-        match b {
-            b'<' => depth += 1,
-            b'>' => {
-                depth -= 1;
-                if depth == 0 {
-                    return (&s[..open], Some(&s[open..=i]), &s[i + 1..]);
-                }
-            }
-            _ => {}
-        }
-    }
-    (&s[..open], Some(&s[open..]), "")
 }
 
 /// Whether a pattern that is one regex from the scheme on (no `://` outside `<...>`) spells

@@ -93,13 +93,12 @@ pub(crate) fn ascii_classes(part: &str) -> std::borrow::Cow<'_, str> {
                 };
                 match CLASSES.iter().find(|(name, _, _)| *name == next) {
                     Some((_, set, negated)) => {
-                        match (depth > 0, negated) {
-                            (true, false) => out.push_str(set),
-                            (_, negated) => {
-                                out.push_str(if *negated { "[^" } else { "[" });
-                                out.push_str(set);
-                                out.push(']');
-                            }
+                        if depth > 0 && !negated {
+                            out.push_str(set);
+                        } else {
+                            out.push_str(if *negated { "[^" } else { "[" });
+                            out.push_str(set);
+                            out.push(']');
                         }
                         // In a class, `-` after a shorthand is a literal in .NET (`[\w-.]`:
                         // word characters, `-` and `.`); after the expansion it would make a
