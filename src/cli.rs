@@ -15,7 +15,7 @@ use crate::rules::repository::{read_source_all, Source};
 #[derive(Debug, Parser)]
 #[command(name = "gatehouse", version = crate::VERSION, about = "Identity-aware proxy with an Oathkeeper-compatible rules engine")]
 pub struct Cli {
-    /// Config file (YAML or JSON); repeat, or separate with commas (as Oathkeeper's flag
+    /// Config file (YAML, JSON or TOML); repeat, or separate with commas (as Oathkeeper's flag
     /// does), to merge several: later ones win.
     #[arg(
         short = 'c',

@@ -13,6 +13,50 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
     serde_json::to_value(yaml).map_err(|e| e.to_string())
 }
 
+/// Parse a TOML document into a JSON value, as Oathkeeper's config loader (koanf) reads a
+/// `.toml` config. Dates and times become their RFC 3339 text; a float that JSON cannot hold
+/// (`nan`, `inf`) is an error, as no config key takes one.
+pub fn parse_toml(text: &str) -> Result<Value, String> {
+    fn json(v: toml::Value, path: &mut Vec<String>) -> Result<Value, String> {
+        Ok(match v {
+            toml::Value::String(s) => Value::String(s),
+            toml::Value::Integer(i) => Value::from(i),
+            toml::Value::Float(f) => match serde_json::Number::from_f64(f) {
+                Some(n) => Value::Number(n),
+                None => {
+                    return Err(format!(
+                        "{}: {f} is not a number a config key takes",
+                        path.join(".")
+                    ))
+                }
+            },
+            toml::Value::Boolean(b) => Value::Bool(b),
+            toml::Value::Datetime(d) => Value::String(d.to_string()),
+            toml::Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.into_iter().enumerate() {
+                    path.push(format!("[{i}]"));
+                    out.push(json(item, path)?);
+                    path.pop();
+                }
+                Value::Array(out)
+            }
+            toml::Value::Table(t) => {
+                let mut out = serde_json::Map::with_capacity(t.len());
+                for (k, item) in t {
+                    path.push(k.clone());
+                    out.insert(k, json(item, path)?);
+                    path.pop();
+                }
+                Value::Object(out)
+            }
+        })
+    }
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+    json(toml::Value::Table(table), &mut Vec::new())
+}
+
 /// YAML 1.1's other spellings of a boolean (`yes`/`no`, `on`/`off`, `y`/`n`, as Go's yaml.v2
 /// resolves them, which Oathkeeper decodes rule files with). YAML 1.2 (serde_yaml) reads them as
 /// strings; they are taken as booleans only where the key is a boolean (`coerce_bools`).

@@ -3,8 +3,8 @@
 //! Loads Oathkeeper config files unchanged (SPEC §2). Every section is a raw serde struct with
 //! `deny_unknown_fields` and the schema's defaults; [`load`] applies SPEC §2.1:
 //!
-//! 1. each file (YAML, or JSON by extension/content) is parsed to a JSON tree and checked alone
-//!    against the types, so an error names that file;
+//! 1. each file (YAML; TOML by extension; JSON by extension or content) is parsed to a JSON
+//!    tree and checked alone against the types, so an error names that file;
 //! 2. the files are deep-merged in order (later wins; objects merge, arrays replace);
 //! 3. environment variables override keys (`SERVE_PROXY_PORT=4455`, see `env.rs`);
 //! 4. the result is decoded into [`Config`] and every *enabled* handler's global config must have
@@ -220,8 +220,8 @@ pub(crate) fn typed(tree: &Value) -> Result<Config, (String, String)> {
     error::from_value(strip_nulls(tree.clone()))
 }
 
-/// Reads one config file into a JSON tree. `.json` is JSON, `.yaml`/`.yml` YAML, anything else
-/// JSON if it parses as JSON, else YAML. An empty document is an empty config.
+/// Reads one config file into a JSON tree. `.json` is JSON, `.yaml`/`.yml` YAML, `.toml` TOML,
+/// anything else JSON if it parses as JSON, else YAML. An empty document is an empty config.
 fn read_file(path: &Path) -> Result<Value, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
@@ -245,9 +245,7 @@ fn read_file(path: &Path) -> Result<Value, ConfigError> {
             parse_yaml(text).map_err(|e| syntax(format!("invalid YAML: {e}")))?
         }
         Some("toml") => {
-            return Err(syntax(
-                "TOML config files are not supported; convert the file to YAML or JSON".to_owned(),
-            ))
+            crate::format::parse_toml(text).map_err(|e| syntax(format!("invalid TOML: {e}")))?
         }
         _ => match serde_json::from_str(text) {
             Ok(v) => v,

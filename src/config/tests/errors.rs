@@ -183,9 +183,15 @@ fn file_formats() {
     let cases: &[(&str, &str, &str)] = &[
         (
             "c.toml",
-            "[serve]\n",
-            "c.toml: TOML config files are not supported",
+            "[serve\n",
+            "c.toml: invalid TOML: TOML parse error at line 1",
         ),
+        (
+            "c.toml",
+            "a = nan\n",
+            "c.toml: invalid TOML: a: NaN is not a number",
+        ),
+        ("c.toml", "x = 1\n", "c.toml: x: unknown field"),
         ("c.json", "serve: {}\n", "c.json: invalid JSON"),
         ("c.yaml", "serve: [\n", "c.yaml: invalid YAML"),
         ("c.yaml", "- 1\n", "c.yaml: the document must be a mapping"),

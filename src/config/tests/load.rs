@@ -494,3 +494,117 @@ fn oathkeeper_kitchen_sink_loads() {
         .pre_authorization;
     assert_eq!(pre.audience.as_deref(), Some("some_audience"));
 }
+
+/// SPEC §2.1: `--config` takes TOML files as well as YAML and JSON. The same config written both
+/// ways loads to the same result (tables, dotted keys, inline tables, arrays of tables, a
+/// datetime as its RFC 3339 text), and a TOML file merges with a YAML one like any other.
+#[test]
+fn toml_config_reads_like_yaml() {
+    let dir = TempDir::new().expect("tempdir");
+    let yaml = write(
+        &dir,
+        "c.yaml",
+        r#"
+serve:
+  proxy:
+    port: 4455
+    timeout: { read: 5s, idle: 0s }
+    cors: { enabled: true, allowed_origins: ["https://a.example"], max_age: 60 }
+access_rules:
+  repositories: ["file:///etc/rules/a.yaml", "inline://W10="]
+  matching_strategy: glob
+authenticators:
+  anonymous: { enabled: true, config: { subject: guest } }
+  jwt:
+    enabled: true
+    config:
+      jwks_urls: ["http://127.0.0.1:1/.well-known/jwks.json"]
+      required_scope: [read, write]
+authorizers:
+  allow: { enabled: true }
+mutators:
+  header:
+    enabled: true
+    config:
+      headers: { X-User: "{{ print .Subject }}", X-Since: "1979-05-27T07:32:00Z" }
+log: { level: debug, leak_sensitive_values: false }
+"#,
+    );
+    let toml = write(
+        &dir,
+        "c.toml",
+        r#"
+# comments are fine
+[serve.proxy]
+port = 4455
+timeout = { read = "5s", idle = "0s" }
+
+[serve.proxy.cors]
+enabled = true
+allowed_origins = ["https://a.example"]
+max_age = 60
+
+[access_rules]
+repositories = [
+  "file:///etc/rules/a.yaml",
+  "inline://W10=",
+]
+matching_strategy = 'glob'
+
+[authenticators]
+anonymous.enabled = true
+anonymous.config.subject = "guest"
+
+[authenticators.jwt]
+enabled = true
+config.jwks_urls = ["http://127.0.0.1:1/.well-known/jwks.json"]
+config.required_scope = ["read", "write"]
+
+[authorizers.allow]
+enabled = true
+
+[mutators.header]
+enabled = true
+[mutators.header.config.headers]
+X-User = "{{ print .Subject }}"
+X-Since = 1979-05-27T07:32:00Z
+
+[log]
+level = "debug"
+leak_sensitive_values = false
+"#,
+    );
+    let from_yaml = load_with_env(std::slice::from_ref(&yaml), no_env()).expect("yaml");
+    let from_toml = load_with_env(std::slice::from_ref(&toml), no_env()).expect("toml");
+    assert_eq!(from_toml.effective(), from_yaml.effective());
+    assert_eq!(from_toml.raw(), from_yaml.raw());
+
+    // Later files win whatever their format.
+    let over = write(&dir, "over.toml", "[serve.proxy]\nport = 5555\n");
+    let merged = load_with_env(&[yaml, over], no_env()).expect("merged");
+    assert_eq!(at(&merged.effective(), "serve.proxy.port"), &json!(5555));
+    assert_eq!(
+        at(&merged.effective(), "serve.proxy.cors.max_age"),
+        &json!(60)
+    );
+
+    // Arrays of tables are arrays of mappings (an error handler's `when`).
+    let tables = write(
+        &dir,
+        "when.toml",
+        r#"
+[errors.handlers.redirect]
+enabled = true
+config.to = "https://login.example/"
+
+[[errors.handlers.redirect.config.when]]
+error = ["unauthorized", "forbidden"]
+request.header.accept = ["text/html"]
+"#,
+    );
+    let when = load_with_env(&[tables], no_env()).expect("when");
+    assert_eq!(
+        at(when.raw(), "errors.handlers.redirect.config.when"),
+        &json!([{"error": ["unauthorized", "forbidden"], "request": {"header": {"accept": ["text/html"]}}}])
+    );
+}
