@@ -28,7 +28,8 @@ impl fmt::Display for Origin {
     }
 }
 
-/// A configuration that cannot be used. Loading stops at the first one.
+/// A configuration that cannot be used. Loading reports every error of the first file that has
+/// any ([`ConfigError::Several`]), then stops.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -42,6 +43,9 @@ pub enum ConfigError {
     /// A config file is not valid YAML/JSON (or has an unsupported format).
     #[error("{}: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
+    /// Several errors, each on its own line (all a file's mistakes at once).
+    #[error("{} errors:\n{}", .0.len(), lines(.0))]
+    Several(Vec<ConfigError>),
     /// A value does not fit the schema: unknown key, wrong type, bad pattern or enum value.
     #[error("{origin}: {}", at(key, message))]
     Invalid {
@@ -65,6 +69,11 @@ pub enum ConfigError {
     /// key is relative to the handler's `config`; the caller adds rule id and handler name.
     #[error("{}", at(key, message))]
     HandlerConfig { key: String, message: String },
+}
+
+fn lines(errors: &[ConfigError]) -> String {
+    let lines: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
+    lines.join("\n")
 }
 
 fn at(key: &str, message: &str) -> String {
@@ -121,16 +130,71 @@ pub(crate) fn plain(message: &str) -> String {
 /// Deserializes `v` into `T`, returning `(key path, message)` on failure. For unknown fields the
 /// offending key is appended to the path, so the path names the key that is wrong.
 pub(crate) fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, (String, String)> {
+    decode(&v).map_err(|e| (e.key, e.message))
+}
+
+/// At most this many errors are reported for one document.
+const MAX_REPORTED: usize = 20;
+
+/// Deserializes `v` into `T`, or reports every `(key path, message)` a reader of the file needs
+/// (up to [`MAX_REPORTED`]), so one run names all the mistakes in a file instead of one per
+/// start. After each error the value at fault is taken out and decoding runs again: an unknown
+/// key, a wrong type or value. An error inside a list takes out the whole list, so a later error
+/// in it is not reported under a shifted index.
+pub(crate) fn all_errors<T: DeserializeOwned>(v: &Value) -> Result<T, Vec<(String, String)>> {
+    let mut found = Vec::new();
+    let mut rest = std::borrow::Cow::Borrowed(v);
+    loop {
+        match decode::<T>(&rest) {
+            Ok(t) if found.is_empty() => return Ok(t),
+            Ok(_) => return Err(found),
+            Err(e) => {
+                let removed = remove(rest.to_mut(), &e.at);
+                found.push((e.key, e.message));
+                if !removed || found.len() == MAX_REPORTED {
+                    return Err(found);
+                }
+            }
+        }
+    }
+}
+
+/// One step of a key path.
+enum Step {
+    Key(String),
+    /// An item of a list.
+    Item,
+}
+
+struct Decoded {
+    key: String,
+    message: String,
+    /// Where the value at fault is, as far as serde could say.
+    at: Vec<Step>,
+}
+
+fn decode<T: DeserializeOwned>(v: &Value) -> Result<T, Decoded> {
     serde_path_to_error::deserialize::<_, T>(v).map_err(|e| {
         let mut key = e.path().to_string();
         if key == "." {
             key.clear();
+        }
+        let mut at = Vec::new();
+        for segment in e.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Map { key } => at.push(Step::Key(key.clone())),
+                serde_path_to_error::Segment::Seq { .. } => at.push(Step::Item),
+                _ => break,
+            }
         }
         let message = plain(&e.inner().to_string());
         if let Some(field) = message
             .strip_prefix("unknown field `")
             .and_then(|rest| rest.split('`').next())
         {
+            if !matches!(at.last(), Some(Step::Key(k)) if k == field) {
+                at.push(Step::Key(field.to_owned()));
+            }
             let last = key.rsplit('.').next().unwrap_or_default();
             if last != field {
                 key = if key.is_empty() {
@@ -140,6 +204,28 @@ pub(crate) fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, (String, St
                 };
             }
         }
-        (key, message)
+        Decoded { key, message, at }
     })
+}
+
+/// Takes the value at `at` (or the list holding it) out of `v`; false when there is nothing to
+/// take (the error is about the whole document).
+fn remove(v: &mut Value, at: &[Step]) -> bool {
+    let end = at
+        .iter()
+        .position(|s| matches!(s, Step::Item))
+        .unwrap_or(at.len());
+    let Some((Step::Key(last), parents)) = at[..end].split_last() else {
+        return false;
+    };
+    let mut node = v;
+    for step in parents {
+        let Step::Key(k) = step else { return false };
+        match node.get_mut(k.as_str()) {
+            Some(next) => node = next,
+            None => return false,
+        }
+    }
+    node.as_object_mut()
+        .is_some_and(|o| o.shift_remove(last.as_str()).is_some())
 }

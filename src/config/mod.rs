@@ -100,25 +100,57 @@ pub fn load_with_env(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
     let mut tree = Value::Object(Map::new());
+    let mut errors = Vec::new();
     for path in files {
-        let doc = read_file(path)?;
-        typed(&doc).map_err(|(key, message)| ConfigError::Invalid {
-            origin: Origin::File(path.clone()),
-            key,
-            message,
-        })?;
+        let doc = match read_file(path) {
+            Ok(doc) => doc,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if let Err(found) = checked(&doc, Origin::File(path.clone())) {
+            errors.extend(found);
+        }
         deep_merge(&mut tree, doc);
     }
+    one_or_several(errors)?;
     let tree = env::apply(tree, env)?;
-    let mut config = typed(&tree).map_err(|(key, message)| ConfigError::Invalid {
-        origin: Origin::Merged,
-        key,
-        message,
-    })?;
+    let mut config = checked(&tree, Origin::Merged).map_err(several)?;
     config.sources = files.to_vec();
     config.validate()?;
     config.raw = RawTree(tree);
     Ok(config)
+}
+
+/// Decodes a tree, naming every error in it (see [`error::all_errors`]).
+fn checked(tree: &Value, origin: Origin) -> Result<Config, Vec<ConfigError>> {
+    error::all_errors(&strip_nulls(tree.clone())).map_err(|found| {
+        found
+            .into_iter()
+            .map(|(key, message)| ConfigError::Invalid {
+                origin: origin.clone(),
+                key,
+                message,
+            })
+            .collect()
+    })
+}
+
+/// Nothing, or the errors as one [`ConfigError`] (see [`several`]).
+fn one_or_several(errors: Vec<ConfigError>) -> Result<(), ConfigError> {
+    match errors.is_empty() {
+        true => Ok(()),
+        false => Err(several(errors)),
+    }
+}
+
+/// One error as itself, more as [`ConfigError::Several`].
+fn several(mut errors: Vec<ConfigError>) -> ConfigError {
+    match errors.len() {
+        1 => errors.remove(0),
+        _ => ConfigError::Several(errors),
+    }
 }
 
 impl Config {
@@ -191,27 +223,27 @@ impl Config {
 
     /// Cross-key checks that the types cannot express (SPEC §2.6, §4.7).
     fn validate(&self) -> Result<(), ConfigError> {
-        for h in self.handlers() {
-            if let (true, Some(key)) = (h.enabled, &h.missing) {
-                let handler = h.path();
-                let files: Vec<String> = self
-                    .sources
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect();
-                return Err(ConfigError::Required {
-                    sources: match files.is_empty() {
-                        true => String::new(),
-                        false => format!("{}: ", files.join(", ")),
-                    },
-                    key: format!("{handler}.config.{key}"),
-                    handler,
-                });
-            }
-        }
+        let files: Vec<String> = self
+            .sources
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let sources = match files.is_empty() {
+            true => String::new(),
+            false => format!("{}: ", files.join(", ")),
+        };
+        let missing = self.handlers().into_iter().filter_map(|h| {
+            let key = h.missing.as_ref().filter(|_| h.enabled)?;
+            let handler = h.path();
+            Some(ConfigError::Required {
+                sources: sources.clone(),
+                key: format!("{handler}.config.{key}"),
+                handler,
+            })
+        });
         // A disabled fallback handler is not a start-up error: selecting it answers 500 at
         // request time (SPEC §4.7 step 2, Appendix B case 8).
-        Ok(())
+        one_or_several(missing.collect())
     }
 }
 

@@ -248,3 +248,68 @@ fn messages_name_no_rust_types() {
     assert_eq!(plain("expected a boolean"), "expected a boolean");
     assert_eq!(plain("missing field `id`"), "missing field `id`");
 }
+
+/// SPEC §2.1 (Oathkeeper's schema validation lists every violation): one run names every mistake
+/// of every file, one per line, instead of one per start.
+#[test]
+fn every_error_is_reported_at_once() {
+    let dir = TempDir::new().expect("tempdir");
+    let a = write(
+        &dir,
+        "a.yaml",
+        r#"
+serve:
+  proxy: { port: "x", bogus: 1 }
+access_rules:
+  repositories: [1, "file:///x", 2]
+  matching_strategy: fuzzy
+"#,
+    );
+    let b = write(&dir, "b.json", r#"{"log": {"level": "loud"}}"#);
+    let err = load_with_env(&[a, b], no_env())
+        .expect_err("invalid")
+        .to_string();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines[0], "5 errors:", "{err}");
+    let want = [
+        "a.yaml: serve.proxy.port: invalid type: string \"x\"",
+        "a.yaml: serve.proxy.bogus: unknown field `bogus`",
+        // The first bad item only: a second would be reported under a shifted index.
+        "a.yaml: access_rules.repositories[0]: invalid type: integer `1`",
+        "a.yaml: access_rules.matching_strategy: unknown variant `fuzzy`",
+        "b.json: log.level: unknown variant `loud`",
+    ];
+    for (line, want) in lines[1..].iter().zip(want) {
+        assert!(
+            line.starts_with("  - ") && line.contains(want),
+            "{want}\n{err}"
+        );
+    }
+    assert_eq!(lines.len(), 6, "{err}");
+
+    // One error stays one line.
+    let one = err_yaml("serve: { proxy: { port: -1 } }\n");
+    assert!(
+        !one.contains('\n') && one.contains("serve.proxy.port"),
+        "{one}"
+    );
+
+    // Every enabled handler missing a required key.
+    let err = err_yaml(
+        "authenticators:\n  jwt: { enabled: true }\n  oauth2_introspection: { enabled: true }\n",
+    );
+    assert!(err.starts_with("2 errors:"), "{err}");
+    assert!(
+        err.contains("authenticators.jwt.config.jwks_urls: required"),
+        "{err}"
+    );
+    assert!(
+        err.contains("authenticators.oauth2_introspection.config.introspection_url: required"),
+        "{err}"
+    );
+
+    // A file with a great many mistakes is reported up to a bound.
+    let many: String = (0..50).map(|i| format!("k{i}: 1\n")).collect();
+    let err = err_yaml(&many);
+    assert!(err.starts_with("20 errors:"), "{err}");
+}
