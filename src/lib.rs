@@ -19,6 +19,7 @@
 //! - `cors` — CORS preflight answers and response headers for the listeners.
 //! - `client` — the CLI's HTTP client.
 //! - `format` — JSON/YAML document decoding (the only place YAML is parsed).
+//! - `datetime` — UTC calendar arithmetic (RFC 3339, AWS signature dates).
 //! - `credentials/` — JWKS fetching and caching, id_token signing keys and their publication,
 //!   key generation (`credentials generate`).
 //! - `outbound` — the pooled client, deadlines and bounded retries for calls to auth services.
@@ -32,6 +33,7 @@ pub mod client;
 pub mod config;
 pub mod cors;
 pub mod credentials;
+pub mod datetime;
 pub mod decisions;
 pub mod format;
 pub mod outbound;

@@ -17,7 +17,7 @@
 
 use std::future::Future;
 use std::sync::{Arc, LazyLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use moka::future::Cache;
 use moka::Expiry;
@@ -136,120 +136,24 @@ pub fn success_ttl(
     }
     let ttl = match expires_at {
         None => ttl,
-        Some(s) => ttl.min(parse_rfc3339(s)?.duration_since(now).ok()?),
+        Some(s) => ttl.min(
+            crate::datetime::parse_rfc3339(s)?
+                .duration_since(now)
+                .ok()?,
+        ),
     };
     (!ttl.is_zero()).then_some(ttl)
-}
-
-/// Parse an RFC 3339 timestamp (`2024-05-01T10:00:00.123456Z`, `...+02:00`).
-pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    let num = |from: usize, to: usize| -> Option<i64> {
-        let t = s.get(from..to)?;
-        if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        t.parse().ok()
-    };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (hour, min, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos = 0u32;
-    if b[i] == b'.' {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let digits = s.get(start..i.min(start + 9))?;
-        if digits.is_empty() {
-            return None;
-        }
-        let scale = 10u32.pow(9 - digits.len() as u32);
-        nanos = digits.parse::<u32>().ok()? * scale;
-    }
-    let offset = match *b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let off = num(i + 1, i + 3)? * 3600 + num(i + 4, i + 6)? * 60;
-            if sign == b'+' {
-                off
-            } else {
-                -off
-            }
-        }
-        _ => return None,
-    };
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset;
-    let secs = u64::try_from(secs).ok()?;
-    Some(UNIX_EPOCH + Duration::new(secs, nanos))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
-    }
-
-    #[test]
-    fn rfc3339() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(at(0)));
-        assert_eq!(
-            parse_rfc3339("2024-02-29T12:30:15Z"),
-            Some(at(1_709_209_815))
-        );
-        assert_eq!(
-            parse_rfc3339("2024-02-29T14:30:15+02:00"),
-            Some(at(1_709_209_815))
-        );
-        assert_eq!(
-            parse_rfc3339("2024-02-29T12:30:15.5z"),
-            Some(at(1_709_209_815) + Duration::from_millis(500))
-        );
-        assert_eq!(
-            parse_rfc3339("2024-02-29T12:30:15.123456789123Z"),
-            Some(at(1_709_209_815) + Duration::from_nanos(123_456_789))
-        );
-        for bad in [
-            "",
-            "2024-02-29",
-            "2024-02-29T12:30:15",
-            "2024-13-01T00:00:00Z",
-            "2024-02-29T12:30:15.Z",
-            "2024-02-29T12:30:15+0200",
-            "2024-02-29T12:30:15Zjunk",
-            "1969-12-31T23:59:59Z",
-            "２０24-02-29T12:30:15Z",
-        ] {
-            assert_eq!(parse_rfc3339(bad), None, "{bad}");
-        }
     }
 
     // DESIGN §4: TTL capped by the session's expires_at; inactive/expired never cached.

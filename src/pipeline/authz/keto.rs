@@ -7,7 +7,7 @@
 //! warning is logged at load so the mistake is visible before traffic arrives.
 
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -172,7 +172,7 @@ impl Keto {
             "action": render(&self.action, "required_action")?,
             "context": {
                 "remoteIpAddress": client_ip(req),
-                "requestedAt": rfc3339(now),
+                "requestedAt": crate::datetime::rfc3339(now),
             },
             "resource": render(&self.resource, "required_resource")?,
             "subject": subject,
@@ -234,48 +234,11 @@ pub(crate) fn is_private(ip: &IpAddr) -> bool {
     }
 }
 
-/// Go's `time.Time` JSON form in UTC: RFC 3339 with trailing zeros of the fraction trimmed.
-fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (y, m, day) = civil_from_days(days);
-    let mut s = format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
-    let nanos = d.subsec_nanos();
-    if nanos != 0 {
-        let frac = format!("{nanos:09}");
-        s.push('.');
-        s.push_str(frac.trim_end_matches('0'));
-    }
-    s.push('Z');
-    s
-}
-
-/// Days since 1970-01-01 -> (year, month, day) in the proleptic Gregorian calendar
-/// (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::types::Uri;
+    use std::time::UNIX_EPOCH;
 
     fn keto(subject: &str, action: Option<&str>, strategy: MatchingStrategy) -> Keto {
         Keto::new(
@@ -350,15 +313,6 @@ mod tests {
         assert_eq!(client_ip(&req), "198.51.100.7");
         req.forwarded_trusted = false;
         assert_eq!(client_ip(&req), "192.0.2.1", "untrusted peer");
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00Z"
-        );
     }
 
     // SPEC §5.2, Appendix A: keto under glob answers 500 with the catalogue message.
