@@ -20,6 +20,7 @@
 //! - `client` — the CLI's HTTP client.
 //! - `format` — JSON/YAML document decoding (the only place YAML is parsed).
 //! - `datetime` — UTC calendar arithmetic (RFC 3339, AWS signature dates).
+//! - `blob/` — rule repositories and JWKS documents in S3 (`s3://`): signing and AWS credentials.
 //! - `credentials/` — JWKS fetching and caching, id_token signing keys and their publication,
 //!   key generation (`credentials generate`).
 //! - `outbound` — the pooled client, deadlines and bounded retries for calls to auth services.
@@ -27,6 +28,7 @@
 
 pub mod api;
 pub mod app;
+pub mod blob;
 pub mod cases;
 pub mod cli;
 pub mod client;
