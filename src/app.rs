@@ -129,7 +129,7 @@ pub async fn read_repositories(
     let mut errors = Vec::new();
     for repo in repos {
         match Source::parse(repo) {
-            Ok(Source::Http(url)) => match remote.get(&url, refresh_remote).await {
+            Ok(Source::Remote(url)) => match remote.get(&url, refresh_remote).await {
                 Ok(mut f) => docs.append(&mut f.docs),
                 Err(mut e) => errors.append(&mut e),
             },

@@ -231,7 +231,7 @@ fn validate(config_files: &[PathBuf], paths: &[String], strategy: Option<&str>) 
     let remote = crate::rules::remote::RemoteStore::default();
     for p in paths {
         match Source::parse(p) {
-            Ok(Source::Http(url)) => {
+            Ok(Source::Remote(url)) => {
                 // Fetched as `serve` fetches it (one GET, the system's roots for https).
                 let fetched = tokio::runtime::Builder::new_current_thread()
                     .enable_all()

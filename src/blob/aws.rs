@@ -103,7 +103,7 @@ pub fn profile_region(
 
 /// One walk of the chain.
 pub(crate) struct Chain<'a> {
-    pub(crate) env: &'a dyn Fn(&str) -> Option<String>,
+    pub(crate) env: &'a (dyn Fn(&str) -> Option<String> + Sync),
     pub(crate) region: &'a str,
 }
 

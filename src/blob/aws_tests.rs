@@ -70,7 +70,7 @@ fn env_of(vars: Vec<(&str, String)>) -> impl Fn(&str) -> Option<String> {
 }
 
 async fn resolve(
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
     profile: Option<&str>,
 ) -> Result<Credentials, String> {
     Chain {

@@ -41,6 +41,8 @@ pub const MAX_JWKS_BYTES: usize = 1 << 20;
 #[derive(Clone)]
 enum Location {
     Http(url::Url),
+    /// An object in S3, read with a signed GET.
+    Object(crate::blob::Object),
     File(PathBuf),
     #[cfg(test)]
     Mock(Arc<dyn Fn() -> MockFetch + Send + Sync>),
@@ -103,8 +105,27 @@ pub struct Fetched {
 
 /// Why a URL cannot be a JWKS source.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unsupported JWKS location `{0}`: expected http(s)://, file:// or a path")]
-pub struct UnsupportedLocation(pub String);
+#[error("unsupported JWKS location `{url}`: {why}")]
+pub struct UnsupportedLocation {
+    pub url: String,
+    pub why: String,
+}
+
+impl UnsupportedLocation {
+    fn new(url: &str) -> Self {
+        Self::because(
+            url,
+            "expected http(s)://, s3://, file:// or a path".to_owned(),
+        )
+    }
+
+    fn because(url: &str, why: String) -> Self {
+        Self {
+            url: url.to_owned(),
+            why,
+        }
+    }
+}
 
 /// The process-wide set of [`JwksSource`]s, one per URL.
 pub struct JwksCache {
@@ -137,22 +158,28 @@ impl JwksCache {
         })
     }
 
-    /// The source for `url` (`http(s)://`, `file://` or a plain path), created on first use.
+    /// The source for `url` (`http(s)://`, `s3://`, `file://` or a plain path), created on first
+    /// use.
     pub fn source(&self, url: &str) -> Result<Arc<JwksSource>, UnsupportedLocation> {
         if let Some(rest) = url.strip_prefix("file://") {
             // `file:///abs` is absolute; `file://rel/x.json` is relative to the working
             // directory (as for rule repositories and in Oathkeeper).
             let path = percent_encoding::percent_decode_str(rest).decode_utf8_lossy();
             if path.is_empty() {
-                return Err(UnsupportedLocation(url.to_owned()));
+                return Err(UnsupportedLocation::new(url));
             }
             return Ok(self.insert(url, Location::File(PathBuf::from(path.as_ref()))));
         }
+        match crate::blob::Object::parse(url) {
+            Some(Ok(object)) => return Ok(self.insert(url, Location::Object(object))),
+            Some(Err(why)) => return Err(UnsupportedLocation::because(url, why)),
+            None => {}
+        }
         let location = match url::Url::parse(url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Location::Http(u),
-            Ok(_) => return Err(UnsupportedLocation(url.to_owned())),
+            Ok(_) => return Err(UnsupportedLocation::new(url)),
             Err(_) if !url.is_empty() => Location::File(PathBuf::from(url)),
-            Err(_) => return Err(UnsupportedLocation(url.to_owned())),
+            Err(_) => return Err(UnsupportedLocation::new(url)),
         };
         Ok(self.insert(url, location))
     }
@@ -344,28 +371,12 @@ impl JwksSource {
     async fn fetch(&self) -> Result<KeySet, String> {
         let body = match &self.location {
             Location::Http(url) => {
-                let resp = outbound::send(self.policy, || outbound::client().get(url.clone()))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !resp.status().is_success() {
-                    return Err(format!("answered {}", resp.status()));
-                }
-                if resp
-                    .content_length()
-                    .is_some_and(|l| l > MAX_JWKS_BYTES as u64)
-                {
-                    return Err("document too large".to_owned());
-                }
-                // Read in pieces up to the limit: a body without `Content-Length` is otherwise
-                // held whole before it can be refused (a 600 MB JWKS took 1.3 GB).
-                crate::outbound::read_limited(resp, MAX_JWKS_BYTES)
-                    .await
-                    .map_err(|e| match e {
-                        crate::outbound::OutboundError::TooLarge(_) => {
-                            "document too large".to_owned()
-                        }
-                        other => other.to_string(),
-                    })?
+                self.download(|| outbound::client().get(url.clone()), false)
+                    .await?
+            }
+            Location::Object(object) => {
+                let signed = object.get().await?;
+                self.download(|| signed.request(), true).await?
             }
             Location::File(path) => tokio::fs::read(path)
                 .await
@@ -377,6 +388,37 @@ impl JwksSource {
             return Err("document too large".to_owned());
         }
         KeySet::parse(&body).map_err(|e| e.to_string())
+    }
+
+    /// The body of a GET (`object`: an object store's, whose error answers say why).
+    async fn download(
+        &self,
+        request: impl Fn() -> reqwest::RequestBuilder,
+        object: bool,
+    ) -> Result<Vec<u8>, String> {
+        let resp = outbound::send(self.policy, request)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(match object {
+                true => crate::blob::failure(resp).await,
+                false => format!("answered {}", resp.status()),
+            });
+        }
+        if resp
+            .content_length()
+            .is_some_and(|l| l > MAX_JWKS_BYTES as u64)
+        {
+            return Err("document too large".to_owned());
+        }
+        // Read in pieces up to the limit: a body without `Content-Length` is otherwise held
+        // whole before it can be refused (a 600 MB JWKS took 1.3 GB).
+        crate::outbound::read_limited(resp, MAX_JWKS_BYTES)
+            .await
+            .map_err(|e| match e {
+                crate::outbound::OutboundError::TooLarge(_) => "document too large".to_owned(),
+                other => other.to_string(),
+            })
     }
 }
 

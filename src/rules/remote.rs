@@ -1,5 +1,6 @@
-//! `http(s)://` rule repositories (DESIGN §3): fetched at start-up, polled with conditional
-//! requests (ETag / If-Modified-Since), and the last good copy kept when a fetch fails.
+//! Remote rule repositories, `http(s)://` and `s3://` (DESIGN §3): fetched at start-up, polled
+//! with conditional requests (ETag / If-Modified-Since), and the last good copy kept when a
+//! fetch fails. An S3 object is read with a signed GET (`crate::blob`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -98,20 +99,33 @@ const MAX_DOCUMENT: usize = 64 << 20;
 
 async fn fetch(url: &str, held: Option<&Entry>) -> Result<Option<Entry>, Vec<LoadError>> {
     let err = |m: String| vec![LoadError::source(url, m)];
+    let signed = match crate::blob::Object::parse(url) {
+        Some(Ok(object)) => Some(
+            object
+                .get()
+                .await
+                .map_err(|e| err(format!("fetch failed: {e}")))?,
+        ),
+        Some(Err(e)) => return Err(err(e)),
+        None => None,
+    };
     let resp = outbound::send(
         CallPolicy {
             timeout: FETCH_TIMEOUT,
             ..CallPolicy::default()
         },
         || {
-            let mut b = outbound::client().get(url);
-            if let Some(h) = held {
-                if let Some(e) = &h.etag {
-                    b = b.header(IF_NONE_MATCH, e);
-                }
-                if let Some(lm) = &h.last_modified {
-                    b = b.header(IF_MODIFIED_SINCE, lm);
-                }
+            let mut b = match &signed {
+                Some(s) => s.request(),
+                None => outbound::client().get(url),
+            };
+            // The entity tag when there is one: `If-Modified-Since` counts whole seconds, so a
+            // document replaced within the second of the last fetch would look unchanged to a
+            // server that weighs it next to a changed tag (S3 does).
+            match held.map(|h| (&h.etag, &h.last_modified)) {
+                Some((Some(e), _)) => b = b.header(IF_NONE_MATCH, e),
+                Some((None, Some(lm))) => b = b.header(IF_MODIFIED_SINCE, lm),
+                _ => {}
             }
             b
         },
@@ -123,7 +137,11 @@ async fn fetch(url: &str, held: Option<&Entry>) -> Result<Option<Entry>, Vec<Loa
         return Ok(None);
     }
     if !status.is_success() {
-        return Err(err(format!("fetch failed: HTTP {status}")));
+        let why = match signed {
+            Some(_) => crate::blob::failure(resp).await,
+            None => format!("HTTP {status}"),
+        };
+        return Err(err(format!("fetch failed: {why}")));
     }
     let header = |n: http::HeaderName| {
         resp.headers()

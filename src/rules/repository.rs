@@ -1,5 +1,6 @@
 //! Rule sources (SPEC §2.5, §3.1): `file://` (relative or absolute), plain paths, directories
-//! (every `*.json|*.yaml|*.yml`), `inline://<base64>`. Each source yields its rules decoded and
+//! (every `*.json|*.yaml|*.yml`), `inline://<base64>`; `http(s)://` and `s3://` sources are
+//! fetched by `remote.rs`. Each source yields its rules decoded and
 //! checked for shape; semantic checks happen in `compile`.
 
 use std::path::{Path, PathBuf};
@@ -17,8 +18,9 @@ pub enum Source {
     Path(PathBuf),
     /// `inline://<standard base64 of a JSON or YAML array>`.
     Inline(String),
-    /// `http://` / `https://`.
-    Http(String),
+    /// Fetched over the network (`remote.rs`): `http://`, `https://`, or an object in S3
+    /// (`s3://bucket/key`, see `blob`).
+    Remote(String),
 }
 
 impl Source {
@@ -29,7 +31,7 @@ impl Source {
             return Ok(Source::Inline(rest.to_string()));
         }
         if repo.starts_with("http://") || repo.starts_with("https://") {
-            return Ok(Source::Http(repo.to_string()));
+            return Ok(Source::Remote(repo.to_string()));
         }
         if let Some(rest) = repo.strip_prefix("file://") {
             // `file:///abs` is absolute; `file://rel/x.json` is relative to the working
@@ -37,11 +39,16 @@ impl Source {
             let decoded = percent_encoding::percent_decode_str(rest).decode_utf8_lossy();
             return Ok(Source::Path(PathBuf::from(decoded.as_ref())));
         }
+        match crate::blob::Object::parse(repo) {
+            Some(Ok(_)) => return Ok(Source::Remote(repo.to_string())),
+            Some(Err(e)) => return Err(LoadError::source(repo, e)),
+            None => {}
+        }
         if let Some((scheme, _)) = repo.split_once("://") {
             return Err(LoadError::source(
                 repo,
                 format!(
-                    "unsupported repository scheme `{scheme}`, expected one of file://, inline://, http://, https:// or a plain path"
+                    "unsupported repository scheme `{scheme}`, expected one of file://, inline://, http://, https://, s3:// or a plain path"
                 ),
             ));
         }
@@ -56,7 +63,7 @@ impl Source {
         match self {
             Source::Path(p) => p.display().to_string(),
             Source::Inline(_) => "inline://".to_string(),
-            Source::Http(u) => u.clone(),
+            Source::Remote(u) => u.clone(),
         }
     }
 }
@@ -102,11 +109,11 @@ pub fn read_source_all(source: &Source) -> (Vec<RuleDocument>, Vec<LoadError>) {
                 )],
             ),
         },
-        Source::Http(url) => (
+        Source::Remote(url) => (
             Vec::new(),
             vec![LoadError::source(
                 url,
-                "an http(s) repository is fetched (RemoteStore), not read from disk",
+                "a remote repository is fetched (RemoteStore), not read from disk",
             )],
         ),
         Source::Path(p) => read_path(p),

@@ -199,7 +199,7 @@ impl Reloader {
         let snapshot = self.state.snapshot();
         let mut changed = false;
         for repo in &snapshot.config.access_rules.repositories {
-            if let Ok(Source::Http(url)) = Source::parse(repo) {
+            if let Ok(Source::Remote(url)) = Source::parse(repo) {
                 let failed = match self.remote.get(&url, true).await {
                     Ok(f) => {
                         changed |= f.changed;
