@@ -42,11 +42,11 @@ impl Object {
         }
     }
 
-    /// The object's GET request, signed now (credentials are looked up, and fetched when they
-    /// are temporary and expire soon).
-    pub async fn get(&self) -> Result<SignedGet, String> {
+    /// The object's GET request with `headers` (conditional ones), signed now (credentials are
+    /// looked up, and fetched when they are temporary and expire soon).
+    pub async fn get(&self, headers: HeaderMap) -> Result<SignedGet, String> {
         match self {
-            Object::S3(o) => o.signed_get().await,
+            Object::S3(o) => o.signed_get(headers).await,
         }
     }
 }

@@ -181,8 +181,7 @@ impl S3Object {
         &self.url
     }
 
-    pub(super) async fn signed_get(&self) -> Result<SignedGet, String> {
-        let mut headers = HeaderMap::new();
+    pub(super) async fn signed_get(&self, mut headers: HeaderMap) -> Result<SignedGet, String> {
         if !self.anonymous {
             let creds = aws::credentials(self.profile.as_deref(), &self.region)
                 .await

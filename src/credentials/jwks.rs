@@ -375,7 +375,7 @@ impl JwksSource {
                     .await?
             }
             Location::Object(object) => {
-                let signed = object.get().await?;
+                let signed = object.get(http::HeaderMap::new()).await?;
                 self.download(|| signed.request(), true).await?
             }
             Location::File(path) => tokio::fs::read(path)

@@ -92,17 +92,35 @@ impl RemoteStore {
     }
 }
 
-/// `Ok(None)`: not modified.
 /// The largest remote rule document read (10,000 rules take about 3 MB): a larger answer is
 /// refused while it is read, not held whole first.
 const MAX_DOCUMENT: usize = 64 << 20;
 
+/// A header whose value came from a server's answer (dropped if it is not a valid value).
+fn valid_header(
+    name: http::HeaderName,
+    value: &str,
+) -> Option<(http::HeaderName, http::HeaderValue)> {
+    http::HeaderValue::from_str(value).ok().map(|v| (name, v))
+}
+
+/// `Ok(None)`: not modified.
 async fn fetch(url: &str, held: Option<&Entry>) -> Result<Option<Entry>, Vec<LoadError>> {
     let err = |m: String| vec![LoadError::source(url, m)];
+    // The entity tag when there is one: `If-Modified-Since` counts whole seconds, so a document
+    // replaced within the second of the last fetch would look unchanged to a server that weighs
+    // it next to a changed tag (S3 does).
+    let mut conditional = http::HeaderMap::new();
+    match held.map(|h| (&h.etag, &h.last_modified)) {
+        Some((Some(e), _)) => conditional.extend(valid_header(IF_NONE_MATCH, e)),
+        Some((None, Some(lm))) => conditional.extend(valid_header(IF_MODIFIED_SINCE, lm)),
+        _ => {}
+    }
+    // An object store signs the conditional headers with the rest (Azure's Shared Key does).
     let signed = match crate::blob::Object::parse(url) {
         Some(Ok(object)) => Some(
             object
-                .get()
+                .get(conditional.clone())
                 .await
                 .map_err(|e| err(format!("fetch failed: {e}")))?,
         ),
@@ -114,20 +132,9 @@ async fn fetch(url: &str, held: Option<&Entry>) -> Result<Option<Entry>, Vec<Loa
             timeout: FETCH_TIMEOUT,
             ..CallPolicy::default()
         },
-        || {
-            let mut b = match &signed {
-                Some(s) => s.request(),
-                None => outbound::client().get(url),
-            };
-            // The entity tag when there is one: `If-Modified-Since` counts whole seconds, so a
-            // document replaced within the second of the last fetch would look unchanged to a
-            // server that weighs it next to a changed tag (S3 does).
-            match held.map(|h| (&h.etag, &h.last_modified)) {
-                Some((Some(e), _)) => b = b.header(IF_NONE_MATCH, e),
-                Some((None, Some(lm))) => b = b.header(IF_MODIFIED_SINCE, lm),
-                _ => {}
-            }
-            b
+        || match &signed {
+            Some(s) => s.request(),
+            None => outbound::client().get(url).headers(conditional.clone()),
         },
     )
     .await
