@@ -15,16 +15,21 @@
 //!   container and instance metadata endpoints) and the cache of temporary credentials.
 
 pub mod aws;
+pub mod azure;
 pub mod s3;
+#[cfg(test)]
+mod stub;
 
 use http::HeaderMap;
 
+pub use azure::AzureBlob;
 pub use s3::S3Object;
 
 /// An object in a cloud object store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Object {
     S3(S3Object),
+    Azure(AzureBlob),
 }
 
 impl Object {
@@ -34,10 +39,12 @@ impl Object {
         let (scheme, _) = url.split_once("://")?;
         match scheme {
             "s3" => Some(S3Object::parse(url, &aws::process_env).map(Object::S3)),
-            "gs" | "azblob" => Some(Err(format!(
-                "{scheme}:// object stores are not supported; serve the document over https://, \
-                 or keep it in S3 (s3://bucket/key)"
-            ))),
+            "azblob" => Some(AzureBlob::parse(url, &aws::process_env).map(Object::Azure)),
+            "gs" => Some(Err(
+                "gs:// (Google Cloud Storage) is not supported; serve the document over https://, \
+                 or keep it in S3 (s3://) or Azure Blob Storage (azblob://)"
+                    .to_owned(),
+            )),
             _ => None,
         }
     }
@@ -47,6 +54,7 @@ impl Object {
     pub async fn get(&self, headers: HeaderMap) -> Result<SignedGet, String> {
         match self {
             Object::S3(o) => o.signed_get(headers).await,
+            Object::Azure(o) => o.signed_get(headers).await,
         }
     }
 }
@@ -103,6 +111,32 @@ pub(crate) fn xml_text(xml: &str, tag: &str) -> Option<String> {
     )
 }
 
+/// Go's `strconv.ParseBool`, which gocloud reads these parameters with.
+pub(crate) fn go_bool(name: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("{name}: `{value}` is not a boolean")),
+    }
+}
+
+pub(crate) fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// An object name in a URL path, as the stores sign it: every byte but the unreserved ones and `/` percent-encoded.
+pub(crate) fn encode(s: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    percent_encoding::utf8_percent_encode(s, KEEP).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,12 +145,15 @@ mod tests {
     fn schemes() {
         assert!(Object::parse("https://example.com/rules.json").is_none());
         assert!(Object::parse("/etc/rules.json").is_none());
-        for other in ["gs://b/k.json", "azblob://c/k.json"] {
-            let err = Object::parse(other)
-                .expect("object store")
-                .expect_err(other);
-            assert!(err.contains("not supported"), "{err}");
-        }
+        let err = Object::parse("gs://b/k.json")
+            .expect("object store")
+            .expect_err("gs");
+        assert!(
+            err.contains("gs:// (Google Cloud Storage) is not supported"),
+            "{err}"
+        );
+        let ok = Object::parse("azblob://container/k.json?storage_account=acct");
+        assert!(matches!(ok, Some(Ok(Object::Azure(_)))), "{ok:?}");
         let ok = Object::parse("s3://bucket/rules.json?region=eu-west-1");
         assert!(matches!(ok, Some(Ok(Object::S3(_)))), "{ok:?}");
     }

@@ -59,11 +59,11 @@ impl S3Object {
     /// test's).
     pub fn parse(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
         let u = url::Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
-        let bucket = percent_decode(u.host_str().unwrap_or_default());
+        let bucket = super::percent_decode(u.host_str().unwrap_or_default());
         if bucket.is_empty() {
             return Err("no bucket: expected s3://bucket/key".to_owned());
         }
-        let key = percent_decode(u.path().strip_prefix('/').unwrap_or(u.path()));
+        let key = super::percent_decode(u.path().strip_prefix('/').unwrap_or(u.path()));
         if key.is_empty() {
             return Err("no object key: expected s3://bucket/key".to_owned());
         }
@@ -73,12 +73,14 @@ impl S3Object {
             match name.as_ref() {
                 "region" => p.region = Some(value),
                 "endpoint" => p.endpoint = Some(value),
-                "disableSSL" | "disable_https" => p.http = go_bool(&name, &value)?,
-                "s3ForcePathStyle" | "use_path_style" => p.path_style = go_bool(&name, &value)?,
+                "disableSSL" | "disable_https" => p.http = super::go_bool(&name, &value)?,
+                "s3ForcePathStyle" | "use_path_style" => {
+                    p.path_style = super::go_bool(&name, &value)?
+                }
                 "profile" => p.profile = Some(value),
-                "anonymous" => p.anonymous = go_bool(&name, &value)?,
-                "dualstack" => p.dualstack = go_bool(&name, &value)?,
-                "fips" => p.fips = go_bool(&name, &value)?,
+                "anonymous" => p.anonymous = super::go_bool(&name, &value)?,
+                "dualstack" => p.dualstack = super::go_bool(&name, &value)?,
+                "fips" => p.fips = super::go_bool(&name, &value)?,
                 "awssdk" if matches!(value.as_str(), "" | "v1" | "V1" | "v2" | "V2") => {}
                 "awssdk" => return Err(format!("awssdk: `{value}` is not v1 or v2")),
                 other => {
@@ -153,11 +155,15 @@ impl S3Object {
             || (bucket.contains('.') && base.scheme() == "https");
         let prefix = base.path().trim_end_matches('/').to_owned();
         let path = match path_style {
-            true => format!("{prefix}/{}/{}", encode(&bucket), encode(&key)),
+            true => format!(
+                "{prefix}/{}/{}",
+                super::encode(&bucket),
+                super::encode(&key)
+            ),
             false => {
                 base.set_host(Some(&format!("{bucket}.{host_name}")))
                     .map_err(|e| format!("bucket `{bucket}` as a host name: {e}"))?;
-                format!("{prefix}/{}", encode(&key))
+                format!("{prefix}/{}", super::encode(&key))
             }
         };
         base.set_path(&path);
@@ -276,32 +282,6 @@ struct Params {
     anonymous: bool,
     dualstack: bool,
     fips: bool,
-}
-
-/// Go's `strconv.ParseBool`, which gocloud reads these parameters with.
-fn go_bool(name: &str, value: &str) -> Result<bool, String> {
-    match value {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!("{name}: `{value}` is not a boolean")),
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-/// A key as S3 signs it: every byte but the unreserved ones and `/` percent-encoded.
-fn encode(s: &str) -> String {
-    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~')
-        .remove(b'/');
-    percent_encoding::utf8_percent_encode(s, KEEP).to_string()
 }
 
 /// Whether a bucket name can lead a host name (lower-case letters, digits, `-` and `.`; 3 to

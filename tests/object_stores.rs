@@ -1,8 +1,12 @@
-//! Rule repositories and JWKS documents in S3 (SPEC §2.5 `access_rules.repositories`, §2.6
-//! `jwks_urls`: `s3://bucket/key`), end to end against moto's S3, IAM and STS server
-//! (`fixtures/s3_moto.py`, installed by `scripts/install-test-deps`). moto checks every
-//! request's AWS Signature Version 4 with botocore and the key's IAM policy, so these tests
-//! fail if gatehouse signs differently from the AWS SDKs.
+//! Rule repositories and JWKS documents in object stores (SPEC §2.5 `access_rules.repositories`,
+//! §2.6 `jwks_urls`), end to end against emulators that check every request's signature, both
+//! installed by `scripts/install-test-deps`:
+//! - `s3://bucket/key`: moto's S3, IAM and STS server (`fixtures/s3_moto.py`), which checks the
+//!   AWS Signature Version 4 with botocore and the key's IAM policy;
+//! - `azblob://container/blob`: Azurite (`fixtures/azurite.py`), which checks Shared Key
+//!   signatures and SAS tokens.
+//!
+//! So these tests fail if gatehouse signs differently from the stores' own SDKs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -18,30 +22,32 @@ use common::{repo_root, send, spawn_serve, Proc, Resp, Setup};
 use http::Method;
 use serde_json::{json, Value};
 
-/// moto's server, with a bucket `gatehouse-config`; killed on drop.
-struct Moto {
+/// An emulator driven by a fixture script (its first line: JSON about it; then `put`
+/// commands), with a bucket or container `gatehouse-config`; killed on drop.
+struct Store {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     info: Value,
 }
 
-impl Moto {
-    fn start() -> Moto {
+impl Store {
+    fn start(script: &str) -> Store {
         let mut child = Command::new("python3")
-            .arg(repo_root().join("tests/fixtures/s3_moto.py"))
+            .arg(repo_root().join("tests/fixtures").join(script))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("python3 tests/fixtures/s3_moto.py (scripts/install-test-deps installs moto)");
+            .unwrap_or_else(|e| panic!("python3 tests/fixtures/{script}: {e}"));
         let stdin = child.stdin.take().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).expect("moto's first line");
-        let info: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("moto did not start ({e}): {line:?}"));
-        Moto {
+        let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!("{script} did not start ({e}; scripts/install-test-deps installs it): {line:?}")
+        });
+        Store {
             child,
             stdin,
             stdout,
@@ -61,8 +67,8 @@ impl Moto {
         self.info["endpoint"].as_str().unwrap()
     }
 
-    /// `s3://gatehouse-config/<key>` on this server.
-    fn url(&self, key: &str) -> String {
+    /// `s3://gatehouse-config/<key>` on moto.
+    fn s3(&self, key: &str) -> String {
         format!(
             "s3://gatehouse-config/{key}?region=us-east-1&endpoint={}&s3ForcePathStyle=true",
             self.endpoint()
@@ -78,14 +84,14 @@ impl Moto {
     }
 }
 
-impl Drop for Moto {
+impl Drop for Store {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-fn config(moto: &Moto) -> String {
+fn config(rules: &str, jwks: &str) -> String {
     format!(
         r#"
 access_rules:
@@ -100,8 +106,6 @@ mutators:
 log:
   level: info
 "#,
-        rules = moto.url("rules/gatehouse.yaml"),
-        jwks = moto.url("keys/jwks.json"),
     )
 }
 
@@ -142,12 +146,15 @@ async fn decide(p: &Proc, token: &str) -> Resp {
 // with the environment's keys; a changed rule object is picked up by the poll.
 #[tokio::test]
 async fn rules_and_keys_from_s3() {
-    let mut moto = Moto::start();
+    let mut moto = Store::start("s3_moto.py");
     let key = keys::rsa(0, "s3-key");
     moto.put("keys/jwks.json", &json!({"keys": [key.jwk]}).to_string());
     moto.put("rules/gatehouse.yaml", &rules("{{ print .Subject }}"));
     let setup = Setup::new();
-    setup.write("config.yaml", &config(&moto));
+    setup.write(
+        "config.yaml",
+        &config(&moto.s3("rules/gatehouse.yaml"), &moto.s3("keys/jwks.json")),
+    );
     let (id, secret) = moto.keys("reader");
     let p = serve(
         &setup,
@@ -183,12 +190,15 @@ async fn rules_and_keys_from_s3() {
 // (moto's) hands out temporary credentials that S3 then accepts.
 #[tokio::test]
 async fn web_identity_credentials() {
-    let mut moto = Moto::start();
+    let mut moto = Store::start("s3_moto.py");
     let key = keys::rsa(0, "s3-key");
     moto.put("keys/jwks.json", &json!({"keys": [key.jwk]}).to_string());
     moto.put("rules/gatehouse.yaml", &rules("{{ print .Subject }}"));
     let setup = Setup::new();
-    setup.write("config.yaml", &config(&moto));
+    setup.write(
+        "config.yaml",
+        &config(&moto.s3("rules/gatehouse.yaml"), &moto.s3("keys/jwks.json")),
+    );
     let token_file = setup.write("token", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.sig");
     let p = serve(
         &setup,
@@ -214,11 +224,14 @@ async fn web_identity_credentials() {
 // the process does not start without its rules.
 #[tokio::test]
 async fn a_bad_signature_stops_start_up_with_s3s_reason() {
-    let mut moto = Moto::start();
+    let mut moto = Store::start("s3_moto.py");
     moto.put("rules/gatehouse.yaml", &rules("{{ print .Subject }}"));
     moto.put("keys/jwks.json", r#"{"keys": []}"#);
     let setup = Setup::new();
-    setup.write("config.yaml", &config(&moto));
+    setup.write(
+        "config.yaml",
+        &config(&moto.s3("rules/gatehouse.yaml"), &moto.s3("keys/jwks.json")),
+    );
     let (id, _) = moto.keys("reader");
     let err = match serve(
         &setup,
@@ -242,4 +255,114 @@ async fn a_bad_signature_stops_start_up_with_s3s_reason() {
         err.contains("AWS credentials: none found: no AWS_ACCESS_KEY_ID"),
         "{err}"
     );
+}
+
+impl Store {
+    /// `azblob://gatehouse-config/<name>` on Azurite, named by the service URL's parts.
+    fn azblob(&self, name: &str) -> String {
+        let host = self
+            .endpoint()
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        format!("azblob://gatehouse-config/{name}?protocol=http&domain={host}&localemulator=true")
+    }
+}
+
+// SPEC §2.5 and §2.6 with `azblob://`: Shared Key from AZURE_STORAGE_ACCOUNT and
+// AZURE_STORAGE_KEY; the poll's `If-None-Match` is signed with the rest, and a changed blob is
+// picked up.
+#[tokio::test]
+async fn rules_and_keys_from_azure_blob_storage() {
+    let mut azure = Store::start("azurite.py");
+    let key = keys::rsa(0, "azure-key");
+    azure.put("keys/jwks.json", &json!({"keys": [key.jwk]}).to_string());
+    azure.put("rules/gatehouse.yaml", &rules("{{ print .Subject }}"));
+    let setup = Setup::new();
+    setup.write(
+        "config.yaml",
+        &config(
+            &azure.azblob("rules/gatehouse.yaml"),
+            &azure.azblob("keys/jwks.json"),
+        ),
+    );
+    let account = azure.info["account"].as_str().unwrap().to_owned();
+    let secret = azure.info["key"].as_str().unwrap().to_owned();
+    let p = serve(
+        &setup,
+        &env(&[
+            ("AZURE_STORAGE_ACCOUNT", account.clone()),
+            ("AZURE_STORAGE_KEY", secret),
+        ]),
+    )
+    .expect("serve");
+    let token = key.sign(&keys::claims("carol"));
+    let r = decide(&p, &token).await;
+    assert_eq!(r.status, 200, "{}\n{}", r.body, p.log.lock().unwrap());
+    assert_eq!(r.header("x-user"), Some("carol"));
+
+    azure.put("rules/gatehouse.yaml", &rules("user={{ print .Subject }}"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = decide(&p, &token).await;
+        if r.header("x-user") == Some("user=carol") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never reloaded: {:?}\n{}",
+            r.header("x-user"),
+            p.log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(p);
+
+    // A wrong key: Azure's own reason, and no start without the rules.
+    let err = match serve(
+        &setup,
+        &env(&[
+            ("AZURE_STORAGE_ACCOUNT", account),
+            ("AZURE_STORAGE_KEY", "d3Jvbmcta2V5".into()),
+        ]),
+    ) {
+        Ok(_) => panic!("started with a wrong key"),
+        Err(e) => e,
+    };
+    // (Azure says `AuthenticationFailed`, Azurite `AuthorizationFailure`; the message is theirs.)
+    assert!(
+        err.contains("HTTP 403 Forbidden")
+            && err.contains("Server failed to authenticate the request"),
+        "{err}"
+    );
+}
+
+// A connection string holding a read-only SAS (made by Microsoft's SDK) and the blob endpoint:
+// no account key anywhere.
+#[tokio::test]
+async fn azure_connection_string_with_a_sas() {
+    let mut azure = Store::start("azurite.py");
+    let key = keys::rsa(0, "azure-key");
+    azure.put("keys/jwks.json", &json!({"keys": [key.jwk]}).to_string());
+    azure.put("rules/gatehouse.yaml", &rules("{{ print .Subject }}"));
+    let setup = Setup::new();
+    setup.write(
+        "config.yaml",
+        &config(
+            "azblob://gatehouse-config/rules/gatehouse.yaml",
+            "azblob://gatehouse-config/keys/jwks.json",
+        ),
+    );
+    let conn = format!(
+        "BlobEndpoint={};SharedAccessSignature={};AccountName={}",
+        azure.endpoint(),
+        azure.info["sas"].as_str().unwrap(),
+        azure.info["account"].as_str().unwrap()
+    );
+    let p = serve(&setup, &env(&[("AZURE_STORAGE_CONNECTION_STRING", conn)])).expect("serve");
+    let r = decide(&p, &key.sign(&keys::claims("dave"))).await;
+    assert_eq!(r.status, 200, "{}\n{}", r.body, p.log.lock().unwrap());
+    assert_eq!(r.header("x-user"), Some("dave"));
 }
