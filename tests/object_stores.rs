@@ -4,7 +4,9 @@
 //! - `s3://bucket/key`: moto's S3, IAM and STS server (`fixtures/s3_moto.py`), which checks the
 //!   AWS Signature Version 4 with botocore and the key's IAM policy;
 //! - `azblob://container/blob`: Azurite (`fixtures/azurite.py`), which checks Shared Key
-//!   signatures and SAS tokens.
+//!   signatures and SAS tokens;
+//! - `gs://bucket/object`: gcp-storage-emulator (`fixtures/gcs_emulator.py`), which takes no
+//!   credentials (Google's token flows are checked in `src/blob/gcs_tests.rs`).
 //!
 //! So these tests fail if gatehouse signs differently from the stores' own SDKs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -365,4 +367,59 @@ async fn azure_connection_string_with_a_sas() {
     let r = decide(&p, &key.sign(&keys::claims("dave"))).await;
     assert_eq!(r.status, 200, "{}\n{}", r.body, p.log.lock().unwrap());
     assert_eq!(r.header("x-user"), Some("dave"));
+}
+
+// SPEC §2.5 and §2.6 with `gs://`: rules and keys from Google Cloud Storage's emulator
+// (STORAGE_EMULATOR_HOST, unauthenticated as Google's clients treat an emulator), and a changed
+// object picked up by the poll.
+#[tokio::test]
+async fn rules_and_keys_from_google_cloud_storage() {
+    let mut gcs = Store::start("gcs_emulator.py");
+    let key = keys::rsa(0, "gcs-key");
+    gcs.put("keys/jwks.json", &json!({"keys": [key.jwk]}).to_string());
+    gcs.put("rules/gatehouse.yaml", &rules("{{ print .Subject }}"));
+    let setup = Setup::new();
+    setup.write(
+        "config.yaml",
+        &config(
+            "gs://gatehouse-config/rules/gatehouse.yaml",
+            "gs://gatehouse-config/keys/jwks.json",
+        ),
+    );
+    let host = gcs.info["host"].as_str().unwrap().to_owned();
+    let p = serve(&setup, &env(&[("STORAGE_EMULATOR_HOST", host)])).expect("serve");
+    let token = key.sign(&keys::claims("erin"));
+    let r = decide(&p, &token).await;
+    assert_eq!(r.status, 200, "{}\n{}", r.body, p.log.lock().unwrap());
+    assert_eq!(r.header("x-user"), Some("erin"));
+
+    gcs.put("rules/gatehouse.yaml", &rules("user={{ print .Subject }}"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while decide(&p, &token).await.header("x-user") != Some("user=erin") {
+        assert!(
+            Instant::now() < deadline,
+            "never reloaded\n{}",
+            p.log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A missing object: the store's answer, and no start.
+    setup.write(
+        "config.yaml",
+        &config(
+            "gs://gatehouse-config/rules/missing.yaml",
+            "gs://gatehouse-config/keys/jwks.json",
+        ),
+    );
+    drop(p);
+    let host = gcs.info["host"].as_str().unwrap().to_owned();
+    let err = match serve(&setup, &env(&[("STORAGE_EMULATOR_HOST", host)])) {
+        Ok(_) => panic!("started without its rules"),
+        Err(e) => e,
+    };
+    assert!(
+        err.contains("rules/missing.yaml") && err.contains("HTTP 404"),
+        "{err}"
+    );
 }

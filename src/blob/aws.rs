@@ -26,10 +26,6 @@ use serde::Deserialize;
 
 use crate::outbound::{self, CallPolicy};
 
-/// Temporary credentials are renewed this long before they expire.
-const RENEW_BEFORE: Duration = Duration::from_secs(300);
-/// Deadline of a call to STS or the container endpoint.
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Deadline of a call to the instance metadata service (the last link of the chain: off EC2
 /// it does not answer, and the chain's error should come quickly).
 const IMDS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -70,7 +66,7 @@ pub async fn credentials(profile: Option<&str>, region: &str) -> Result<Credenti
         .and_then(|m| m.as_ref()?.get(&cache_key).cloned())
     {
         if c.expires
-            .is_some_and(|e| SystemTime::now() + RENEW_BEFORE < e)
+            .is_some_and(|e| SystemTime::now() + super::RENEW_BEFORE < e)
         {
             return Ok(c);
         }
@@ -240,7 +236,7 @@ impl Chain<'_> {
             ("RoleSessionName", session.as_str()),
             ("WebIdentityToken", token.trim()),
         ];
-        let resp = outbound::send(policy(CALL_TIMEOUT, 2), || {
+        let resp = outbound::send(policy(super::CALL_TIMEOUT, 2), || {
             outbound::client().post(endpoint.as_str()).form(&form)
         })
         .await
@@ -286,7 +282,7 @@ impl Chain<'_> {
             ),
             None => env("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
         };
-        let resp = outbound::send(policy(CALL_TIMEOUT, 2), || {
+        let resp = outbound::send(policy(super::CALL_TIMEOUT, 2), || {
             let b = outbound::client().get(url.as_str());
             match &token {
                 Some(t) => b.header(http::header::AUTHORIZATION, t.as_str()),

@@ -20,8 +20,7 @@
 //! `<protocol>://<domain>/<account>`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -30,15 +29,12 @@ use serde::Deserialize;
 
 use super::SignedGet;
 use crate::datetime::Utc;
-use crate::outbound::{self, CallPolicy};
+use crate::outbound;
 
 /// The REST API version requested (and signed).
 const VERSION: &str = "2021-08-06";
 /// Scope of the Entra ID tokens Blob Storage takes.
 const SCOPE: &str = "https://storage.azure.com/.default";
-/// Tokens are renewed this long before they expire.
-const RENEW_BEFORE: Duration = Duration::from_secs(300);
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 const PARAMS: &str = "domain, protocol, cdn, localemulator, storage_account, cred_path";
 
@@ -364,7 +360,7 @@ pub(crate) fn http_date(t: SystemTime) -> String {
 }
 
 /// Entra ID tokens, by the identity that got them.
-static TOKENS: Mutex<Option<HashMap<String, (String, SystemTime)>>> = Mutex::new(None);
+static TOKENS: super::TokenCache = super::TokenCache::new();
 
 /// A token for Blob Storage from the first identity the environment offers.
 pub(crate) async fn entra_token(
@@ -375,21 +371,7 @@ pub(crate) async fn entra_token(
         env("AZURE_TENANT_ID").unwrap_or_default(),
         env("AZURE_CLIENT_ID").unwrap_or_default()
     );
-    if let Some((token, expires)) = TOKENS
-        .lock()
-        .ok()
-        .and_then(|m| m.as_ref()?.get(&identity).cloned())
-    {
-        if SystemTime::now() + RENEW_BEFORE < expires {
-            return Ok(token);
-        }
-    }
-    let (token, expires) = fetch_entra_token(env).await?;
-    if let Ok(mut m) = TOKENS.lock() {
-        m.get_or_insert_with(HashMap::new)
-            .insert(identity, (token.clone(), expires));
-    }
-    Ok(token)
+    TOKENS.get_or_fetch(&identity, fetch_entra_token(env)).await
 }
 
 async fn fetch_entra_token(
@@ -407,7 +389,8 @@ async fn fetch_entra_token(
                 ("client_secret", secret),
                 ("scope", SCOPE.to_owned()),
             ];
-            return token_call(&url, || outbound::client().post(url.as_str()).form(&form)).await;
+            return super::token_call(&url, || outbound::client().post(url.as_str()).form(&form))
+                .await;
         }
         if let Some(file) = env("AZURE_FEDERATED_TOKEN_FILE") {
             let assertion = tokio::fs::read_to_string(&file)
@@ -423,14 +406,15 @@ async fn fetch_entra_token(
                 ("client_assertion", assertion.trim().to_owned()),
                 ("scope", SCOPE.to_owned()),
             ];
-            return token_call(&url, || outbound::client().post(url.as_str()).form(&form)).await;
+            return super::token_call(&url, || outbound::client().post(url.as_str()).form(&form))
+                .await;
         }
     }
     let resource = "https://storage.azure.com/";
     let client = env("AZURE_CLIENT_ID");
     if let (Some(endpoint), Some(header)) = (env("IDENTITY_ENDPOINT"), env("IDENTITY_HEADER")) {
         let url = with_query(&endpoint, "2019-08-01", resource, client.as_deref())?;
-        return token_call(&endpoint, || {
+        return super::token_call(&endpoint, || {
             outbound::client()
                 .get(url.clone())
                 .header("x-identity-header", header.as_str())
@@ -444,7 +428,7 @@ async fn fetch_entra_token(
         imds.trim_end_matches('/')
     );
     let url = with_query(&endpoint, "2018-02-01", resource, client.as_deref())?;
-    token_call(&endpoint, || {
+    super::token_call(&endpoint, || {
         outbound::client()
             .get(url.clone())
             .header("metadata", "true")
@@ -471,61 +455,6 @@ fn with_query(
         query.push(("client_id", c));
     }
     url::Url::parse_with_params(endpoint, &query).map_err(|e| format!("{endpoint}: {e}"))
-}
-
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    /// Seconds (a number, or a string of digits from the managed identity endpoints).
-    #[serde(default)]
-    expires_in: Option<serde_json::Value>,
-    /// Unix seconds (managed identity endpoints).
-    #[serde(default)]
-    expires_on: Option<serde_json::Value>,
-}
-
-async fn token_call(
-    url: &str,
-    request: impl Fn() -> reqwest::RequestBuilder,
-) -> Result<(String, SystemTime), String> {
-    let policy = CallPolicy {
-        timeout: CALL_TIMEOUT,
-        max_retries: 2,
-        ..CallPolicy::default()
-    };
-    let resp = outbound::send(policy, request)
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    let status = resp.status();
-    let body = outbound::read_limited(resp, 64 << 10)
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    if !status.is_success() {
-        let why: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        let detail = why["error_description"]
-            .as_str()
-            .or(why["error"].as_str())
-            .unwrap_or("");
-        return Err(format!("{url}: HTTP {status} {detail}")
-            .trim_end()
-            .to_owned());
-    }
-    let a: TokenAnswer =
-        serde_json::from_slice(&body).map_err(|e| format!("{url}: not a token answer: {e}"))?;
-    let secs = |v: &Option<serde_json::Value>| -> Option<u64> {
-        match v.as_ref()? {
-            serde_json::Value::Number(n) => n.as_u64(),
-            serde_json::Value::String(s) => s.parse().ok(),
-            _ => None,
-        }
-    };
-    let now = SystemTime::now();
-    let expires = match (secs(&a.expires_on), secs(&a.expires_in)) {
-        (Some(on), _) => SystemTime::UNIX_EPOCH + Duration::from_secs(on),
-        (None, Some(inn)) => now + Duration::from_secs(inn),
-        (None, None) => now + Duration::from_secs(600),
-    };
-    Ok((a.access_token, expires))
 }
 
 #[cfg(test)]

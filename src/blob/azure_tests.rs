@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use super::*;
 use crate::blob::stub::{env_of, stub, Seen};

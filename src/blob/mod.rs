@@ -1,28 +1,39 @@
-//! Documents in cloud object stores: rule repositories and JWKS documents named by an `s3://`
-//! URL (SPEC §2.5 `access_rules.repositories`, §2.6 `jwks_urls`), read as Oathkeeper reads them
-//! through gocloud.dev's blob packages: `s3://bucket/key?region=...&endpoint=...`.
+//! Documents in cloud object stores: rule repositories and JWKS documents named by an `s3://`,
+//! `azblob://` or `gs://` URL (SPEC §2.5 `access_rules.repositories`, §2.6 `jwks_urls`), read
+//! as Oathkeeper reads them through gocloud.dev's blob packages.
 //!
-//! An object is fetched with one signed HTTP GET (AWS Signature Version 4), so it goes through
-//! the same pooled client, deadline, retries and size limits as an `http(s)://` source, and a
-//! rule repository is polled with the same conditional requests (S3 answers `If-None-Match`
-//! with 304). Credentials come from the AWS SDKs' default chain (`aws.rs`).
-//!
-//! `gs://` and `azblob://` are refused with that message when the config loads.
+//! An object is fetched with one signed (or token-bearing) HTTP GET, so it goes through the
+//! same pooled client, deadline, retries and size limits as an `http(s)://` source, and a rule
+//! repository is polled with the same conditional requests (signed with the rest where the
+//! store signs headers). Credentials come from each cloud's default chain.
 //!
 //! # Layout
-//! - `s3.rs`: the URL's parameters, the object's address, the request signature.
-//! - `aws.rs`: the credential chain (environment, shared files and profiles, web identity,
+//! - `s3.rs`: S3's parameters, the object's address, AWS Signature Version 4.
+//! - `aws.rs`: the AWS credential chain (environment, shared files and profiles, web identity,
 //!   container and instance metadata endpoints) and the cache of temporary credentials.
+//! - `azure.rs`: Azure Blob Storage's parameters and credentials (Shared Key, SAS, connection
+//!   strings, Microsoft Entra ID tokens).
+//! - `gcs.rs`: Google Cloud Storage and Application Default Credentials.
+//! - here: the token cache and token calls the OAuth 2 based stores share, XML error answers.
 
 pub mod aws;
 pub mod azure;
+pub mod gcs;
 pub mod s3;
 #[cfg(test)]
 mod stub;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
 use http::HeaderMap;
+use serde::Deserialize;
+
+use crate::outbound::{self, CallPolicy};
 
 pub use azure::AzureBlob;
+pub use gcs::GcsObject;
 pub use s3::S3Object;
 
 /// An object in a cloud object store.
@@ -30,6 +41,7 @@ pub use s3::S3Object;
 pub enum Object {
     S3(S3Object),
     Azure(AzureBlob),
+    Gcs(GcsObject),
 }
 
 impl Object {
@@ -40,11 +52,7 @@ impl Object {
         match scheme {
             "s3" => Some(S3Object::parse(url, &aws::process_env).map(Object::S3)),
             "azblob" => Some(AzureBlob::parse(url, &aws::process_env).map(Object::Azure)),
-            "gs" => Some(Err(
-                "gs:// (Google Cloud Storage) is not supported; serve the document over https://, \
-                 or keep it in S3 (s3://) or Azure Blob Storage (azblob://)"
-                    .to_owned(),
-            )),
+            "gs" => Some(GcsObject::parse(url, &aws::process_env).map(Object::Gcs)),
             _ => None,
         }
     }
@@ -55,6 +63,7 @@ impl Object {
         match self {
             Object::S3(o) => o.signed_get(headers).await,
             Object::Azure(o) => o.signed_get(headers).await,
+            Object::Gcs(o) => o.signed_get(headers).await,
         }
     }
 }
@@ -111,6 +120,100 @@ pub(crate) fn xml_text(xml: &str, tag: &str) -> Option<String> {
     )
 }
 
+/// Tokens are renewed this long before they expire.
+const RENEW_BEFORE: Duration = Duration::from_secs(300);
+/// Deadline of a call for a token or credentials.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// OAuth 2 access tokens (Entra ID, Google) by the credential that got them, kept until five
+/// minutes before they expire.
+pub(crate) struct TokenCache(Mutex<Option<HashMap<String, (String, SystemTime)>>>);
+
+impl TokenCache {
+    pub(crate) const fn new() -> Self {
+        Self(Mutex::new(None))
+    }
+
+    pub(crate) async fn get_or_fetch(
+        &self,
+        key: &str,
+        fetch: impl std::future::Future<Output = Result<(String, SystemTime), String>>,
+    ) -> Result<String, String> {
+        if let Some((token, expires)) = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|m| m.as_ref()?.get(key).cloned())
+        {
+            if SystemTime::now() + RENEW_BEFORE < expires {
+                return Ok(token);
+            }
+        }
+        let (token, expires) = fetch.await?;
+        if let Ok(mut m) = self.0.lock() {
+            m.get_or_insert_with(HashMap::new)
+                .insert(key.to_owned(), (token.clone(), expires));
+        }
+        Ok(token)
+    }
+}
+
+/// An OAuth 2 token answer: `access_token` and when it expires.
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    /// Seconds (a number, or a string of digits from Azure's managed identity endpoints).
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+    /// Unix seconds (Azure's managed identity endpoints).
+    #[serde(default)]
+    expires_on: Option<serde_json::Value>,
+}
+
+pub(crate) async fn token_call(
+    url: &str,
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<(String, SystemTime), String> {
+    let policy = CallPolicy {
+        timeout: CALL_TIMEOUT,
+        max_retries: 2,
+        ..CallPolicy::default()
+    };
+    let resp = outbound::send(policy, request)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let status = resp.status();
+    let body = outbound::read_limited(resp, 64 << 10)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    if !status.is_success() {
+        let why: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let detail = why["error_description"]
+            .as_str()
+            .or(why["error"].as_str())
+            .unwrap_or("");
+        return Err(format!("{url}: HTTP {status} {detail}")
+            .trim_end()
+            .to_owned());
+    }
+    let a: TokenAnswer =
+        serde_json::from_slice(&body).map_err(|e| format!("{url}: not a token answer: {e}"))?;
+    let secs = |v: &Option<serde_json::Value>| -> Option<u64> {
+        match v.as_ref()? {
+            serde_json::Value::Number(n) => n.as_u64(),
+            serde_json::Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+    };
+    let now = SystemTime::now();
+    let expires = match (secs(&a.expires_on), secs(&a.expires_in)) {
+        (Some(on), _) => SystemTime::UNIX_EPOCH + Duration::from_secs(on),
+        (None, Some(inn)) => now + Duration::from_secs(inn),
+        (None, None) => now + Duration::from_secs(600),
+    };
+    Ok((a.access_token, expires))
+}
+
 /// Go's `strconv.ParseBool`, which gocloud reads these parameters with.
 pub(crate) fn go_bool(name: &str, value: &str) -> Result<bool, String> {
     match value {
@@ -145,13 +248,8 @@ mod tests {
     fn schemes() {
         assert!(Object::parse("https://example.com/rules.json").is_none());
         assert!(Object::parse("/etc/rules.json").is_none());
-        let err = Object::parse("gs://b/k.json")
-            .expect("object store")
-            .expect_err("gs");
-        assert!(
-            err.contains("gs:// (Google Cloud Storage) is not supported"),
-            "{err}"
-        );
+        let ok = Object::parse("gs://bucket/k.json");
+        assert!(matches!(ok, Some(Ok(Object::Gcs(_)))), "{ok:?}");
         let ok = Object::parse("azblob://container/k.json?storage_account=acct");
         assert!(matches!(ok, Some(Ok(Object::Azure(_)))), "{ok:?}");
         let ok = Object::parse("s3://bucket/rules.json?region=eu-west-1");
