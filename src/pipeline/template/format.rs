@@ -171,14 +171,26 @@ fn digits(f: f64, sig: Option<usize>) -> (String, i32) {
             1,
         );
     }
-    let s = match sig {
+    // A double has at most 767 significant decimal digits: past them the exact expansion only
+    // goes on with zeros, which are added by hand (Rust's formatter takes precisions up to
+    // 65,535 only, and panics beyond).
+    let exact = sig.map(|n| n.min(MAX_EXACT_DIGITS));
+    let s = match exact {
         Some(n) => format!("{:.*e}", n.saturating_sub(1), f.abs()),
         None => format!("{:e}", f.abs()),
     };
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    (mant.replace('.', ""), exp + 1)
+    let mut d = mant.replace('.', "");
+    if let Some(n) = sig {
+        d.extend(std::iter::repeat_n('0', n.saturating_sub(d.len())));
+    }
+    (d, exp + 1)
 }
+
+/// Digits a double's exact decimal expansion can need, before or after the point (1,074
+/// after it for the smallest subnormal; 767 significant): more are zeros.
+const MAX_EXACT_DIGITS: usize = 1100;
 
 fn exp_form(d: &str, dp: i32, upper: bool) -> String {
     let mut out = String::new();
@@ -225,7 +237,11 @@ pub(crate) fn go_float(f: f64, verb: u8, prec: Option<usize>) -> String {
             exp_form(&d, dp, verb == b'E')
         }
         b'f' | b'F' => match prec {
-            Some(p) => format!("{:.*}", p, f.abs()),
+            Some(p) => {
+                let mut s = format!("{:.*}", p.min(MAX_EXACT_DIGITS), f.abs());
+                s.extend(std::iter::repeat_n('0', p.saturating_sub(MAX_EXACT_DIGITS)));
+                s
+            }
             None => format!("{}", f.abs()),
         },
         _ => {

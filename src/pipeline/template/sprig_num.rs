@@ -210,7 +210,10 @@ fn until_step(start: i64, stop: i64, step: i64) -> Result<Vec<i64>, String> {
     if count > MAX_SEQ as u128 {
         return Err(format!("sequence longer than {MAX_SEQ}"));
     }
-    Ok((0..count as i64).map(|i| start + i * step).collect())
+    // Every value lies between `start` and `stop`; only the product `i * step` can leave i64.
+    Ok((0..count as i64)
+        .map(|i| (i128::from(start) + i128::from(i) * i128::from(step)) as i64)
+        .collect())
 }
 
 pub(super) fn until_step_fn<'a>(a: Vec<Value<'a>>) -> R<'a> {

@@ -526,6 +526,8 @@ fn sprig_extreme_arguments() {
         "{{ untilStep -9223372036854775808 9223372036854775807 1 }}",
         "{{ untilStep 0 9223372036854775807 9223372036854775807 }}",
         "{{ untilStep 9223372036854775807 -9223372036854775808 -9223372036854775808 }}",
+        "{{ untilStep -9223372036854775808 9223372036854775807 9223372036854775807 }}",
+        "{{ printf \"%.65536f %.65536e %.65536g %65536d\" 1.5 1.5 1.5 1 }}",
         "{{ round 1 9223372036854775807 }}",
         "{{ round 1 -9223372036854775808 }}",
         "{{ abbrevboth 9223372036854775807 9223372036854775807 \"abcdefghijklmnop\" }}",
@@ -550,4 +552,24 @@ fn sprig_extreme_arguments() {
     ] {
         let _ = super::tests::render(src);
     }
+}
+
+// Go formats a float to any precision (its exact decimal expansion, then zeros); Rust's
+// formatter stops at 65,535 and panicked the request here.
+#[test]
+fn printf_precision_beyond_rusts_formatter() {
+    ok(&[
+        ("{{ printf \"%.70000f\" 1.5 | len }}", "70002"),
+        (
+            "{{ printf \"%.65536f\" 0.1 | trunc 60 }}",
+            "0.1000000000000000055511151231257827021181583404541015625000",
+        ),
+        ("{{ printf \"%.70000e\" 1.5 | len }}", "70006"),
+        ("{{ printf \"%.70000e\" 1.5 | trunc 4 }}", "1.50"),
+        (
+            "{{ printf \"%.70000g\" 0.1 }}",
+            "0.1000000000000000055511151231257827021181583404541015625",
+        ),
+        ("{{ printf \"%.70000g\" 1.5 }}", "1.5"),
+    ]);
 }
