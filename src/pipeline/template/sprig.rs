@@ -33,8 +33,8 @@ pub(crate) static SPRIG: &[Func] = &[
     f("hello", 0, 0, |_| Ok(Value::str("Hello!"))),
     f("fail", 1, 1, |a| Err(want_str(&a[0])?.to_string())),
     // Strings.
-    f("lower", 1, 1, |a| s1(a, |s| s.to_lowercase())),
-    f("upper", 1, 1, |a| s1(a, |s| s.to_uppercase())),
+    f("lower", 1, 1, |a| s1(a, case::lower)),
+    f("upper", 1, 1, |a| s1(a, case::upper)),
     f("title", 1, 1, |a| s1(a, t::title)),
     f("untitle", 1, 1, |a| s1(a, t::untitle)),
     f("trim", 1, 1, |a| s1(a, |s| s.trim().to_string())),

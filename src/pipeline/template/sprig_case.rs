@@ -76,26 +76,48 @@ fn is_punct(c: char) -> bool {
     in_class(c, &classes().punct)
 }
 
-/// Go's `unicode.ToUpper` (simple mapping: one rune, or the rune itself).
+/// Go's `unicode.ToUpper`: Unicode's simple mapping, one rune to one rune. Rust's is the full
+/// mapping (`ß` -> `SS`, `ﬃ` -> `FFI`); where that gives several runes, the simple mapping is
+/// the rune itself, except for the Greek vowels with ypogegrammeni, which map to their
+/// prosgegrammeni capitals (`ᾳ` -> `ᾼ`).
 pub(super) fn upper_one(c: char) -> char {
     let mut up = c.to_uppercase();
     match (up.next(), up.next()) {
         (Some(u), None) => u,
-        _ => c,
+        _ => match c {
+            '\u{1F80}'..='\u{1F87}' | '\u{1F90}'..='\u{1F97}' | '\u{1FA0}'..='\u{1FA7}' => {
+                char::from_u32(c as u32 + 8).unwrap_or(c)
+            }
+            '\u{1FB3}' | '\u{1FC3}' | '\u{1FF3}' => char::from_u32(c as u32 + 9).unwrap_or(c),
+            _ => c,
+        },
     }
 }
 
-/// Go's `unicode.ToLower`.
+/// Go's `unicode.ToLower` (simple mapping; `İ` -> `i`, where Rust's full mapping adds a combining
+/// dot).
 pub(super) fn lower_one(c: char) -> char {
     let mut low = c.to_lowercase();
     match (low.next(), low.next()) {
         (Some(l), None) => l,
+        _ if c == '\u{130}' => 'i',
         _ => c,
     }
 }
 
+/// Go's `strings.ToUpper`: every rune by the simple mapping (so `straße` stays `STRAßE`, and
+/// `straße` and `strasse` stay two different values).
+pub(super) fn upper(s: &str) -> String {
+    s.chars().map(upper_one).collect()
+}
+
+/// Go's `strings.ToLower`: every rune by the simple mapping (`ΑΣ` -> `ασ`, no final sigma).
+pub(super) fn lower(s: &str) -> String {
+    s.chars().map(lower_one).collect()
+}
+
 /// Go's `unicode.ToTitle`: upper case but for the four Latin digraphs.
-fn title_one(c: char) -> char {
+pub(super) fn title_one(c: char) -> char {
     match c {
         '\u{1C4}'..='\u{1C6}' => '\u{1C5}',
         '\u{1C7}'..='\u{1C9}' => '\u{1C8}',

@@ -5,12 +5,13 @@ use base64::Engine as _;
 
 use super::format::{Buf, MAX_STRING};
 use super::funcs::{arg, want_int, want_str};
-use super::sprig_case::upper_one;
+use super::sprig_case::{lower_one, title_one};
 use super::value::Value;
 
 type R<'a> = Result<Value<'a>, String>;
 
-/// Go's `strings.Title` (deprecated there, but it is what Sprig calls).
+/// Go's `strings.Title` (deprecated there, but it is what Sprig calls): `unicode.ToTitle` on
+/// the first rune of each word (`ǆungla` -> `ǅungla`).
 pub(super) fn title(s: &str) -> String {
     let sep = |c: char| {
         if c.is_ascii() {
@@ -22,7 +23,7 @@ pub(super) fn title(s: &str) -> String {
     let mut prev = ' ';
     s.chars()
         .map(|c| {
-            let out = if sep(prev) { upper_one(c) } else { c };
+            let out = if sep(prev) { title_one(c) } else { c };
             prev = c;
             out
         })
@@ -35,7 +36,7 @@ pub(super) fn untitle(s: &str) -> String {
     s.chars()
         .map(|c| {
             let out = if prev_space {
-                c.to_lowercase().next().unwrap_or(c)
+                lower_one(c)
             } else {
                 c
             };

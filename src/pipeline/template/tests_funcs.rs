@@ -573,3 +573,20 @@ fn printf_precision_beyond_rusts_formatter() {
         ("{{ printf \"%.70000g\" 1.5 }}", "1.5"),
     ]);
 }
+
+// Go's case functions map rune by rune (Unicode's simple mapping): no `ß` -> `SS`, no final
+// sigma, so two different names never become one header value (checked against Go 1.19 with
+// Sprig 3.2.3).
+#[test]
+fn case_functions_map_runes_as_go_does() {
+    ok(&[
+        ("{{ upper \"straße ﬃ ǆ\" }}", "STRAßE ﬃ Ǆ"),
+        ("{{ upper \"ŉ\" }}|{{ upper \"ᾳ\" }}", "ŉ|ᾼ"),
+        ("{{ lower \"İSTANBUL\" }}", "istanbul"),
+        ("{{ lower \"ΑΣ\" }}", "ασ"),
+        ("{{ title \"ǆungla\" }}", "ǅungla"),
+        ("{{ swapcase \"İ\" }}", "i"),
+        ("{{ untitle \"İSTANBUL\" }}", "iSTANBUL"),
+        ("{{ upper \"strasse\" }}|{{ upper \"straße\" }}", "STRASSE|STRAßE"),
+    ]);
+}
