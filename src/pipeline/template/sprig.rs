@@ -240,6 +240,8 @@ pub(crate) static SPRIG: &[Func] = &[
     f("regexQuoteMeta", 1, 1, re::quote_meta),
     // Hashes, ids, random strings.
     f("sha256sum", 1, 1, re::sha256sum),
+    // Sprig 3.3 (current Oathkeeper).
+    f("sha512sum", 1, 1, re::sha512sum),
     f("sha1sum", 1, 1, re::sha1sum),
     f("adler32sum", 1, 1, re::adler32sum),
     f("randBytes", 1, 1, re::rand_bytes),

@@ -26,8 +26,9 @@ fn compiled(pattern: &str) -> Result<Rc<regex::Regex>, String> {
     if let Some(r) = PATTERNS.with(|p| p.borrow().get(pattern).cloned()) {
         return Ok(r);
     }
-    let r = regex::RegexBuilder::new(pattern)
+    let r = regex::RegexBuilder::new(&go_syntax(pattern))
         .size_limit(1 << 20)
+        .nest_limit(1000)
         .build()
         .map(Rc::new)
         .map_err(|e| format!("error parsing regexp: {e}"))?;
@@ -39,6 +40,135 @@ fn compiled(pattern: &str) -> Result<Rc<regex::Regex>, String> {
         p.insert(pattern.to_string(), r.clone());
     });
     Ok(r)
+}
+
+/// A Go (RE2) pattern in the `regex` crate's syntax, where the two read the same text
+/// differently:
+/// - `\d \w \s \b` and their negations are ASCII in Go, Unicode in Rust (`\d` would take `١٢`);
+/// - `\<` and `\>` are escaped punctuation in Go, word boundaries in Rust;
+/// - `\Q...\E` quotes literally in Go only; octal escapes (`\0`, `\101`) are Go's only;
+/// - a `{` that does not start a repetition (`{`, `a{`, `a{,3}`, `{"a":1}`) is a literal in
+///   Go and an error in Rust;
+/// - in a class, `[` is a literal in Go (Rust nests classes) and `&&` / `~~` are literals (Rust
+///   intersects and subtracts).
+fn go_syntax(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut in_class = false;
+    let mut chars = pattern.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                let Some((_, next)) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                match next {
+                    'Q' => {
+                        let rest = &pattern[i + 2..];
+                        let end = rest.find("\\E").unwrap_or(rest.len());
+                        out.push_str(&regex::escape(&rest[..end]));
+                        let skip =
+                            rest[..end].chars().count() + if end < rest.len() { 2 } else { 0 };
+                        for _ in 0..skip {
+                            chars.next();
+                        }
+                    }
+                    '<' | '>' => out.push(next),
+                    'b' | 'B' if !in_class => {
+                        out.push_str(if next == 'b' {
+                            "(?-u:\\b)"
+                        } else {
+                            "(?-u:\\B)"
+                        });
+                    }
+                    '0'..='7'
+                        if next == '0'
+                            || chars.peek().is_some_and(|(_, d)| ('0'..='7').contains(d)) =>
+                    {
+                        let mut code = next as u32 - '0' as u32;
+                        for _ in 0..2 {
+                            match chars.peek() {
+                                Some(&(_, d)) if ('0'..='7').contains(&d) => {
+                                    code = code * 8 + (d as u32 - '0' as u32);
+                                    chars.next();
+                                }
+                                _ => break,
+                            }
+                        }
+                        out.push_str(&format!("\\x{{{code:X}}}"));
+                    }
+                    _ => {
+                        out.push(c);
+                        out.push(next);
+                    }
+                }
+            }
+            '[' if in_class => {
+                if chars.peek().is_some_and(|&(_, n)| n == ':') {
+                    // A POSIX class, `[:alpha:]`: copied whole.
+                    out.push(c);
+                    while let Some((_, n)) = chars.next() {
+                        out.push(n);
+                        if n == ']' {
+                            break;
+                        }
+                    }
+                } else {
+                    out.push_str("\\[");
+                }
+            }
+            '[' => {
+                in_class = true;
+                out.push(c);
+                if chars.peek().is_some_and(|&(_, n)| n == '^') {
+                    out.push('^');
+                    chars.next();
+                }
+                // `]` first in a class is a literal.
+                if chars.peek().is_some_and(|&(_, n)| n == ']') {
+                    out.push_str("\\]");
+                    chars.next();
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '&' | '~' if in_class => {
+                out.push('\\');
+                out.push(c);
+            }
+            '{' if !in_class => match repetition(&pattern[i + 1..]) {
+                // A repetition is copied whole, so a `}` met later is a literal.
+                Some(len) => {
+                    out.push_str(&pattern[i..i + 1 + len]);
+                    for _ in 0..len {
+                        chars.next();
+                    }
+                }
+                None => out.push_str("\\{"),
+            },
+            '}' if !in_class => out.push_str("\\}"),
+            _ => out.push(c),
+        }
+    }
+    crate::rules::matcher::ascii_classes(&out).into_owned()
+}
+
+/// The length of a Go repetition's text after its `{` (`n}`, `n,}` or `n,m}`), if it is one.
+fn repetition(after: &str) -> Option<usize> {
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let n = digits(after);
+    if n == 0 {
+        return None;
+    }
+    let rest = &after[n..];
+    if rest.starts_with('}') {
+        return Some(n + 1);
+    }
+    let rest = rest.strip_prefix(',')?;
+    let m = digits(rest);
+    rest[m..].starts_with('}').then_some(n + 1 + m + 1)
 }
 
 fn bounded(s: String) -> R<'static> {
@@ -94,11 +224,48 @@ pub(super) fn regex_replace(a: Vec<Value<'_>>, literal: bool) -> R<'static> {
 pub(super) fn regex_split(a: Vec<Value<'_>>) -> R<'static> {
     let r = compiled(want_str(&a[0])?)?;
     let s = want_str(&a[1])?;
-    match want_int(&a[2])? {
-        0 => Value::list(Vec::new()),
-        n if n < 0 => strings(r.split(s)),
-        n => strings(r.splitn(s, usize::try_from(n).unwrap_or(usize::MAX))),
+    strings(go_split(&r, s, want_int(&a[2])?).into_iter())
+}
+
+/// Go's `Regexp.Split`: the text between matches, an empty match at the very start or right
+/// after another match not counted (`regexSplit "" "abc" -1` is `[a b c]`, not `[ a b c ]`), at
+/// most `n` parts when `n > 0`.
+fn go_split<'s>(r: &regex::Regex, s: &'s str, n: i64) -> Vec<&'s str> {
+    if n == 0 {
+        return Vec::new();
     }
+    if !r.as_str().is_empty() && s.is_empty() {
+        return vec![""];
+    }
+    // Go's FindAllStringIndex: an empty match where the previous match ended is skipped.
+    let mut matches = Vec::new();
+    let mut prev_end = None;
+    for m in r.find_iter(s) {
+        let skip = m.is_empty() && prev_end == Some(m.start());
+        prev_end = Some(m.end());
+        if !skip {
+            matches.push((m.start(), m.end()));
+            if n > 0 && matches.len() as i64 == n {
+                break;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(matches.len() + 1);
+    let (mut beg, mut end) = (0, 0);
+    for (start, stop) in matches {
+        if n > 0 && out.len() as i64 == n - 1 {
+            break;
+        }
+        end = start;
+        if stop != 0 {
+            out.push(&s[beg..end]);
+        }
+        beg = stop;
+    }
+    if end != s.len() {
+        out.push(&s[beg..]);
+    }
+    out
 }
 
 /// `regexQuoteMeta S`: Go `regexp.QuoteMeta` (a backslash before each of `\.+*?()|[]{}^$`).
@@ -156,6 +323,13 @@ pub(super) fn plural(a: Vec<Value<'_>>) -> R<'static> {
     } else {
         many
     }))
+}
+
+/// `sha512sum S`: lowercase hex (Sprig 3.3).
+pub(super) fn sha512sum(a: Vec<Value<'_>>) -> R<'static> {
+    Ok(Value::string(hex::encode(sha2::Sha512::digest(
+        want_str(&a[0])?.as_bytes(),
+    ))))
 }
 
 /// `sha1sum S`: hex SHA-1.

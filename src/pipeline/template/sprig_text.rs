@@ -35,11 +35,7 @@ pub(super) fn untitle(s: &str) -> String {
     let mut prev_space = true;
     s.chars()
         .map(|c| {
-            let out = if prev_space {
-                lower_one(c)
-            } else {
-                c
-            };
+            let out = if prev_space { lower_one(c) } else { c };
             prev_space = c.is_whitespace();
             out
         })

@@ -587,6 +587,85 @@ fn case_functions_map_runes_as_go_does() {
         ("{{ title \"ǆungla\" }}", "ǅungla"),
         ("{{ swapcase \"İ\" }}", "i"),
         ("{{ untitle \"İSTANBUL\" }}", "iSTANBUL"),
-        ("{{ upper \"strasse\" }}|{{ upper \"straße\" }}", "STRASSE|STRAßE"),
+        (
+            "{{ upper \"strasse\" }}|{{ upper \"straße\" }}",
+            "STRASSE|STRAßE",
+        ),
     ]);
+}
+
+// Sprig's regex functions take Go (RE2) syntax: ASCII classes and boundaries, `\<` as `<`,
+// literal braces, `\Q...\E`, octal escapes, and classes that do not nest (checked against Go
+// 1.19 with Sprig 3.2.3).
+#[test]
+fn regex_functions_read_go_syntax() {
+    ok(&[
+        (r#"{{ regexMatch "^\\d+$" "١٢" }}"#, "false"),
+        (r#"{{ regexFind "\\d" "٣4" }}"#, "4"),
+        (r#"{{ regexFind "\\w+" "héllo" }}"#, "h"),
+        (
+            r#"{{ regexMatch "\\s" "\u00a0" }}|{{ regexMatch "\\s" "\t" }}"#,
+            "false|true",
+        ),
+        (
+            r#"{{ regexMatch "\\bé" "é" }}|{{ regexMatch "\\ba" "a" }}"#,
+            "false|true",
+        ),
+        (
+            r#"{{ regexMatch "\\<" "<" }}|{{ regexMatch "a\\>" "a>" }}"#,
+            "true|true",
+        ),
+        (
+            r#"{{ regexMatch "a{" "a{" }}|{{ regexMatch "^a{,3}$" "a{,3}" }}"#,
+            "true|true",
+        ),
+        (
+            r#"{{ regexFind "{\"a\":[0-9]}" "x{\"a\":7}" }}"#,
+            r#"{"a":7}"#,
+        ),
+        (
+            r#"{{ regexFind "a{2}" "aaa" }}|{{ regexFind "a{1,}" "aaa" }}"#,
+            "aa|aaa",
+        ),
+        (
+            r#"{{ regexMatch "^\\Q.*+\\E$" ".*+" }}|{{ regexMatch "^\\Q.*" "ab" }}"#,
+            "true|false",
+        ),
+        (r#"{{ regexMatch "^[\\d-z]+$" "1-z" }}"#, "true"),
+        (r#"{{ regexFind "\\101\\0" "xA\u0000" | len }}"#, "2"),
+        (
+            r#"{{ regexMatch "^[a[]$" "[" }}|{{ regexMatch "^[a&&b]$" "&" }}"#,
+            "true|true",
+        ),
+        (r#"{{ regexReplaceAll "\\d" "a١1" "N" }}"#, "a١N"),
+        (r#"{{ regexSplit "\\s+" "a b c" -1 }}"#, "[a b c]"),
+    ]);
+}
+
+// Go's `Regexp.Split` and `strings.SplitN` around empty matches and separators.
+#[test]
+fn splits_around_empty_matches_as_go_does() {
+    ok(&[
+        (r#"{{ regexSplit "" "abc" -1 }}"#, "[a b c]"),
+        (r#"{{ regexSplit "x*" "abc" -1 }}"#, "[a b c]"),
+        (r#"{{ regexSplit "b*" "abc" -1 }}"#, "[a c]"),
+        (r#"{{ regexSplit "" "abc" 2 }}"#, "[a bc]"),
+        (r#"{{ regexSplit "," "a,b,c" 2 }}"#, "[a b,c]"),
+        (
+            r#"{{ regexSplit "," "" -1 }}|{{ regexSplit "," ",a," -1 }}"#,
+            "[]|[ a ]",
+        ),
+        (r#"{{ regexSplit "," "a,b" 0 }}"#, "[]"),
+        (r#"{{ splitn "" 2 "abc" }}"#, "map[_0:a _1:bc]"),
+        (r#"{{ splitn "" 5 "ab" }}"#, "map[_0:a _1:b]"),
+    ]);
+}
+
+// Sprig 3.3's `sha512sum` (current Oathkeeper ships Sprig 3.3.0).
+#[test]
+fn sha512sum() {
+    ok(&[(
+        "{{ sha512sum \"abc\" | trunc 32 }}",
+        "ddaf35a193617abacc417349ae204131",
+    )]);
 }

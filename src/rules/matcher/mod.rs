@@ -77,6 +77,7 @@ pub use normalize::{
     host_case_unreachable, normalize_path, NormalizeError,
 };
 pub use pattern::Pattern;
+pub(crate) use regexp::ascii_classes;
 
 /// Backtrack budget of the `fancy_regex` engine per match attempt. Large enough for any sane
 /// look-around pattern on a URL, small enough to bound a catastrophic one to milliseconds.
