@@ -107,7 +107,7 @@ fn go_syntax(pattern: &str) -> String {
                 if chars.peek().is_some_and(|&(_, n)| n == ':') {
                     // A POSIX class, `[:alpha:]`: copied whole.
                     out.push(c);
-                    while let Some((_, n)) = chars.next() {
+                    for (_, n) in chars.by_ref() {
                         out.push(n);
                         if n == ']' {
                             break;
