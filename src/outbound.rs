@@ -91,12 +91,17 @@ impl Default for CallPolicy {
 
 impl CallPolicy {
     /// Map Oathkeeper's legacy `retry {give_up_after, max_delay}` onto sane bounds:
-    /// `give_up_after` caps the whole call (never above `timeout`), `max_delay` caps one wait.
-    pub fn from_legacy(timeout: Duration, give_up_after: Duration, max_delay: Duration) -> Self {
-        let deadline = if give_up_after.is_zero() {
-            timeout
-        } else {
-            timeout.min(give_up_after.max(Duration::from_millis(100)))
+    /// `give_up_after`, when a config wrote it, caps the whole call (never above `timeout`);
+    /// `max_delay` caps one wait. Its schema default does not cap: a `timeout: 2s` is not cut
+    /// to a 1s default nobody wrote.
+    pub fn from_legacy(
+        timeout: Duration,
+        give_up_after: Option<Duration>,
+        max_delay: Duration,
+    ) -> Self {
+        let deadline = match give_up_after {
+            Some(g) if !g.is_zero() => timeout.min(g.max(Duration::from_millis(100))),
+            _ => timeout,
         };
         Self {
             timeout: deadline,
@@ -256,15 +261,18 @@ mod tests {
     fn legacy_retry_maps_to_bounds() {
         let p = CallPolicy::from_legacy(
             Duration::from_secs(5),
-            Duration::from_secs(1),
+            Some(Duration::from_secs(1)),
             Duration::from_millis(100),
         );
         assert_eq!(p.timeout, Duration::from_secs(1));
         assert_eq!(p.max_backoff, Duration::from_millis(100));
+        // Not written: the timeout is the deadline.
+        let p = CallPolicy::from_legacy(Duration::from_secs(2), None, Duration::from_millis(100));
+        assert_eq!(p.timeout, Duration::from_secs(2));
         // A huge give_up_after never exceeds the timeout.
         let p = CallPolicy::from_legacy(
             Duration::from_secs(5),
-            Duration::from_secs(3600),
+            Some(Duration::from_secs(3600)),
             Duration::from_secs(3600),
         );
         assert_eq!(p.timeout, Duration::from_secs(5));

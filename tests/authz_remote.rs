@@ -390,3 +390,43 @@ async fn keto_placeholders_of_old_rules_are_migrated() {
     assert_eq!(r.status, 200);
     assert_eq!(p.last(KETO_PATH).json()["action"], "act:$1");
 }
+
+// DESIGN §3: a handler's `timeout` is its deadline; the legacy `retry.give_up_after` caps it
+// only when a config writes it (its schema default, 1s, cut a `timeout: 2s` to 1 s and made a
+// policy server answering in 1.5 s an outage).
+#[tokio::test]
+async fn timeout_is_not_cut_by_the_default_give_up_after() {
+    let p = PolicyServer::start().await;
+    let config = format!(
+        r#"
+access_rules:
+  repositories: [ "file://{{dir}}/rules.yaml" ]
+authenticators:
+  anonymous: {{ enabled: true }}
+authorizers:
+  remote_json:
+    enabled: true
+    config: {{ remote: "{slow}", payload: "{{}}", timeout: 2s }}
+mutators:
+  noop: {{ enabled: true }}
+"#,
+        slow = p.url("/slow"),
+    );
+    let rules = "- id: slow\n  match: { url: 'http://h/slow', methods: [GET] }\n  authenticators: [{ handler: anonymous }]\n  authorizer: { handler: remote_json }\n  mutators: [{ handler: noop }]\n- id: capped\n  match: { url: 'http://h/capped', methods: [GET] }\n  authenticators: [{ handler: anonymous }]\n  authorizer: { handler: remote_json, config: { retry: { give_up_after: 1s } } }\n  mutators: [{ handler: noop }]\n";
+    let g = Gate::start(&config, &[("rules.yaml", rules)]).await;
+    p.answer(
+        "/slow",
+        Answer::status(200).after(std::time::Duration::from_millis(1500)),
+    );
+    let r = g
+        .req("GET", "/decisions/slow", &[("X-Forwarded-Host", "h")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Written, it caps.
+    let start = std::time::Instant::now();
+    let r = g
+        .req("GET", "/decisions/capped", &[("X-Forwarded-Host", "h")])
+        .await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(start.elapsed() < std::time::Duration::from_millis(1450));
+}

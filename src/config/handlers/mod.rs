@@ -164,11 +164,51 @@ pub enum ScopeStrategy {
 }
 
 config_struct! {
-    /// Legacy `retry` block (SPEC §5.6). gatehouse maps it onto a bounded policy: `give_up_after`
-    /// bounds the whole call including retries, `max_delay` caps the wait between attempts.
+    /// Legacy `retry` block (SPEC §5.6). gatehouse maps it onto a bounded policy: `give_up_after`,
+    /// when written, bounds the whole call including retries (never beyond `timeout`), and
+    /// `max_delay` caps the wait between attempts. Its schema default (1s) is shown but bounds
+    /// nothing: a handler's `timeout` (default 5s) is the deadline unless `give_up_after` is set.
     pub struct Retry {
-        pub give_up_after: Duration = Duration::from_secs(1),
+        pub give_up_after: Written<Duration> = Written::default_value(Duration::from_secs(1)),
         pub max_delay: Duration = Duration::from_millis(100),
+    }
+}
+
+/// A value with a schema default that tells whether a config wrote it. Serialized as the bare
+/// value (so the effective config shows the schema's default), decoded as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written<T> {
+    pub value: T,
+    /// A config file, env variable or rule set it (not the schema default).
+    pub written: bool,
+}
+
+impl<T> Written<T> {
+    pub const fn default_value(value: T) -> Self {
+        Self {
+            value,
+            written: false,
+        }
+    }
+
+    /// The value when written, `None` for the default.
+    pub fn if_written(self) -> Option<T> {
+        self.written.then_some(self.value)
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for Written<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Written<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d).map(|value| Self {
+            value,
+            written: true,
+        })
     }
 }
 

@@ -48,7 +48,7 @@ impl HandlerConfig for HeaderConfig {
 
 config_struct! {
     /// `hydrator`. Extension: `timeout` (per attempt, default 5s; the legacy
-    /// `api.retry.give_up_after` still bounds the whole call).
+    /// `api.retry.give_up_after`, when written, still bounds the whole call).
     pub struct HydratorConfig {
         pub api: HydratorApi = HydratorApi::default(),
         pub cache: HydratorCache = HydratorCache::default(),

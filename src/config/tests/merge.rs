@@ -75,7 +75,7 @@ fn merged_rule_config() {
         .merged(Some(&json!({"retry": {"max_delay": "50ms"}, "pre_authorization": {"enabled": true, "client_secret": "s", "token_url": "http://t/token"}})))
         .expect("valid");
     assert_eq!(
-        m.retry.give_up_after.get().as_secs(),
+        m.retry.give_up_after.value.get().as_secs(),
         3,
         "global nested key kept"
     );

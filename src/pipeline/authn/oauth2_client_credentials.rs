@@ -61,7 +61,7 @@ impl OAuth2ClientCredentials {
             scope: c.required_scope,
             policy: CallPolicy::from_legacy(
                 c.timeout.get(),
-                c.retry.give_up_after.get(),
+                c.retry.give_up_after.if_written().map(|d| d.get()),
                 c.retry.max_delay.get(),
             ),
             cache,

@@ -146,7 +146,7 @@ impl OAuth2Introspection {
             url,
             policy: CallPolicy::from_legacy(
                 c.timeout.get(),
-                c.retry.give_up_after.get(),
+                c.retry.give_up_after.if_written().map(|d| d.get()),
                 c.retry.max_delay.get(),
             ),
             token_from: c.token_from,

@@ -151,7 +151,7 @@ impl Endpoint {
             forward: names,
             policy: CallPolicy::from_legacy(
                 timeout,
-                retry.give_up_after.get(),
+                retry.give_up_after.if_written().map(|d| d.get()),
                 retry.max_delay.get(),
             ),
         })

@@ -130,7 +130,7 @@ impl HydratorMutator {
             basic,
             policy: CallPolicy::from_legacy(
                 config.timeout.get(),
-                config.api.retry.give_up_after.get(),
+                config.api.retry.give_up_after.if_written().map(|d| d.get()),
                 config.api.retry.max_delay.get(),
             ),
             cache,
