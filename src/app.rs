@@ -225,6 +225,12 @@ impl State {
 #[allow(clippy::redundant_allocation)]
 pub struct Current(Arc<Arc<Snapshot>>);
 
+impl crate::telemetry::access::RuleIds for Current {
+    fn rule_id(&self, index: usize) -> &str {
+        self.rules.rules().get(index).map_or("", |r| r.id.as_str())
+    }
+}
+
 impl std::ops::Deref for Current {
     type Target = Snapshot;
 
@@ -446,7 +452,7 @@ pub fn serve(config_files: &[std::path::PathBuf]) -> std::process::ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    rt.block_on(async move {
+    let code = rt.block_on(async move {
         let remote = Arc::new(RemoteStore::default());
         let snapshot = match Snapshot::build(config, &remote, DisabledHandlers::Reject).await {
             Ok(s) => s,
@@ -484,7 +490,10 @@ pub fn serve(config_files: &[std::path::PathBuf]) -> std::process::ExitCode {
         tracing::info!("shutting down, draining in-flight requests");
         running.stop().await;
         ExitCode::SUCCESS
-    })
+    });
+    // Log lines still queued are written before the process ends.
+    crate::telemetry::writer::flush(std::time::Duration::from_secs(2));
+    code
 }
 
 /// An error and its causes, `: `-separated.

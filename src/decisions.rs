@@ -15,7 +15,7 @@ use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, Reply, RequestInfo};
 use crate::rules::matcher::{ambiguous_path, canonical_host, normalize_path};
 use crate::server::{Body, BoxFuture};
-use crate::telemetry::access::{log_decision, Observation, Outcome};
+use crate::telemetry::access::{log_decision, Matched, Observation, Outcome};
 
 // Built at compile time: a `&str` name is parsed and validated on every lookup.
 const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
@@ -53,6 +53,14 @@ pub fn decide(
     let mut session = info.new_session(captures);
     let body = req.into_body();
     Box::pin(async move {
+        // Owns the rule set and the observation: dropped unanswered (the client went away),
+        // it records 499 under the matched rule.
+        let mut matched = Matched {
+            snapshot,
+            index,
+            observation: Some(observation),
+        };
+        let snapshot = &matched.snapshot;
         let rule = &snapshot.rules.rules()[index];
         let mut outcome = Outcome::default();
         let mut resp = 'answer: {
@@ -90,7 +98,10 @@ pub fn decide(
         };
         outcome.subject = std::mem::take(&mut session.subject);
         cors.apply(resp.headers_mut());
-        observation.finish(resp, &outcome)
+        match matched.observation.take() {
+            Some(observation) => observation.finish(resp, &outcome),
+            None => resp,
+        }
     })
 }
 

@@ -197,3 +197,147 @@ async fn decision_log_lines() {
     }
     assert!(!log.contains("QSECRET"), "{log}");
 }
+
+// SPEC §4.1 (a client that went away is 499): recorded under the rule that matched, both when
+// the client leaves while the upstream thinks and when it breaks off its own upload (that was
+// a 502 and an upstream warning, and the 499s had `rule=""`).
+#[tokio::test]
+async fn abandoned_requests_are_499_under_their_rule() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // An upstream that reads whatever comes and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    let rules = format!(
+        "- id: thinking\n  match: {{ url: 'http://<[^/]+>/think/<.*>', methods: [GET, POST] }}\n  upstream: {{ url: 'http://{upstream}' }}\n  authenticators: [{{ handler: noop }}]\n  authorizer: {{ handler: allow }}\n  mutators: [{{ handler: noop }}]\n"
+    );
+    let g = Gate::start(BASE_CONFIG, &[("rules.yaml", &rules)]).await;
+    let count = |m: &str, path: &str| -> f64 {
+        let needle = format!("gatehouse_requests_total{{service=\"gatehouse-proxy\",method=\"{}\",request=\"/think\",status_code=\"499\",rule=\"thinking\"}}", path);
+        m.lines()
+            .find(|l| l.starts_with(&needle))
+            .and_then(|l| l.split_whitespace().last()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let metrics = || async {
+        send(g.metrics, Method::GET, "/metrics", &[], Bytes::new())
+            .await
+            .body
+    };
+
+    // Gone while the upstream thinks.
+    let mut c = tokio::net::TcpStream::connect(g.proxy).await.unwrap();
+    c.write_all(b"GET /think/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(c);
+    // Gone half-way through its upload.
+    let mut c = tokio::net::TcpStream::connect(g.proxy).await.unwrap();
+    c.write_all(b"POST /think/up HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n")
+        .await
+        .unwrap();
+    c.write_all(&[b'x'; 10_000]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(c);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let m = metrics().await;
+        if count(&m, "GET") >= 1.0 && count(&m, "POST") >= 1.0 {
+            assert!(!m.contains("status_code=\"502\",rule=\"thinking\""), "{m}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 499 under the rule:\n{m}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+// A reader of stderr that stops reading (a full pipe, a stuck log agent) does not stop the
+// service: log lines that do not fit the queue are dropped and counted, and requests, health
+// checks and metrics keep being answered. Before, every worker blocked at its next log line.
+#[tokio::test]
+async fn a_stalled_log_reader_does_not_stop_the_service() {
+    use std::io::{BufRead, BufReader};
+    let setup = common::Setup::new();
+    setup.write("rules.yaml", "[]");
+    setup.write(
+        "config.yaml",
+        "access_rules: { repositories: [ \"file://{dir}/rules.yaml\" ] }\nlog: { level: info }\n",
+    );
+    let mut cmd = std::process::Command::new(common::bin());
+    cmd.args(["serve", "-c", "config.yaml"])
+        .current_dir(setup.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in common::base_env() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut api = None;
+    let mut line = String::new();
+    while api.is_none() {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "exited");
+        if line.contains("service=\"api\"") {
+            api = line
+                .split("address=")
+                .nth(1)
+                .and_then(|a| a.trim().parse::<std::net::SocketAddr>().ok());
+        }
+    }
+    let api = api.unwrap();
+    // Nobody reads stderr from here on: 20,000 access lines are more than the pipe (64 KiB)
+    // and the log queue (16,384 lines) hold together.
+    let started = std::time::Instant::now();
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            tokio::spawn(async move {
+                for _ in 0..2500 {
+                    let r = send(api, Method::GET, "/decisions/x", &[], Bytes::new()).await;
+                    assert_eq!(r.status, 404);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let alive = send(api, Method::GET, "/health/alive", &[], Bytes::new()).await;
+    assert_eq!(alive.status, 200);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    // Reading again: the drop is reported.
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        let mut line = String::new();
+        while err.read_line(&mut line).unwrap_or(0) > 0 {
+            all.push_str(&line);
+            line.clear();
+            if all.contains("log lines dropped") {
+                break;
+            }
+        }
+        all
+    });
+    // One more line behind the drop.
+    send(api, Method::GET, "/decisions/again", &[], Bytes::new()).await;
+    let _ = child.kill();
+    let log = reader.join().unwrap();
+    let _ = child.wait();
+    assert!(
+        log.contains("log lines dropped: stderr was not read fast enough"),
+        "{} bytes of log, no drop reported",
+        log.len()
+    );
+}

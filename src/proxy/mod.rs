@@ -22,7 +22,10 @@ use crate::pipeline::session::RequestUrl;
 use crate::pipeline::{self, PipelineError, RequestInfo};
 use crate::rules::matcher::{canonical_host, normalize_path};
 use crate::server::{self, Body, BoxFuture, Handler};
-use crate::telemetry::access::{log_decision, Observation, Outcome};
+use crate::telemetry::access::{log_decision, Matched, Observation, Outcome};
+
+/// Failed upstream requests are logged ten a second at most (the rest counted in the next).
+static UPSTREAM_WARNINGS: crate::telemetry::WarnBudget = crate::telemetry::WarnBudget::new();
 
 pub use client::Upstream;
 
@@ -107,6 +110,14 @@ impl Handler for Proxy {
         let mut session = info.new_session(captures);
         let (mut parts, body) = req.into_parts();
         Box::pin(async move {
+            // Owns the rule set and the observation: dropped unanswered (the client went away),
+            // it records 499 under the matched rule.
+            let mut matched = Matched {
+                snapshot,
+                index,
+                observation: Some(observation),
+            };
+            let snapshot = &matched.snapshot;
             let rule = &snapshot.rules.rules()[index];
             let mut outcome = Outcome::default();
             let mut resp = 'answer: {
@@ -130,7 +141,7 @@ impl Handler for Proxy {
                 } else if hyper::body::Body::is_end_stream(&body) {
                     body.map_err(Into::into).boxed_unsync()
                 } else {
-                    let read = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let read = Arc::new(std::sync::atomic::AtomicU8::new(pool::BodyRead::READING));
                     let flag = pool::BodyRead(Arc::clone(&read));
                     parts.extensions.insert(flag.clone());
                     body_read = Some(flag);
@@ -168,8 +179,18 @@ impl Handler for Proxy {
                 };
                 let mut resp = match forwarded {
                     Ok(resp) => resp,
+                    // The client broke off its own body: it is gone (SPEC §4.1: 499), and the
+                    // upstream is not at fault.
+                    Err(e) if body_read.as_ref().is_some_and(pool::BodyRead::broken) => {
+                        tracing::debug!(rule_id = %rule.id, error = ?e, "client abandoned its request body");
+                        outcome.abandoned = true;
+                        forward::failure(e.status())
+                    }
                     Err(e) => {
-                        tracing::warn!(rule_id = %rule.id, upstream = %upstream.url, error = ?e, "upstream request failed");
+                        if let Some(suppressed) = crate::telemetry::warn_budget(&UPSTREAM_WARNINGS)
+                        {
+                            tracing::warn!(rule_id = %rule.id, upstream = %upstream.url, error = ?e, suppressed, "upstream request failed");
+                        }
                         forward::failure(e.status())
                     }
                 };
@@ -187,7 +208,10 @@ impl Handler for Proxy {
             };
             outcome.subject = std::mem::take(&mut session.subject);
             cors.apply(resp.headers_mut());
-            observation.finish(resp, &outcome)
+            match matched.observation.take() {
+                Some(observation) => observation.finish(resp, &outcome),
+                None => resp,
+            }
         })
     }
 }
@@ -195,7 +219,7 @@ impl Handler for Proxy {
 /// A streamed request body that records when it has been read to its end.
 struct Tracked {
     inner: Incoming,
-    read: Arc<std::sync::atomic::AtomicBool>,
+    read: Arc<std::sync::atomic::AtomicU8>,
 }
 
 impl hyper::body::Body for Tracked {
@@ -208,14 +232,15 @@ impl hyper::body::Body for Tracked {
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, hyper::Error>>> {
         let this = self.get_mut();
         let frame = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
-        let done = match &frame {
-            std::task::Poll::Ready(None) => true,
-            std::task::Poll::Ready(Some(Ok(_))) => this.inner.is_end_stream(),
-            _ => false,
+        let state = match &frame {
+            std::task::Poll::Ready(None) => pool::BodyRead::READ,
+            std::task::Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => {
+                pool::BodyRead::READ
+            }
+            std::task::Poll::Ready(Some(Err(_))) => pool::BodyRead::BROKEN,
+            _ => return frame,
         };
-        if done {
-            this.read.store(true, std::sync::atomic::Ordering::Release);
-        }
+        this.read.store(state, std::sync::atomic::Ordering::Release);
         frame
     }
 

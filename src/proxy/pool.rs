@@ -430,11 +430,22 @@ fn drive_once(conn: &mut Conn, cx: &mut Context<'_>) -> bool {
 /// still writing that body: it is not pooled but closed, which also lets the client's
 /// connection close.
 #[derive(Debug, Clone)]
-pub(crate) struct BodyRead(pub Arc<std::sync::atomic::AtomicBool>);
+pub(crate) struct BodyRead(pub Arc<std::sync::atomic::AtomicU8>);
 
 impl BodyRead {
+    /// Still being read.
+    pub(crate) const READING: u8 = 0;
+    /// Read to its end.
+    pub(crate) const READ: u8 = 1;
+    /// The client's stream broke (it went away, or reset an h2 stream) before the end.
+    pub(crate) const BROKEN: u8 = 2;
+
     pub(crate) fn done(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Acquire)
+        self.0.load(std::sync::atomic::Ordering::Acquire) == Self::READ
+    }
+
+    pub(crate) fn broken(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire) == Self::BROKEN
     }
 }
 

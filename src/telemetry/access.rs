@@ -21,6 +21,9 @@ pub struct Outcome<'a> {
     pub rule: Option<&'a Rule>,
     pub subject: String,
     pub granted: bool,
+    /// The client went away while the request was forwarded (it broke off its body): recorded
+    /// as 499 whatever the answer that nobody reads.
+    pub abandoned: bool,
 }
 
 impl Outcome<'_> {
@@ -91,7 +94,11 @@ impl Observation {
     /// `X-Request-Id` set).
     pub fn finish(mut self, mut resp: Response<Body>, outcome: &Outcome<'_>) -> Response<Body> {
         self.done = true;
-        self.record(resp.status().as_u16(), outcome);
+        let status = match outcome.abandoned {
+            true => 499,
+            false => resp.status().as_u16(),
+        };
+        self.record(status, outcome);
         if let http::header::Entry::Vacant(e) = resp.headers_mut().entry(REQUEST_ID) {
             e.insert(self.request_id.clone());
         }
@@ -99,6 +106,10 @@ impl Observation {
     }
 
     fn record(&self, status: u16, outcome: &Outcome<'_>) {
+        self.record_as(status, outcome.rule_id(), &outcome.subject, outcome.granted);
+    }
+
+    fn record_as(&self, status: u16, rule_id: &str, subject: &str, granted: bool) {
         if self.quiet {
             return;
         }
@@ -108,7 +119,7 @@ impl Observation {
             self.method.as_str(),
             self.uri.path(),
             status,
-            outcome.rule_id(),
+            rule_id,
             took,
         );
         tracing::info!(
@@ -117,9 +128,9 @@ impl Observation {
             method = %self.method,
             host = %self.host,
             path = %self.uri.path(),
-            rule_id = outcome.rule_id(),
-            subject = %printable(&outcome.subject),
-            granted = outcome.granted,
+            rule_id,
+            subject = %printable(subject),
+            granted,
             status,
             duration_ms = took.as_secs_f64() * 1000.0,
             request_id = self.request_id.to_str().unwrap_or(""),
@@ -196,6 +207,30 @@ fn new_request_id() -> HeaderValue {
         .hyphenated()
         .encode_lower(&mut buf);
     HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
+/// The rule ids of a rule set, by index (the snapshot a request's future holds).
+pub trait RuleIds {
+    fn rule_id(&self, index: usize) -> &str;
+}
+
+/// The observation of a request whose rule matched, held by its future with the rule set: if
+/// the client goes away before the answer, the 499 is recorded under that rule (metrics
+/// `rule` label, access log `rule_id`), not under none.
+pub struct Matched<S: RuleIds> {
+    pub snapshot: S,
+    pub index: usize,
+    /// `None` once finished.
+    pub observation: Option<Observation>,
+}
+
+impl<S: RuleIds> Drop for Matched<S> {
+    fn drop(&mut self) {
+        if let Some(mut o) = self.observation.take() {
+            o.done = true;
+            o.record_as(499, self.snapshot.rule_id(self.index), "", false);
+        }
+    }
 }
 
 impl Drop for Observation {
