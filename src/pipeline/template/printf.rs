@@ -1,5 +1,6 @@
 //! `fmt.Sprintf` for the verbs templates use: `%v %s %d %q %t %f %F %e %E %g %G %x %X %o %b %c
-//! %%`, flags `+ - # 0 space`, width and precision. Mismatched verbs print Go's
+//! %%`, flags `+ - # 0 space`, width and precision (`*` from an operand), operand indexes
+//! (`%[2]s`). Mismatched verbs print Go's
 //! `%!d(string=x)` markers; missing and extra operands print `%!d(MISSING)` / `%!(EXTRA …)`.
 //! Deliberately lenient where Go is strict only because JSON numbers are typed differently here:
 //! float verbs accept integers and `%d` accepts integral floats.
@@ -25,6 +26,8 @@ pub(crate) fn sprintf(format: &str, args: &[Value<'_>]) -> Result<String, String
     let mut b = Buf::default();
     let mut chars = format.chars().peekable();
     let mut argi = 0;
+    // An explicit index (`%[2]d`) was used: unused operands are not reported as extra.
+    let mut reordered = false;
     while let Some(c) = chars.next() {
         if c != '%' {
             b.push_char(c)?;
@@ -42,11 +45,71 @@ pub(crate) fn sprintf(format: &str, args: &[Value<'_>]) -> Result<String, String
             }
             chars.next();
         }
+        // Go's `fmt`: `[n]` picks operand n (1-based) for what follows; `*` takes a width or
+        // precision from the next operand (an int; a negative width means `-`).
+        let mut good_index = true;
+        let mut after_index = arg_index(
+            &mut chars,
+            &mut argi,
+            args.len(),
+            &mut good_index,
+            &mut reordered,
+        );
         let mut bad_width = false;
-        sp.width = number(&mut chars, &mut bad_width);
+        if chars.peek() == Some(&'*') {
+            chars.next();
+            match int_arg(args, &mut argi) {
+                Some(w) => {
+                    if w < 0 {
+                        sp.minus = true;
+                        sp.zero = false;
+                    }
+                    sp.width = Some(w.unsigned_abs().min(MAX_WIDTH as u64 + 1) as usize);
+                    bad_width |= w.unsigned_abs() > MAX_WIDTH as u64;
+                }
+                None => b.push("%!(BADWIDTH)")?,
+            }
+            after_index = false;
+        } else {
+            sp.width = number(&mut chars, &mut bad_width);
+            if after_index && sp.width.is_some() {
+                good_index = false;
+            }
+        }
         if chars.peek() == Some(&'.') {
             chars.next();
-            sp.prec = Some(number(&mut chars, &mut bad_width).unwrap_or(0));
+            if after_index {
+                good_index = false;
+            }
+            after_index = arg_index(
+                &mut chars,
+                &mut argi,
+                args.len(),
+                &mut good_index,
+                &mut reordered,
+            );
+            if chars.peek() == Some(&'*') {
+                chars.next();
+                match int_arg(args, &mut argi) {
+                    Some(p) if p >= 0 => {
+                        sp.prec = Some(p.min(MAX_WIDTH as i64 + 1) as usize);
+                        bad_width |= p > MAX_WIDTH as i64;
+                    }
+                    Some(_) | None => b.push("%!(BADPREC)")?,
+                }
+                after_index = false;
+            } else {
+                sp.prec = Some(number(&mut chars, &mut bad_width).unwrap_or(0));
+            }
+        }
+        if !after_index {
+            arg_index(
+                &mut chars,
+                &mut argi,
+                args.len(),
+                &mut good_index,
+                &mut reordered,
+            );
         }
         let Some(verb) = chars.next() else {
             b.push("%!(NOVERB)")?;
@@ -61,6 +124,10 @@ pub(crate) fn sprintf(format: &str, args: &[Value<'_>]) -> Result<String, String
             b.push("%")?;
             continue;
         }
+        if !good_index {
+            b.push(&format!("%!{verb}(BADINDEX)"))?;
+            continue;
+        }
         match args.get(argi) {
             None => b.push(&format!("%!{verb}(MISSING)"))?,
             Some(a) if verb == 'T' => pad(&mut b, a.type_name(), sp, false)?,
@@ -68,7 +135,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value<'_>]) -> Result<String, String
         }
         argi += 1;
     }
-    if argi < args.len() {
+    if !reordered && argi < args.len() {
         b.push("%!(EXTRA ")?;
         for (i, a) in args.iter().enumerate().skip(argi) {
             if i > argi {
@@ -81,6 +148,57 @@ pub(crate) fn sprintf(format: &str, args: &[Value<'_>]) -> Result<String, String
         b.push(")")?;
     }
     Ok(b.s)
+}
+
+/// Go's `argNumber`: an explicit `[n]` (1-based) makes operand n the next one; true when one
+/// was read. A bad index (not a number, out of range) is remembered as such.
+fn arg_index(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    argi: &mut usize,
+    count: usize,
+    good: &mut bool,
+    reordered: &mut bool,
+) -> bool {
+    if chars.peek() != Some(&'[') {
+        return false;
+    }
+    *reordered = true;
+    let rest: String = chars.clone().collect();
+    let Some(close) = rest.find(']') else {
+        *good = false;
+        // Go consumes nothing more: the verb is read after the `[`.
+        chars.next();
+        return false;
+    };
+    let inner = &rest[1..close];
+    for _ in 0..=rest[..close].chars().count() {
+        chars.next();
+    }
+    if inner.is_empty() || !inner.bytes().all(|b| b.is_ascii_digit()) {
+        *good = false;
+        return false;
+    }
+    match inner.parse::<usize>() {
+        Ok(n) if (1..=count).contains(&n) => {
+            *argi = n - 1;
+            true
+        }
+        // A number, but no such operand.
+        _ => {
+            *good = false;
+            true
+        }
+    }
+}
+
+/// Go's `intFromArg`: the next operand as a width or precision, when it is an integer.
+fn int_arg(args: &[Value<'_>], argi: &mut usize) -> Option<i64> {
+    let v = match args.get(*argi)? {
+        Value::Int(i) => Some(*i),
+        _ => None,
+    };
+    *argi += 1;
+    v
 }
 
 fn number(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, bad: &mut bool) -> Option<usize> {

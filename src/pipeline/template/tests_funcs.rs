@@ -669,3 +669,29 @@ fn sha512sum() {
         "ddaf35a193617abacc417349ae204131",
     )]);
 }
+
+// Go's `fmt` operand indexes and `*` widths and precisions (outputs from Go 1.19).
+#[test]
+fn printf_operand_indexes_and_star() {
+    ok(&[
+        (r#"{{ printf "%[2]s %[1]s" "a" "b" }}"#, "b a"),
+        (r#"{{ printf "%*d|" 5 42 }}"#, "   42|"),
+        (r#"{{ printf "%-*d|" 5 42 }}"#, "42   |"),
+        (r#"{{ printf "%*d|" -5 42 }}"#, "42   |"),
+        (r#"{{ printf "%.*f" 2 3.14159 }}"#, "3.14"),
+        (r#"{{ printf "%[3]*.[2]*[1]f" 12.0 2 6 }}"#, " 12.00"),
+        (r#"{{ printf "%[2]d %d" 1 2 3 }}"#, "2 3"),
+        (r#"{{ printf "%[5]d" 1 }}"#, "%!d(BADINDEX)"),
+        (r#"{{ printf "%[x]d" 1 }}"#, "%!d(BADINDEX)"),
+        (r#"{{ printf "%[]d" 1 }}"#, "%!d(BADINDEX)"),
+        (r#"{{ printf "%[1]d %[1]x" 255 }}"#, "255 ff"),
+        (r#"{{ printf "%*d" "x" 1 }}"#, "%!(BADWIDTH)1"),
+        (r#"{{ printf "%.*d" "x" 1 }}"#, "%!(BADPREC)1"),
+        (r#"{{ printf "%[2]*d" 1 4 }}"#, "%!d(MISSING)"),
+        (r#"{{ printf "%d %d %[1]d %d" 1 2 }}"#, "1 2 1 2"),
+        (r#"{{ printf "%[1]" 1 }}"#, "%!(NOVERB)"),
+        (r#"{{ printf "%[1" 1 }}"#, "%!(NOVERB)"),
+        (r#"{{ printf "%.*d|" -1 5 }}"#, "%!(BADPREC)5|"),
+        (r#"{{ printf "%[3]2d" 1 2 3 }}"#, "%!d(BADINDEX)"),
+    ]);
+}
