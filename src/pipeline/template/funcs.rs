@@ -361,7 +361,10 @@ pub(crate) fn js_escape(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
-            c if (c as u32) < 0x20 || c.is_control() => {
+            // Go's `JSEscape`: ASCII controls as `\u00XX` (DEL is left as it is), and runes
+            // beyond ASCII that are not printable (U+00A0, U+2028, U+200B...) as `\uXXXX`.
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if !c.is_ascii() && !super::sprig_case::is_print(c) => {
                 out.push_str(&format!("\\u{:04X}", c as u32));
             }
             c => out.push(c),

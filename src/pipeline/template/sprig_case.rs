@@ -14,6 +14,8 @@ struct Classes {
     letter: Regex,
     number: Regex,
     punct: Regex,
+    /// Go's `unicode.IsPrint` outside ASCII: letters, marks, numbers, punctuation, symbols.
+    print: Regex,
 }
 
 fn classes() -> &'static Classes {
@@ -28,12 +30,21 @@ fn classes() -> &'static Classes {
             letter: re("L"),
             number: re("N"),
             punct: re("P"),
+            print: Regex::new(r"\A[\p{L}\p{M}\p{N}\p{P}\p{S}]\z").expect("class pattern"),
         }
     })
 }
 
 fn in_class(c: char, re: &Regex) -> bool {
     re.is_match(c.encode_utf8(&mut [0; 4]))
+}
+
+/// Go's `unicode.IsPrint`: a graphic rune or the ASCII space (not U+00A0, U+2028, U+200B...).
+pub(super) fn is_print(c: char) -> bool {
+    if c.is_ascii() {
+        return (' '..='~').contains(&c);
+    }
+    in_class(c, &classes().print)
 }
 
 fn is_upper(c: char) -> bool {

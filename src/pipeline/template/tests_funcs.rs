@@ -695,3 +695,15 @@ fn printf_operand_indexes_and_star() {
         (r#"{{ printf "%[3]2d" 1 2 3 }}"#, "%!d(BADINDEX)"),
     ]);
 }
+
+// Go's `JSEscape`: non-printable runes beyond ASCII are escaped, DEL is not (Go 1.19).
+#[test]
+fn js_escapes_as_go_does() {
+    ok(&[
+        (
+            r#"{{ js "a\u00a0b\u2028c\u200bd\u00ade\ufeff" }}"#,
+            r"a\u00A0b\u2028c\u200Bd\u00ADe\uFEFF",
+        ),
+        (r#"{{ js "\u007f" | len }}|{{ js "é日" }}"#, "1|é日"),
+    ]);
+}
