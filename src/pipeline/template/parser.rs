@@ -31,41 +31,61 @@ pub(crate) struct Parser<'t> {
 }
 
 /// Parse a number literal as text/template does: integers (decimal, `0x`, `0o`, `0b`, leading-0
-/// octal) become `Int`, anything with `.`/exponent becomes `Float`.
+/// octal, `_` between digits) become `Int`, anything with `.`/exponent becomes `Float`. As in Go,
+/// an integer beyond int64 (`9223372036854775808`) is refused, not read as a float, while
+/// `-9223372036854775808` is an int; a float beyond float64 (`1e400`) and misplaced underscores
+/// (`1__0`, `1_.5`) are refused.
 pub(crate) fn parse_number(text: &str) -> Option<Arg> {
     let (neg, body) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let body = body.replace('_', "");
     let lower = body.to_ascii_lowercase();
-    let radix = |p: &str, r: u32| i64::from_str_radix(lower.strip_prefix(p)?, r).ok();
-    let int = if lower.starts_with("0x") {
-        Some(radix("0x", 16)?)
-    } else if lower.starts_with("0o") {
-        Some(radix("0o", 8)?)
-    } else if lower.starts_with("0b") {
-        Some(radix("0b", 2)?)
-    } else if !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit()) {
-        if body.len() > 1 && body.starts_with('0') {
-            Some(i64::from_str_radix(&body[1..], 8).ok()?)
-        } else {
-            body.parse::<i64>().ok()
-        }
-    } else {
-        None
+    let prefixed = ["0x", "0o", "0b"].iter().find(|p| lower.starts_with(*p));
+    let int_like = match prefixed {
+        Some(p) => lower[p.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'_'),
+        None => body.bytes().all(|b| b.is_ascii_digit() || b == b'_'),
     };
-    if let Some(i) = int {
-        return Some(Arg::Int(if neg { i.wrapping_neg() } else { i }));
+    if int_like && !body.is_empty() {
+        // Go's base-0 integers: `_` only between digits (or right after a base prefix).
+        let digits = match prefixed {
+            Some(p) => lower[p.len()..]
+                .strip_prefix('_')
+                .unwrap_or(&lower[p.len()..]),
+            None => &lower,
+        };
+        if digits.is_empty() || digits.split('_').any(str::is_empty) {
+            return None;
+        }
+        let digits = digits.replace('_', "");
+        let (radix, digits) = match prefixed.copied() {
+            Some("0x") => (16, digits.as_str()),
+            Some("0o") => (8, digits.as_str()),
+            Some("0b") => (2, digits.as_str()),
+            _ if digits.len() > 1 && digits.starts_with('0') => (8, &digits[1..]),
+            _ => (10, digits.as_str()),
+        };
+        let magnitude = u64::from_str_radix(digits, radix).ok()?;
+        let value = match neg {
+            true if magnitude == 1 << 63 => i64::MIN,
+            true => -i64::try_from(magnitude).ok()?,
+            false => i64::try_from(magnitude).ok()?,
+        };
+        return Some(Arg::Int(value));
     }
     let float_chars = body
         .bytes()
-        .all(|b| b.is_ascii_digit() || b"._eE+-".contains(&b));
+        .all(|b| b.is_ascii_digit() || b".eE+-".contains(&b));
     if !float_chars || !body.bytes().any(|b| b.is_ascii_digit()) {
         return None;
     }
     let f: f64 = body.parse().ok()?;
+    if f.is_infinite() {
+        return None;
+    }
     Some(Arg::Float(if neg { -f } else { f }))
 }
 

@@ -165,7 +165,7 @@ fn abbreviate(s: &[u8], offset: i64, max: i64) -> String {
     }
     let keep = max - 3;
     let mut offset = offset.min(len);
-    if len - offset < keep {
+    if len.saturating_sub(offset) < keep {
         offset = len - keep;
     }
     let cut = |from: i64, to: i64| {

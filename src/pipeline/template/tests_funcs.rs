@@ -707,3 +707,32 @@ fn js_escapes_as_go_does() {
         (r#"{{ js "\u007f" | len }}|{{ js "é日" }}"#, "1|é日"),
     ]);
 }
+
+// Number literals as text/template reads them (Go 1.19): the int64 minimum is an int, an
+// integer beyond int64 and a float beyond float64 are refused, underscores only between digits.
+#[test]
+fn number_literals_as_go_reads_them() {
+    ok(&[
+        ("{{ -9223372036854775808 }}", "-9223372036854775808"),
+        ("{{ add -9223372036854775808 0 }}", "-9223372036854775808"),
+        (
+            "{{ 1_000 }}|{{ 0x_1F }}|{{ 0b1_0 }}|{{ 017 }}|{{ 0o17 }}",
+            "1000|31|2|15|15",
+        ),
+        ("{{ 1.5e3 }}|{{ -2.5 }}", "1500|-2.5"),
+    ]);
+    for bad in [
+        "{{ 9223372036854775808 }}",
+        "{{ 18446744073709551616 }}",
+        "{{ 1e400 }}",
+        "{{ 1__0 }}",
+        "{{ _1 }}",
+        "{{ 1_ }}",
+        "{{ 1_0.5 }}",
+    ] {
+        assert!(
+            crate::pipeline::template::Template::parse(bad).is_err(),
+            "{bad} should be refused"
+        );
+    }
+}
