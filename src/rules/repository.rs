@@ -287,6 +287,7 @@ fn oathkeeper_forms(item: &mut Value, origin: &str) -> Result<(), String> {
     let Value::Object(rule) = item else {
         return Ok(());
     };
+    go_key_case(rule)?;
     rule.retain(|k, v| !v.is_null() && k != "configMapName");
     for key in ["match", "upstream"] {
         if let Some(Value::Object(m)) = rule.get_mut(key) {
@@ -329,6 +330,75 @@ fn oathkeeper_forms(item: &mut Value, origin: &str) -> Result<(), String> {
     ]);
     let id = rule.get("id").and_then(Value::as_str).unwrap_or("");
     tracing::warn!(rule_id = id, origin, "rule uses the gRPC match form (match.full_method) of Oathkeeper's gRPC middleware; gatehouse serves HTTP only, so it never matches, as under `oathkeeper serve`");
+    Ok(())
+}
+
+/// The rule's keys as Go's `encoding/json` reads them (Oathkeeper decodes rule files with it,
+/// YAML ones after turning them into JSON): a key matches a field whatever its case (`ID`,
+/// `Match`, `preserve_Host`). Keys of handler `config`s are the handlers' and are left as
+/// written. Two spellings of one field are refused (Go would keep the last one silently).
+fn go_key_case(rule: &mut serde_json::Map<String, Value>) -> Result<(), String> {
+    const RULE: &[&str] = &[
+        "id",
+        "version",
+        "description",
+        "match",
+        "authenticators",
+        "authorizer",
+        "mutators",
+        "errors",
+        "upstream",
+        "configMapName",
+    ];
+    const MATCH: &[&str] = &[
+        "url",
+        "methods",
+        "authority",
+        "full_method",
+        "allow_http_get",
+    ];
+    const UPSTREAM: &[&str] = &["url", "preserve_host", "strip_path"];
+    const HANDLER: &[&str] = &["handler", "config"];
+    fn fold(map: &mut serde_json::Map<String, Value>, fields: &[&str]) -> Result<(), String> {
+        let renames: Vec<(String, &str)> = map
+            .keys()
+            .filter(|k| !fields.contains(&k.as_str()))
+            .filter_map(|k| {
+                let field = fields.iter().find(|f| f.eq_ignore_ascii_case(k))?;
+                Some((k.clone(), *field))
+            })
+            .collect();
+        for (key, field) in renames {
+            if map.contains_key(field) {
+                return Err(format!(
+                    "`{key}` and `{field}` are one field (keys match whatever their case)"
+                ));
+            }
+            if let Some(v) = map.shift_remove(&key) {
+                map.insert(field.to_owned(), v);
+            }
+        }
+        Ok(())
+    }
+    fold(rule, RULE)?;
+    for (key, fields) in [
+        ("match", MATCH),
+        ("upstream", UPSTREAM),
+        ("authorizer", HANDLER),
+    ] {
+        if let Some(Value::Object(m)) = rule.get_mut(key) {
+            fold(m, fields)?;
+        }
+    }
+    for key in ["authenticators", "mutators", "errors"] {
+        if let Some(Value::Array(list)) = rule.get_mut(key) {
+            for h in list.iter_mut() {
+                if let Value::Object(h) = h {
+                    fold(h, HANDLER)?;
+                }
+            }
+        }
+    }
     Ok(())
 }
 
@@ -428,6 +498,23 @@ mod tests {
         let err = decode_document("r", br#"{"id":"a"}"#).expect_err("object");
         assert!(err[0].to_string().contains("found an object"), "{}", err[0]);
         assert!(decode_document("r", br#"[{"id":"a"}] x"#).is_err());
+    }
+
+    // SPEC §3.2: Oathkeeper decodes rules with Go's encoding/json, which matches keys whatever
+    // their case; two spellings of one key are refused (Go would keep the last silently).
+    #[test]
+    fn decode_keys_in_any_case() {
+        let yaml = b"- ID: a\n  Match: { URL: 'http://h/<.*>', Methods: [GET] }\n  Authenticators: [{ Handler: noop }]\n  Authorizer: { HANDLER: allow }\n  Mutators: [{ handler: header, Config: { headers: { X-A: b } } }]\n  Upstream: { Url: 'http://u', Preserve_Host: true, STRIP_PATH: /api }\n";
+        let lower = b"- id: a\n  match: { url: 'http://h/<.*>', methods: [GET] }\n  authenticators: [{ handler: noop }]\n  authorizer: { handler: allow }\n  mutators: [{ handler: header, config: { headers: { X-A: b } } }]\n  upstream: { url: 'http://u', preserve_host: true, strip_path: /api }\n";
+        let any = decode_document("f.yaml", yaml).expect("any case");
+        let plain = decode_document("f.yaml", lower).expect("lower case");
+        assert_eq!(any.rules, plain.rules);
+        let err = decode_document("f.json", br#"[{"id":"a","ID":"b"}]"#).expect_err("two ids");
+        assert!(
+            err[0].to_string().contains("`ID` and `id` are one field"),
+            "{}",
+            err[0]
+        );
     }
 
     // SPEC §3.2: what Oathkeeper reads and the typed rule does not spell. `null` is the key
