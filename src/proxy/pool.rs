@@ -497,6 +497,9 @@ impl Relay {
     }
 }
 
+/// Upstream bodies that broke off are logged ten a second at most.
+static BODY_WARNINGS: crate::telemetry::WarnBudget = crate::telemetry::WarnBudget::new();
+
 impl HttpBody for Relay {
     type Data = Bytes;
     type Error = BoxError;
@@ -525,7 +528,14 @@ impl HttpBody for Relay {
         };
         match &frame {
             Poll::Ready(None) => this.check_in(),
-            Poll::Ready(Some(Err(_))) => this.conn = None,
+            Poll::Ready(Some(Err(e))) => {
+                this.conn = None;
+                // The status was sent (and logged) already; the client sees its connection
+                // cut, and this says why.
+                if let Some(suppressed) = crate::telemetry::warn_budget(&BODY_WARNINGS) {
+                    tracing::warn!(error = %e, suppressed, "upstream response body failed; the client's answer is cut short");
+                }
+            }
             _ => {}
         }
         frame.map_err(Into::into)
