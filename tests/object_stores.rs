@@ -186,6 +186,25 @@ async fn rules_and_keys_from_s3() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // An emptied object is refused and the rules stay; it is not kept as the last good copy,
+    // so `[]` afterwards removes the rules (it was never picked up).
+    moto.put("rules/gatehouse.yaml", "");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        decide(&p, &token).await.header("x-user"),
+        Some("user=alice")
+    );
+    moto.put("rules/gatehouse.yaml", "[]");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while decide(&p, &token).await.status != 404 {
+        assert!(
+            Instant::now() < deadline,
+            "[] never applied\n{}",
+            p.log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 // EKS service accounts: no keys in the environment, a web identity token and a role; STS

@@ -1,12 +1,12 @@
 //! AWS credentials, found as the AWS SDKs' default chain finds them (gocloud.dev's `s3blob`,
 //! which Oathkeeper reads `s3://` sources with, uses that chain):
 //!
-//! 1. a named profile (`?profile=` or `AWS_PROFILE`): its keys, or its web identity role;
+//! 1. the profile named by `?profile=`: its keys, or its web identity role;
 //! 2. `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`);
 //! 3. `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN` (EKS service accounts): STS
 //!    `AssumeRoleWithWebIdentity`;
-//! 4. the `default` profile of `~/.aws/credentials` and `~/.aws/config`
-//!    (`AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`);
+//! 4. the profile `AWS_PROFILE` names (else `default`) in `~/.aws/credentials` and
+//!    `~/.aws/config` (`AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`);
 //! 5. the container endpoint (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` or `_FULL_URI`, with
 //!    `AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)`: ECS tasks, EKS Pod Identity);
 //! 6. the instance metadata service (IMDSv2, then v1; `AWS_EC2_METADATA_SERVICE_ENDPOINT`,
@@ -121,7 +121,8 @@ impl Chain<'_> {
                 .web_identity(&file, &role, env("AWS_ROLE_SESSION_NAME"))
                 .await;
         }
-        if let Some(c) = self.profile("default").await? {
+        let name = env("AWS_PROFILE").unwrap_or_else(|| "default".to_owned());
+        if let Some(c) = self.profile(&name).await? {
             return Ok(c);
         }
         if let Some(c) = self.container().await? {

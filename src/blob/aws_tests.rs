@@ -62,7 +62,7 @@ async fn environment_and_profiles() {
         v.push(("AWS_SESSION_TOKEN", "t0".into()));
         v
     };
-    let env = env_of(with_keys);
+    let env = env_of(with_keys.clone());
     let c = resolve(&env, None).await.expect("env keys");
     assert_eq!(
         (c.access_key_id.as_str(), c.session_token.as_deref()),
@@ -77,6 +77,24 @@ async fn environment_and_profiles() {
         ),
         ("AKIDOPS", "s2", Some("t2"))
     );
+
+    // AWS_PROFILE names the profile read after the environment's keys, which win (the SDKs'
+    // order); `?profile=` (the explicit argument) wins over both.
+    let mut named = with_keys.clone();
+    named.push(("AWS_PROFILE", "ops".into()));
+    let env = env_of(named.clone());
+    let c = resolve(&env, None)
+        .await
+        .expect("env keys over AWS_PROFILE");
+    assert_eq!(c.access_key_id, "AKIDENV");
+    let env = env_of(
+        named
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"))
+            .collect(),
+    );
+    let c = resolve(&env, None).await.expect("AWS_PROFILE");
+    assert_eq!(c.access_key_id, "AKIDOPS");
 
     let env = env_of(files);
     let c = resolve(&env, None).await.expect("default profile");

@@ -5,17 +5,18 @@
 //! - `?cred_path=<file>`: a JSON file with `AccountName` and `AccountKey` or `SASToken` (the
 //!   older openers' form);
 //! - `AZURE_STORAGE_KEY` (with `AZURE_STORAGE_ACCOUNT` or `?storage_account=`): Shared Key;
+//! - `AZURE_STORAGE_SAS_TOKEN` (with the account): a shared access signature appended to the
+//!   URL;
 //! - `AZURE_STORAGE_CONNECTION_STRING` / `AZURE_STORAGEBLOB_CONNECTIONSTRING` (`AccountName`,
 //!   `AccountKey` or `SharedAccessSignature`, `BlobEndpoint` or `DefaultEndpointsProtocol` +
 //!   `EndpointSuffix`; `UseDevelopmentStorage=true`);
-//! - `AZURE_STORAGE_SAS_TOKEN`: a shared access signature appended to the URL;
 //! - otherwise a Microsoft Entra ID token for `https://storage.azure.com/` (the SDK's default
 //!   credential): a service principal's secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
 //!   `AZURE_CLIENT_SECRET`), a workload identity (`AZURE_FEDERATED_TOKEN_FILE`: AKS), or a
 //!   managed identity (App Service's `IDENTITY_ENDPOINT`, else the instance metadata service).
 //!
 //! The service URL: `<protocol>://<account>.<domain>` (`protocol`, `domain`, `cdn` and
-//! `localemulator` from the URL or `AZURE_STORAGE_PROTOCOL`, `AZURE_STORAGE_DOMAIN`,
+//! `localemu` from the URL or `AZURE_STORAGE_PROTOCOL`, `AZURE_STORAGE_DOMAIN`,
 //! `AZURE_STORAGE_IS_CDN`, `AZURE_STORAGE_IS_LOCAL_EMULATOR`); an emulator (Azurite) is
 //! `<protocol>://<domain>/<account>`.
 
@@ -36,7 +37,8 @@ const VERSION: &str = "2021-08-06";
 /// Scope of the Entra ID tokens Blob Storage takes.
 const SCOPE: &str = "https://storage.azure.com/.default";
 
-const PARAMS: &str = "domain, protocol, cdn, localemulator, storage_account, cred_path";
+const PARAMS: &str =
+    "domain, protocol, cdn, localemu (or localemulator), storage_account, cred_path";
 
 /// How requests for the blob are authorized.
 #[derive(Clone, PartialEq, Eq)]
@@ -87,17 +89,13 @@ struct CredFile {
 impl AzureBlob {
     /// Parse `azblob://container/blob?params`; `env` reads environment variables.
     pub fn parse(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let u = url::Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
-        let container = super::percent_decode(u.host_str().unwrap_or_default());
-        if container.is_empty() {
-            return Err("no container: expected azblob://container/blob".to_owned());
-        }
-        // gocloud turns backslashes into slashes in keys.
-        let blob = super::percent_decode(u.path().strip_prefix('/').unwrap_or(u.path()))
-            .replace('\\', "/");
-        if blob.is_empty() {
-            return Err("no blob name: expected azblob://container/blob".to_owned());
-        }
+        let super::UrlParts {
+            bucket: container,
+            name,
+            params,
+        } = super::UrlParts::split(raw, "azblob", "azblob://container/blob")?;
+        // Azure Storage reads `\` in a blob's name as `/`.
+        let blob = name.replace('\\', "/");
         let (mut domain, mut protocol) =
             (env("AZURE_STORAGE_DOMAIN"), env("AZURE_STORAGE_PROTOCOL"));
         let flag = |name: &str| env(name).map(|v| super::go_bool(name, &v)).transpose();
@@ -106,13 +104,12 @@ impl AzureBlob {
             flag("AZURE_STORAGE_IS_LOCAL_EMULATOR")?.unwrap_or(false),
         );
         let (mut account, mut cred_path) = (env("AZURE_STORAGE_ACCOUNT"), None);
-        for (name, value) in u.query_pairs() {
-            let value = value.into_owned();
-            match name.as_ref() {
+        for (name, value) in params {
+            match name.as_str() {
                 "domain" => domain = Some(value),
                 "protocol" => protocol = Some(value),
                 "cdn" => cdn = super::go_bool(&name, &value)?,
-                "localemulator" => emulator = super::go_bool(&name, &value)?,
+                "localemu" | "localemulator" => emulator = super::go_bool(&name, &value)?,
                 "storage_account" => account = Some(value),
                 "cred_path" => cred_path = Some(value),
                 other => {
@@ -156,13 +153,14 @@ impl AzureBlob {
             (c.account_name, auth, None, sas)
         } else if let (Some(key), Some(account)) = (env("AZURE_STORAGE_KEY"), account.clone()) {
             (account, Auth::SharedKey { key: key_of(&key)? }, None, None)
+        } else if let (Some(sas), Some(account)) = (env("AZURE_STORAGE_SAS_TOKEN"), account.clone())
+        {
+            // gocloud's order: an account key, then a SAS token, then a connection string.
+            (account, Auth::Sas, None, Some(sas))
         } else if let Some(conn) = conn {
             connection_string(&conn, &key_of)?
         } else if let Some(account) = account {
-            match env("AZURE_STORAGE_SAS_TOKEN") {
-                Some(sas) => (account, Auth::Sas, None, Some(sas)),
-                None => (account, Auth::EntraId, None, None),
-            }
+            (account, Auth::EntraId, None, None)
         } else {
             return Err(
                 "no storage account: set AZURE_STORAGE_ACCOUNT (with AZURE_STORAGE_KEY, \
@@ -175,6 +173,9 @@ impl AzureBlob {
             Some(b) => b,
             None => {
                 let domain = domain.unwrap_or_else(|| "blob.core.windows.net".to_owned());
+                // As gocloud: a domain on the loopback host is an emulator.
+                let emulator =
+                    emulator || domain.starts_with("127.0.0.1") || domain.starts_with("localhost");
                 match (emulator, cdn) {
                     (true, _) => format!("{protocol}://{domain}/{account}"),
                     (false, true) => format!("{protocol}://{domain}"),
@@ -305,10 +306,28 @@ fn connection_string(
             .entry("BlobEndpoint".into())
             .or_insert_with(|| "http://127.0.0.1:10000/devstoreaccount1".into());
     }
+    // A SAS connection string (the portal's) names no account: its endpoint does (the host's
+    // first label, or the first path segment of an emulator's).
+    let from_endpoint = parts.get("BlobEndpoint").and_then(|e| {
+        let u = url::Url::parse(e).ok()?;
+        let host = u.host_str()?;
+        match u.host() {
+            Some(url::Host::Domain(d)) if d != "localhost" => {
+                d.split('.').next().map(str::to_owned)
+            }
+            _ => u
+                .path_segments()?
+                .next()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        }
+        .filter(|_| !host.is_empty())
+    });
     let account = parts
         .get("AccountName")
         .cloned()
-        .ok_or("connection string: no AccountName")?;
+        .or(from_endpoint)
+        .ok_or("connection string: no AccountName (and no BlobEndpoint to take it from)")?;
     let (auth, sas) = match (parts.get("AccountKey"), parts.get("SharedAccessSignature")) {
         (Some(k), _) => (Auth::SharedKey { key: key_of(k)? }, None),
         (None, Some(s)) => (Auth::Sas, Some(s.clone())),

@@ -37,6 +37,26 @@ fn addresses() {
             "http://127.0.0.1:10000/acct/rules/a.json",
         ),
         (
+            "azblob://rules/a.json?protocol=http&domain=127.0.0.1:10000&localemu=true",
+            vec![acct(), key()],
+            "http://127.0.0.1:10000/acct/rules/a.json",
+        ),
+        // gocloud: a loopback domain is an emulator.
+        (
+            "azblob://rules/a.json?protocol=http&domain=localhost:10000",
+            vec![acct(), key()],
+            "http://localhost:10000/acct/rules/a.json",
+        ),
+        // The portal's SAS connection string names no account.
+        (
+            "azblob://rules/a.json",
+            vec![(
+                "AZURE_STORAGE_CONNECTION_STRING",
+                "BlobEndpoint=https://fromhost.blob.core.windows.net/;SharedAccessSignature=sv=1&sig=x".into(),
+            )],
+            "https://fromhost.blob.core.windows.net/rules/a.json?sv=1&sig=x",
+        ),
+        (
             "azblob://rules/a.json?cdn=true&domain=cdn.example.com",
             vec![acct(), key()],
             "https://cdn.example.com/rules/a.json",
@@ -83,6 +103,30 @@ fn addresses() {
         let b = parse(url, vars).unwrap_or_else(|e| panic!("{url}: {e}"));
         assert_eq!(b.url().as_str(), want, "{url}");
     }
+    // gocloud's order: a SAS token before a connection string.
+    let b = parse(
+        "azblob://rules/a.json",
+        vec![
+            acct(),
+            ("AZURE_STORAGE_SAS_TOKEN", "sv=2&sig=y".into()),
+            (
+                "AZURE_STORAGE_CONNECTION_STRING",
+                format!("AccountName=cs;AccountKey={DEV_KEY}"),
+            ),
+        ],
+    )
+    .expect("sas first");
+    assert!(b.auth == Auth::Sas && b.url().query() == Some("sv=2&sig=y"));
+    let b = parse(
+        "azblob://rules/a.json",
+        vec![(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;SharedAccessSignature=sv=1"
+                .into(),
+        )],
+    )
+    .expect("emulator sas");
+    assert_eq!(b.account, "devstoreaccount1");
     // Without a key, SAS or connection string: an Entra ID token.
     let b = parse("azblob://rules/a.json", vec![acct()]).expect("entra");
     assert!(b.auth == Auth::EntraId);
@@ -110,8 +154,13 @@ fn credentials_file() {
 fn refused() {
     let acct = || vec![("AZURE_STORAGE_ACCOUNT", "acct".to_owned())];
     let cases: Vec<Case> = vec![
-        ("azblob:///a.json", acct(), "no container"),
-        ("azblob://rules", acct(), "no blob name"),
+        ("azblob:///a.json", acct(), "no bucket"),
+        ("azblob://rules", acct(), "no object name"),
+        (
+            "azblob://rules/x/../a.json",
+            acct(),
+            "has a `.` or `..` segment",
+        ),
         (
             "azblob://rules/a.json",
             vec![],

@@ -37,18 +37,14 @@ pub struct GcsObject {
 impl GcsObject {
     /// Parse `gs://bucket/object?params`; `env` reads environment variables.
     pub fn parse(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let u = url::Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
-        let bucket = super::percent_decode(u.host_str().unwrap_or_default());
-        if bucket.is_empty() {
-            return Err("no bucket: expected gs://bucket/object".to_owned());
-        }
-        let object = super::percent_decode(u.path().strip_prefix('/').unwrap_or(u.path()));
-        if object.is_empty() {
-            return Err("no object name: expected gs://bucket/object".to_owned());
-        }
+        let super::UrlParts {
+            bucket,
+            name: object,
+            params,
+        } = super::UrlParts::split(raw, "gs", "gs://bucket/object")?;
         let mut anonymous = false;
-        for (name, value) in u.query_pairs() {
-            match name.as_ref() {
+        for (name, value) in params {
+            match name.as_str() {
                 "anonymous" => anonymous = super::go_bool(&name, &value)?,
                 "access_id" | "private_key_path" => {}
                 other => {

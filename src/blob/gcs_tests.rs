@@ -34,6 +34,11 @@ fn addresses() {
     for (url, want) in [
         ("gs:///k.json", "no bucket"),
         ("gs://b", "no object name"),
+        ("gs://b/../other/k.json", "has a `.` or `..` segment"),
+        (
+            "gs://b/k.json?anonymous=true&anonymous=false",
+            "given twice",
+        ),
         (
             "gs://b/k.json?region=x",
             "unknown query parameter `region` (allowed: anonymous,",

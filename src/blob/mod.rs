@@ -93,8 +93,11 @@ pub async fn failure(resp: reqwest::Response) -> String {
         .await
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&body);
-    let code = xml_text(&text, "Code");
-    let message = xml_text(&text, "Message");
+    // One line: Azure's messages carry `\nRequestId:...\nTime:...`, and the text is the
+    // store's, put into the log.
+    let one_line = |t: String| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let code = xml_text(&text, "Code").map(one_line);
+    let message = xml_text(&text, "Message").map(one_line);
     match (code, message) {
         (Some(c), Some(m)) => format!("HTTP {status}: {c}: {m}"),
         (Some(c), None) => format!("HTTP {status}: {c}"),
@@ -223,10 +226,62 @@ pub(crate) fn go_bool(name: &str, value: &str) -> Result<bool, String> {
     }
 }
 
-pub(crate) fn percent_decode(s: &str) -> String {
+/// `s` percent-decoded; an escape that is not UTF-8 (`%FF`) is refused, as gocloud refuses keys
+/// that are not valid UTF-8.
+pub(crate) fn percent_decode(s: &str) -> Result<String, String> {
     percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| format!("`{s}` does not decode to UTF-8"))
+}
+
+/// An object store URL's parts: the bucket (or container), the object's name and the query's
+/// parameters, each decoded.
+pub(crate) struct UrlParts {
+    pub(crate) bucket: String,
+    pub(crate) name: String,
+    pub(crate) params: Vec<(String, String)>,
+}
+
+impl UrlParts {
+    /// Split `scheme://bucket/name?params` by hand: a URL type would resolve `.` and `..`
+    /// segments of the name (`x/../y.json` read `y.json`, `..%2Fother-bucket%2Fk` another
+    /// bucket), so such a name is refused instead, as is a parameter given twice.
+    pub(crate) fn split(raw: &str, scheme: &str, shape: &str) -> Result<Self, String> {
+        let rest = raw
+            .strip_prefix(scheme)
+            .and_then(|r| r.strip_prefix("://"))
+            .ok_or_else(|| format!("expected {shape}"))?;
+        let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket = percent_decode(bucket)?;
+        if bucket.is_empty() {
+            return Err(format!("no bucket: expected {shape}"));
+        }
+        let name = percent_decode(path)?;
+        if name.is_empty() {
+            return Err(format!("no object name: expected {shape}"));
+        }
+        if name.split('/').any(|s| s == "." || s == "..") {
+            return Err(format!(
+                "the object name `{name}` has a `.` or `..` segment, which a request path cannot \
+                 carry as written"
+            ));
+        }
+        let mut params: Vec<(String, String)> = Vec::new();
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()).into_owned() {
+            if params.iter().any(|(seen, _)| *seen == k) {
+                return Err(format!("the parameter `{k}` is given twice"));
+            }
+            params.push((k, v));
+        }
+        Ok(Self {
+            bucket,
+            name,
+            params,
+        })
+    }
 }
 
 /// An object name in a URL path, as the stores sign it: every byte but the unreserved ones and `/` percent-encoded.

@@ -58,19 +58,14 @@ impl S3Object {
     /// Parse `s3://bucket/key?params`; `env` reads environment variables (the process's, or a
     /// test's).
     pub fn parse(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let u = url::Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
-        let bucket = super::percent_decode(u.host_str().unwrap_or_default());
-        if bucket.is_empty() {
-            return Err("no bucket: expected s3://bucket/key".to_owned());
-        }
-        let key = super::percent_decode(u.path().strip_prefix('/').unwrap_or(u.path()));
-        if key.is_empty() {
-            return Err("no object key: expected s3://bucket/key".to_owned());
-        }
+        let super::UrlParts {
+            bucket,
+            name: key,
+            params,
+        } = super::UrlParts::split(raw, "s3", "s3://bucket/key")?;
         let mut p = Params::default();
-        for (name, value) in u.query_pairs() {
-            let value = value.into_owned();
-            match name.as_ref() {
+        for (name, value) in params {
+            match name.as_str() {
                 "region" => p.region = Some(value),
                 "endpoint" => p.endpoint = Some(value),
                 "disableSSL" | "disable_https" => p.http = super::go_bool(&name, &value)?,
@@ -90,17 +85,20 @@ impl S3Object {
                 }
             }
         }
-        let profile = p.profile.clone().or_else(|| env("AWS_PROFILE"));
+        // `?profile=` wins over every other credential; `AWS_PROFILE` only names the profile
+        // the chain reads after the environment's keys (as in the AWS SDKs).
+        let profile = p.profile.clone();
+        let region_profile = profile.clone().or_else(|| env("AWS_PROFILE"));
         let region = match p.region.clone().filter(|r| !r.is_empty()) {
             Some(r) => r,
             None => env("AWS_REGION")
                 .or_else(|| env("AWS_DEFAULT_REGION"))
-                .or_else(|| aws::profile_region(profile.as_deref(), env))
+                .or_else(|| aws::profile_region(region_profile.as_deref(), env))
                 .ok_or_else(|| {
                     format!(
                         "no region for bucket `{bucket}`: add ?region=, or set AWS_REGION or a \
                          region in the profile `{}`",
-                        profile.as_deref().unwrap_or("default")
+                        region_profile.as_deref().unwrap_or("default")
                     )
                 })?,
         };

@@ -97,6 +97,9 @@ fn addresses() {
     }
     let o = parse("s3://bucket/dir/a%20b.json?region=us-east-1").expect("parse");
     assert_eq!(o.key, "dir/a b.json");
+    // Dots inside a segment are ordinary characters.
+    let o = parse("s3://bucket/a..b/.hidden/x.json?region=us-east-1").expect("dots");
+    assert_eq!(o.url().path(), "/a..b/.hidden/x.json");
 }
 
 #[test]
@@ -148,8 +151,21 @@ fn region_from_the_environment_and_profile() {
 fn refused() {
     let cases: &[(&str, &str)] = &[
         ("s3:///k.json?region=x", "no bucket"),
-        ("s3://bucket?region=x", "no object key"),
-        ("s3://bucket/?region=x", "no object key"),
+        // Dot segments: a URL would resolve them and read another object, even another bucket.
+        ("s3://b/x/../y.json?region=x", "has a `.` or `..` segment"),
+        (
+            "s3://b/..%2Fother%2Fk.json?region=x",
+            "has a `.` or `..` segment",
+        ),
+        ("s3://b/%2E%2E/k.json?region=x", "has a `.` or `..` segment"),
+        ("s3://b/./k.json?region=x", "has a `.` or `..` segment"),
+        ("s3://b/%FF.json?region=x", "does not decode to UTF-8"),
+        (
+            "s3://b/k.json?region=x&region=y",
+            "the parameter `region` is given twice",
+        ),
+        ("s3://bucket?region=x", "no object name"),
+        ("s3://bucket/?region=x", "no object name"),
         ("s3://bucket/k.json", "no region for bucket `bucket`"),
         (
             "s3://bucket/k.json?region=x&prefix=a",

@@ -162,6 +162,14 @@ async fn fetch(url: &str, held: Option<&Entry>) -> Result<Option<Entry>, Vec<Loa
         .await
         .map_err(|e| err(format!("reading body: {e}")))?;
     let doc = decode_document(url, &body)?;
+    // An emptied document is refused (as an emptied local file is), and it is not kept as the
+    // last good copy: kept, it stood in every later reload and refused them all.
+    if doc.blank {
+        return Err(err(
+            "the document is empty (write `[]` to remove its rules); the last good copy stays"
+                .to_owned(),
+        ));
+    }
     if let Some(h) = held {
         if h.docs.len() == 1 && h.docs[0].rules == doc.rules {
             return Ok(None);
