@@ -192,13 +192,14 @@ pub fn error_body(err: &PipelineError, verbose: bool, request_id: Option<&str>) 
             if let Some(rid) = request_id.filter(|r| !r.is_empty()) {
                 inner.insert("request".into(), Value::from(rid));
             }
-            if let Some(r) = &err.reason {
+            // Not verbose, a status without a generic text (503, 504) keeps its message but
+            // not its reason or details: they name internal services (a JWKS URL, a bucket,
+            // an IdP's host), which Oathkeeper shows to any client.
+            if let Some(r) = err.reason.as_ref().filter(|_| verbose) {
                 inner.insert("reason".into(), Value::from(r.as_str()));
             }
-            if let Some(d) = &err.details {
-                if !d.is_empty() {
-                    inner.insert("details".into(), Value::Object(d.clone()));
-                }
+            if let Some(d) = err.details.as_ref().filter(|d| verbose && !d.is_empty()) {
+                inner.insert("details".into(), Value::Object(d.clone()));
             }
             inner.insert("message".into(), Value::from(err.message.as_ref()));
         }
@@ -226,6 +227,24 @@ mod tests {
         ] {
             assert_eq!(status_kind(StatusCode::from_u16(s).expect("status")), k);
         }
+    }
+
+    // SPEC §4.9 keeps a 503's whole body when not verbose; gatehouse keeps its message and
+    // request id but not the reason, which names internal services.
+    #[test]
+    fn non_verbose_503_hides_its_reason() {
+        let e = PipelineError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The upstream service is not available",
+        )
+        .with_reason("s3://internal-bucket/keys.json: fetch failed");
+        let quiet = error_body(&e, false, Some("rid")).to_string();
+        assert_eq!(
+            quiet,
+            r#"{"error":{"code":503,"status":"Service Unavailable","request":"rid","message":"The upstream service is not available"}}"#
+        );
+        let loud = error_body(&e, true, Some("rid")).to_string();
+        assert!(loud.contains("internal-bucket"), "{loud}");
     }
 
     // SPEC §4.9: non-verbose bodies carry the generic message only.
