@@ -250,7 +250,12 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     while let Some(next) = cur.source() {
         cur = next;
     }
-    cur.to_string()
+    let text = cur.to_string();
+    // rustls's words for a TLS handshake answered in plain HTTP.
+    if text.contains("InvalidContentType") {
+        return format!("{text} (the server does not speak TLS: is its URL http://?)");
+    }
+    text
 }
 
 #[cfg(test)]
@@ -277,6 +282,35 @@ mod tests {
         );
         assert_eq!(p.timeout, Duration::from_secs(5));
         assert_eq!(p.max_backoff, Duration::from_secs(1));
+    }
+
+    // An https:// URL on a plain-HTTP server says so, instead of only rustls's
+    // "received corrupt message of type InvalidContentType".
+    #[tokio::test]
+    async fn tls_to_plain_http_says_so() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let policy = CallPolicy {
+            timeout: Duration::from_secs(2),
+            max_retries: 0,
+            max_backoff: Duration::from_millis(10),
+        };
+        let err = send(policy, || client().get(format!("https://{addr}/")))
+            .await
+            .expect_err("not TLS");
+        assert!(err.to_string().contains("is its URL http://?"), "{err}");
     }
 
     #[tokio::test]
