@@ -144,6 +144,26 @@ async fn decide(p: &Proc, token: &str) -> Resp {
     .await
 }
 
+/// Ask `/decisions/api/x` until `done` holds for the answer (the poll picked a change up), for
+/// at most 15 s; `what` names the awaited change in the failure, with gatehouse's log.
+async fn until(p: &Proc, token: &str, what: &str, done: impl Fn(&Resp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = decide(p, token).await;
+        if done(&r) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never saw {what}: {} {:?}\n{}",
+            r.status,
+            r.header("x-user"),
+            p.log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 // SPEC §2.5 and §2.6: the rules and the JWKS that verifies the token both come from S3, read
 // with the environment's keys; a changed rule object is picked up by the poll.
 #[tokio::test]
@@ -172,20 +192,10 @@ async fn rules_and_keys_from_s3() {
 
     // The rule object changes; the next poll (1 s) serves the new rule.
     moto.put("rules/gatehouse.yaml", &rules("user={{ print .Subject }}"));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let r = decide(&p, &token).await;
-        if r.header("x-user") == Some("user=alice") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never reloaded: {:?}\n{}",
-            r.header("x-user"),
-            p.log.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until(&p, &token, "the changed rule", |r| {
+        r.header("x-user") == Some("user=alice")
+    })
+    .await;
 
     // An emptied object is refused and the rules stay; it is not kept as the last good copy,
     // so `[]` afterwards removes the rules (it was never picked up).
@@ -196,15 +206,7 @@ async fn rules_and_keys_from_s3() {
         Some("user=alice")
     );
     moto.put("rules/gatehouse.yaml", "[]");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while decide(&p, &token).await.status != 404 {
-        assert!(
-            Instant::now() < deadline,
-            "[] never applied\n{}",
-            p.log.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until(&p, &token, "[] applied", |r| r.status == 404).await;
 }
 
 // EKS service accounts: no keys in the environment, a web identity token and a role; STS
@@ -325,20 +327,10 @@ async fn rules_and_keys_from_azure_blob_storage() {
     assert_eq!(r.header("x-user"), Some("carol"));
 
     azure.put("rules/gatehouse.yaml", &rules("user={{ print .Subject }}"));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let r = decide(&p, &token).await;
-        if r.header("x-user") == Some("user=carol") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never reloaded: {:?}\n{}",
-            r.header("x-user"),
-            p.log.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until(&p, &token, "the changed rule", |r| {
+        r.header("x-user") == Some("user=carol")
+    })
+    .await;
     drop(p);
 
     // A wrong key: Azure's own reason, and no start without the rules.
@@ -413,15 +405,10 @@ async fn rules_and_keys_from_google_cloud_storage() {
     assert_eq!(r.header("x-user"), Some("erin"));
 
     gcs.put("rules/gatehouse.yaml", &rules("user={{ print .Subject }}"));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while decide(&p, &token).await.header("x-user") != Some("user=erin") {
-        assert!(
-            Instant::now() < deadline,
-            "never reloaded\n{}",
-            p.log.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until(&p, &token, "the changed rule", |r| {
+        r.header("x-user") == Some("user=erin")
+    })
+    .await;
 
     // A missing object: the store's answer, and no start.
     setup.write(
